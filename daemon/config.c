@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: MIT */
+/* daemon/config.c - INI configuration (see pvschedd(8) for the keys). */
+#include <errno.h>
+#include <grp.h>
+#include <ini.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pvsched/abi.h>
+
+#include "config.h"
+
+void pvs_config_defaults(struct pvs_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->period_us = 10000;
+	c->rescan_ms = 1000;
+	c->window_us = 250000;
+	c->hysteresis_milli = 150;
+	snprintf(c->socket, sizeof(c->socket), "%s", PVS_DEFAULT_SOCKET);
+	c->socket_gid = (gid_t)-1;
+	snprintf(c->region_dir, sizeof(c->region_dir), "/dev/shm");
+	c->region_size = PVSCHED_REGION_DEFAULT_SIZE;
+	c->region_mode = 0660;
+	c->region_uid = (uid_t)-1;
+	c->region_gid = (gid_t)-1;
+	snprintf(c->qemu_comm, sizeof(c->qemu_comm), "qemu*,kvm");
+	snprintf(c->sampler, sizeof(c->sampler), "procfs");
+}
+
+uint32_t pvs_config_stale_after_us(const struct pvs_config *c)
+{
+	uint64_t v = c->stale_after_us;
+
+	if (!v) {
+		/* ten missed periods, but never under 100 ms: a guest should not
+		 * call a host dead because the host was itself preempted once */
+		v = (uint64_t)c->period_us * 10;
+		if (v < 100000)
+			v = 100000;
+	}
+	if (v < c->period_us)
+		v = c->period_us;
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+int pvs_parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *s == '-')
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	default: break;
+	}
+	if (*end == 'i' && end[1] == 'B')
+		end += 2;
+	else if (*end == 'B')
+		end++;
+	if (*end)
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+struct parse_ctx {
+	struct pvs_config *c;
+	FILE *f;
+	int line; /* lines handed to inih so far = the line being parsed */
+	char msg[256];
+	int bad;
+};
+
+/* inih reads one line per reader call: counting calls gives handlers the
+ * line number the distribution's inih build does not pass them. */
+static char *counting_reader(char *str, int num, void *stream)
+{
+	struct parse_ctx *p = stream;
+	char *r = fgets(str, num, p->f);
+
+	if (r)
+		p->line++;
+	return r;
+}
+
+static int bad(struct parse_ctx *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!p->bad) {
+		va_start(ap, fmt);
+		vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
+		va_end(ap);
+	}
+	p->bad = 1;
+	return 0; /* inih: stop and report this line */
+}
+
+static int parse_u32(const char *v, uint32_t min, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long long x;
+
+	errno = 0;
+	x = strtoull(v, &end, 10);
+	if (errno || end == v || *end || *v == '-' || x < min || x > max)
+		return -1;
+	*out = (uint32_t)x;
+	return 0;
+}
+
+static int parse_milli(const char *v, uint32_t max_milli, uint32_t *out)
+{
+	char *end;
+	double x;
+
+	errno = 0;
+	x = strtod(v, &end);
+	if (errno || end == v || *end || x < 0 || x * 1000.0 > max_milli)
+		return -1;
+	*out = (uint32_t)(x * 1000.0 + 0.5);
+	return 0;
+}
+
+static int copy_str(char *dst, size_t n, const char *v)
+{
+	if (strlen(v) >= n)
+		return -1;
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+static int valid_vm_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= PVS_NAME_MAX)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			return 0;
+	return 1;
+}
+
+static int lookup_gid(const char *v, gid_t *out)
+{
+	struct group *g = getgrnam(v);
+	uint32_t x;
+
+	if (g) {
+		*out = g->gr_gid;
+		return 0;
+	}
+	if (parse_u32(v, 0, UINT32_MAX - 1, &x) == 0) {
+		*out = (gid_t)x;
+		return 0;
+	}
+	return -1;
+}
+
+static int daemon_key(struct parse_ctx *p, const char *k, const char *v)
+{
+	struct pvs_config *c = p->c;
+	uint32_t x;
+
+	if (!strcmp(k, "period_ms")) {
+		/* accepts fractions: 0.5 = 500 us */
+		if (parse_milli(v, 1000u * 1000u, &x) || x < 500)
+			return bad(p, "period_ms '%s': expected 0.5..1000", v);
+		c->period_us = x;
+	} else if (!strcmp(k, "rescan_ms")) {
+		if (parse_u32(v, 10, 600000, &c->rescan_ms))
+			return bad(p, "rescan_ms '%s': expected 10..600000", v);
+	} else if (!strcmp(k, "window_ms")) {
+		if (parse_milli(v, 60000u * 1000u, &x) || x < 1000)
+			return bad(p, "window_ms '%s': expected 1..60000", v);
+		c->window_us = x;
+	} else if (!strcmp(k, "hysteresis")) {
+		if (parse_milli(v, 500, &c->hysteresis_milli))
+			return bad(p, "hysteresis '%s': expected 0..0.5 (vCPUs)", v);
+	} else if (!strcmp(k, "stale_after_ms")) {
+		if (parse_u32(v, 1, 60000, &x))
+			return bad(p, "stale_after_ms '%s': expected 1..60000", v);
+		c->stale_after_us = x * 1000;
+	} else if (!strcmp(k, "socket")) {
+		if (v[0] != '/' || copy_str(c->socket, sizeof(c->socket), v) ||
+		    strlen(v) >= 108)
+			return bad(p, "socket '%s': expected an absolute path under 108 bytes", v);
+	} else if (!strcmp(k, "socket_group")) {
+		if (lookup_gid(v, &c->socket_gid))
+			return bad(p, "socket_group '%s': no such group", v);
+	} else if (!strcmp(k, "region_dir")) {
+		if (v[0] != '/' || copy_str(c->region_dir, sizeof(c->region_dir) - 64, v))
+			return bad(p, "region_dir '%s': expected an absolute path", v);
+	} else if (!strcmp(k, "region_size")) {
+		size_t s;
+		if (pvs_parse_size(v, &s) || s < PVSCHED_REGION_MIN_SIZE ||
+		    s > PVSCHED_REGION_MAX_SIZE || (s & (s - 1)))
+			return bad(p, "region_size '%s': expected a power of two, 8K..1G", v);
+		c->region_size = s;
+	} else if (!strcmp(k, "region_mode")) {
+		char *end;
+		unsigned long m = strtoul(v, &end, 8);
+		if (end == v || *end || m > 0777)
+			return bad(p, "region_mode '%s': expected octal like 0660", v);
+		c->region_mode = (mode_t)m;
+	} else if (!strcmp(k, "region_owner")) {
+		struct passwd *pw = getpwnam(v);
+		if (pw)
+			c->region_uid = pw->pw_uid;
+		else if (parse_u32(v, 0, UINT32_MAX - 1, &x) == 0)
+			c->region_uid = (uid_t)x;
+		else
+			return bad(p, "region_owner '%s': no such user", v);
+	} else if (!strcmp(k, "region_group")) {
+		if (lookup_gid(v, &c->region_gid))
+			return bad(p, "region_group '%s': no such group", v);
+	} else if (!strcmp(k, "qemu_comm")) {
+		if (copy_str(c->qemu_comm, sizeof(c->qemu_comm), v))
+			return bad(p, "qemu_comm: too long");
+	} else if (!strcmp(k, "sampler")) {
+		if (strcmp(v, "procfs"))
+			return bad(p, "sampler '%s': only 'procfs' is built in", v);
+		copy_str(c->sampler, sizeof(c->sampler), v);
+	} else {
+		return bad(p, "unknown key '%s' in [daemon]", k);
+	}
+	return 1;
+}
+
+static int vm_key(struct parse_ctx *p, struct pvs_config_vm *vm, const char *k, const char *v)
+{
+	uint32_t x;
+
+	if (!strcmp(k, "pid")) {
+		if (parse_u32(v, 1, 4194304, &x))
+			return bad(p, "pid '%s': expected a process id", v);
+		vm->pid = (pid_t)x;
+	} else if (!strcmp(k, "pidfile")) {
+		if (v[0] != '/' || copy_str(vm->pidfile, sizeof(vm->pidfile), v))
+			return bad(p, "pidfile '%s': expected an absolute path", v);
+	} else if (!strcmp(k, "threads")) {
+		if (copy_str(vm->threads, sizeof(vm->threads), v))
+			return bad(p, "threads: pattern too long");
+	} else if (!strcmp(k, "region")) {
+		if (v[0] != '/' || copy_str(vm->region, sizeof(vm->region), v))
+			return bad(p, "region '%s': expected an absolute path", v);
+	} else {
+		return bad(p, "unknown key '%s' in [vm %s]", k, vm->name);
+	}
+	return 1;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_ctx *p = user;
+	struct pvs_config *c = p->c;
+
+	if (p->bad)
+		return 0;
+	if (!strcmp(section, "daemon")) {
+		if (!name)
+			return 1;
+		return daemon_key(p, name, value);
+	}
+	if (!strncmp(section, "vm ", 3)) {
+		const char *vmname = section + 3;
+		struct pvs_config_vm *vm = c->nr_vms ? &c->vms[c->nr_vms - 1] : NULL;
+
+		if (!vm || strcmp(vm->name, vmname)) {
+			if (!valid_vm_name(vmname))
+				return bad(p, "[vm %s]: name must be 1-31 of [A-Za-z0-9._-]", vmname);
+			for (size_t i = 0; i < c->nr_vms; i++)
+				if (!strcmp(c->vms[i].name, vmname))
+					return bad(p, "[vm %s]: declared twice", vmname);
+			if (c->nr_vms == PVS_MAX_CONFIG_VMS)
+				return bad(p, "too many [vm] sections (max %d)", PVS_MAX_CONFIG_VMS);
+			vm = &c->vms[c->nr_vms++];
+			memset(vm, 0, sizeof(*vm));
+			copy_str(vm->name, sizeof(vm->name), vmname);
+			vm->line = p->line;
+		}
+		if (!name)
+			return 1;
+		return vm_key(p, vm, name, value);
+	}
+	return bad(p, "unknown section [%s] (expected [daemon] or [vm NAME])", section);
+}
+
+int pvs_config_load(struct pvs_config *c, const char *path, int must_exist, char *err,
+		    size_t errlen)
+{
+	struct parse_ctx p = {.c = c};
+	FILE *f;
+	int line;
+
+	pvs_config_defaults(c);
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	f = fopen(path, "re");
+	if (!f) {
+		if (!must_exist && errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	p.f = f;
+	line = ini_parse_stream(counting_reader, &p, handler, &p);
+	fclose(f);
+	if (line != 0 || p.bad) {
+		if (line > 0)
+			snprintf(err, errlen, "%s:%d: %s", path, line,
+				 p.bad ? p.msg : "syntax error");
+		else
+			snprintf(err, errlen, "%s: %s", path, p.bad ? p.msg : "read error");
+		return -1;
+	}
+	for (size_t i = 0; i < c->nr_vms; i++) {
+		if (!c->vms[i].pid && !c->vms[i].pidfile[0]) {
+			snprintf(err, errlen, "%s:%d: [vm %s]: needs pid= or pidfile=", path,
+				 c->vms[i].line, c->vms[i].name);
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon/control.c - the control socket.
+ *
+ * One request per connection: the client writes a JSON object (<= 4 KiB)
+ * and a newline; the daemon answers with one JSON object and closes.  All
+ * I/O is non-blocking inside the daemon's epoll loop, so a slow or hostile
+ * client can never stall sampling; at most PVS_MAX_CLIENTS are served at
+ * once and each has a deadline.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <pvsched/pvsched.h>
+
+#include "control.h"
+#include "log.h"
+#include "proto.h"
+
+#define PVS_MAX_CLIENTS 32
+#define PVS_CLIENT_TIMEOUT_NS (2ull * 1000000000ull)
+
+struct client {
+	int fd;
+	uint64_t deadline;
+	size_t inlen;
+	char in[PVS_PROTO_MAX + 1];
+	char *out;
+	size_t outlen, outoff;
+};
+
+struct pvs_control {
+	int fd;
+	int epfd;
+	int reload;
+	char path[108];
+	struct client clients[PVS_MAX_CLIENTS];
+};
+
+static int listen_tag;
+
+struct pvs_control *pvs_control_open(const char *path, gid_t gid, int epfd, char *err,
+				     size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct pvs_control *c;
+	struct epoll_event ev = {.events = EPOLLIN};
+	mode_t old;
+	int fd, probe;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "%s: socket path too long", path);
+		return NULL;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	/* A socket file that nobody listens on is a leftover: replace it.  One
+	 * that answers belongs to a running pvschedd: refuse. */
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0) {
+		if (connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			snprintf(err, errlen, "%s: another pvschedd is listening", path);
+			return NULL;
+		}
+		close(probe);
+	}
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return NULL;
+	}
+	old = umask(0117); /* created 0660, never briefly wider */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		umask(old);
+		snprintf(err, errlen, "%s: bind: %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	umask(old);
+	if (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0)
+		log_warn("%s: chown to gid %d: %s", path, (int)gid, strerror(errno));
+	if (listen(fd, 16) < 0) {
+		snprintf(err, errlen, "%s: listen: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		unlink(path);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->fd = fd;
+	c->epfd = epfd;
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	for (int i = 0; i < PVS_MAX_CLIENTS; i++)
+		c->clients[i].fd = -1;
+	ev.data.ptr = &listen_tag;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
+		pvs_control_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void client_close(struct pvs_control *c, struct client *cl)
+{
+	if (cl->fd < 0)
+		return;
+	epoll_ctl(c->epfd, EPOLL_CTL_DEL, cl->fd, NULL);
+	close(cl->fd);
+	free(cl->out);
+	memset(cl, 0, sizeof(*cl));
+	cl->fd = -1;
+}
+
+void pvs_control_close(struct pvs_control *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < PVS_MAX_CLIENTS; i++)
+		client_close(c, &c->clients[i]);
+	close(c->fd);
+	unlink(c->path);
+	free(c);
+}
+
+int pvs_control_owns(struct pvs_control *c, void *tag)
+{
+	return c && (tag == &listen_tag ||
+		     ((char *)tag >= (char *)c->clients &&
+		      (char *)tag < (char *)(c->clients + PVS_MAX_CLIENTS)));
+}
+
+int pvs_control_take_reload(struct pvs_control *c)
+{
+	int r = c ? c->reload : 0;
+	if (c)
+		c->reload = 0;
+	return r;
+}
+
+static const char *kind_str(enum pvs_vm_kind k)
+{
+	return k == PVS_VM_QEMU ? "qemu" : "process";
+}
+
+struct json_object *pvs_status_json(struct pvs_daemon *d)
+{
+	struct json_object *root = json_object_new_object(), *vms = json_object_new_array();
+	uint64_t now = pvs_now_ns();
+
+	json_object_object_add(root, "ok", json_object_new_boolean(1));
+	json_object_object_add(root, "sampler", json_object_new_string(d->sampler->name));
+	json_object_object_add(root, "period_us", json_object_new_int64(d->cfg->period_us));
+	json_object_object_add(root, "uptime_s",
+			       json_object_new_double((double)(now - d->start_ns) / 1e9));
+	json_object_object_add(root, "samples", json_object_new_int64((int64_t)d->samples));
+	json_object_object_add(root, "rescans", json_object_new_int64((int64_t)d->rescans));
+	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next) {
+		struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
+
+		json_object_object_add(o, "name", json_object_new_string(vm->name));
+		json_object_object_add(o, "kind", json_object_new_string(kind_str(vm->kind)));
+		json_object_object_add(o, "pid", json_object_new_int(vm->proc.pid));
+		json_object_object_add(o, "region", json_object_new_string(vm->region_path));
+		json_object_object_add(o, "region_ok", json_object_new_boolean(vm->region_ok));
+		if (!vm->region_ok)
+			json_object_object_add(o, "region_error",
+					       json_object_new_string(vm->region_err));
+		json_object_object_add(o, "host_cpus", json_object_new_int((int)vm->host_cpus));
+		json_object_object_add(o, "preempted_now",
+				       json_object_new_int((int)vm->track.preempted_now));
+		json_object_object_add(o, "preempted_avg",
+				       json_object_new_double(vm->track.preempted_avg));
+		json_object_object_add(o, "capacity", json_object_new_double(vm->track.capacity));
+		json_object_object_add(o, "recommended_dop", json_object_new_int((int)vm->track.dop));
+		json_object_object_add(o, "heartbeat",
+				       json_object_new_int64(vm->region_ok
+								     ? (int64_t)vm->region.hdr->heartbeat
+								     : 0));
+		for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+			struct pvs_vcpu *v = &vm->vcpus[i];
+			struct json_object *x = json_object_new_object();
+
+			json_object_object_add(x, "index", json_object_new_int((int)i));
+			json_object_object_add(x, "tid", json_object_new_int(v->live ? v->id.tid : 0));
+			json_object_object_add(
+				x, "state",
+				json_object_new_string(pvsched_vcpu_state_str(v->track.state)));
+			json_object_object_add(x, "run_pct",
+					       json_object_new_double(v->track.run_pct_x100 / 100.0));
+			json_object_object_add(x, "rdy_pct",
+					       json_object_new_double(v->track.wait_pct_x100 / 100.0));
+			json_object_object_add(x, "preempt_per_s",
+					       json_object_new_int((int)v->track.preempt_per_s));
+			json_object_object_add(x, "run_ns",
+					       json_object_new_int64((int64_t)v->track.run_total));
+			json_object_object_add(x, "wait_ns",
+					       json_object_new_int64((int64_t)v->track.wait_total));
+			json_object_object_add(x, "preemptions",
+					       json_object_new_int64((int64_t)v->track.preemptions));
+			json_object_array_add(arr, x);
+		}
+		json_object_object_add(o, "vcpus", arr);
+		json_object_array_add(vms, o);
+	}
+	json_object_object_add(root, "vms", vms);
+	return root;
+}
+
+static struct json_object *reply_error(const char *msg)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	return o;
+}
+
+static struct json_object *reply_ok(void)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	return o;
+}
+
+static struct json_object *handle(struct pvs_control *c, struct pvs_daemon *d, const char *buf,
+				  size_t len)
+{
+	struct pvs_request r;
+	char err[256];
+
+	if (pvs_proto_parse(buf, len, &r, err, sizeof(err)) < 0)
+		return reply_error(err);
+	switch (r.cmd) {
+	case PVS_CMD_STATUS:
+		return pvs_status_json(d);
+	case PVS_CMD_PING:
+		return reply_ok();
+	case PVS_CMD_RESCAN:
+		pvs_discover(d);
+		return reply_ok();
+	case PVS_CMD_RELOAD:
+		c->reload = 1;
+		return reply_ok();
+	case PVS_CMD_ATTACH:
+		if (pvs_attach_process(d, r.name, r.pid, r.threads, err, sizeof(err)) < 0)
+			return reply_error(err);
+		return reply_ok();
+	case PVS_CMD_DETACH:
+		if (pvs_detach(d, r.name, err, sizeof(err)) < 0)
+			return reply_error(err);
+		return reply_ok();
+	}
+	return reply_error("unhandled command");
+}
+
+static void client_respond(struct pvs_control *c, struct client *cl, struct pvs_daemon *d)
+{
+	struct json_object *o = handle(c, d, cl->in, cl->inlen);
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	size_t n = strlen(s);
+	struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = cl};
+
+	cl->out = malloc(n + 1);
+	if (cl->out) {
+		memcpy(cl->out, s, n);
+		cl->out[n] = '\n';
+		cl->outlen = n + 1;
+	}
+	json_object_put(o);
+	if (!cl->out) {
+		client_close(c, cl);
+		return;
+	}
+	epoll_ctl(c->epfd, EPOLL_CTL_MOD, cl->fd, &ev);
+}
+
+static void client_io(struct pvs_control *c, struct client *cl, uint32_t events,
+		      struct pvs_daemon *d)
+{
+	if (pvs_now_ns() > cl->deadline) {
+		client_close(c, cl);
+		return;
+	}
+	if (!cl->out && (events & (EPOLLIN | EPOLLHUP))) {
+		for (;;) {
+			ssize_t n = read(cl->fd, cl->in + cl->inlen, sizeof(cl->in) - 1 - cl->inlen);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EINTR)
+					return;
+				client_close(c, cl);
+				return;
+			}
+			if (n == 0) { /* shutdown(SHUT_WR): the request is complete */
+				client_respond(c, cl, d);
+				return;
+			}
+			cl->inlen += (size_t)n;
+			if (memchr(cl->in + cl->inlen - n, '\n', (size_t)n) ||
+			    cl->inlen >= sizeof(cl->in) - 1) {
+				if (cl->inlen >= sizeof(cl->in) - 1 && !memchr(cl->in, '\n', cl->inlen))
+					cl->inlen = PVS_PROTO_MAX + 1; /* rejected as too long */
+				client_respond(c, cl, d);
+				return;
+			}
+		}
+	}
+	if (cl->out && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))) {
+		while (cl->outoff < cl->outlen) {
+			ssize_t n = write(cl->fd, cl->out + cl->outoff, cl->outlen - cl->outoff);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EINTR)
+					return;
+				break;
+			}
+			cl->outoff += (size_t)n;
+		}
+		client_close(c, cl);
+	}
+}
+
+void pvs_control_reap(struct pvs_control *c)
+{
+	if (!c)
+		return;
+	uint64_t now = pvs_now_ns();
+
+	for (int i = 0; i < PVS_MAX_CLIENTS; i++)
+		if (c->clients[i].fd >= 0 && now > c->clients[i].deadline)
+			client_close(c, &c->clients[i]);
+}
+
+void pvs_control_event(struct pvs_control *c, void *tag, uint32_t events, struct pvs_daemon *d)
+{
+	if (tag == &listen_tag) {
+		pvs_control_reap(c);
+		for (;;) {
+			int fd = accept4(c->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), i;
+			struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
+
+			if (fd < 0)
+				return;
+			for (i = 0; i < PVS_MAX_CLIENTS && c->clients[i].fd >= 0; i++)
+				;
+			if (i == PVS_MAX_CLIENTS) {
+				close(fd); /* busy: the client sees EOF and retries */
+				continue;
+			}
+			c->clients[i].fd = fd;
+			c->clients[i].deadline = pvs_now_ns() + PVS_CLIENT_TIMEOUT_NS;
+			ev.data.ptr = &c->clients[i];
+			if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+				client_close(c, &c->clients[i]);
+		}
+	}
+	client_io(c, tag, events, d);
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* daemon/daemon.h - pvschedd's state, shared by its files. */
+#ifndef PVSCHED_DAEMON_DAEMON_H
+#define PVSCHED_DAEMON_DAEMON_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "sampler.h"
+#include "vm.h"
+
+/* A process VM attached at run time (pvschedctl attach). */
+struct pvs_attach {
+	char name[PVS_NAME_MAX];
+	struct pvs_thread_id proc;
+	char threads[64];
+	char region[PVS_PATH_MAX];
+	struct pvs_attach *next;
+};
+
+struct pvs_daemon {
+	struct pvs_config *cfg;
+	struct pvs_vm *vms;
+	struct pvs_attach *attached;
+	const struct pvs_sampler_ops *sampler;
+	struct pvs_hoststat *hoststat;
+	uint64_t tick;
+	uint64_t last_tick_ns;
+	uint64_t start_ns;
+	int rescan_requested;
+	/* self-accounting, for pvschedctl status */
+	uint64_t samples, sample_errors, rescans;
+};
+
+uint64_t pvs_now_ns(void);
+
+/* discovery.c: reconcile the VM list with /proc, the config and attaches. */
+void pvs_discover(struct pvs_daemon *d);
+struct pvs_vm *pvs_find_vm(struct pvs_daemon *d, const char *name);
+/* Attach a process VM now; returns 0 or -errno with a message in ERR. */
+int pvs_attach_process(struct pvs_daemon *d, const char *name, pid_t pid, const char *threads,
+		       char *err, size_t errlen);
+int pvs_detach(struct pvs_daemon *d, const char *name, char *err, size_t errlen);
+
+/* publish.c: the region of each VM. */
+void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm);
+void pvs_publish(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now_ns);
+
+/* sample.c: one period of sampling and policy for every VM. */
+void pvs_sample_all(struct pvs_daemon *d, uint64_t now_ns);
+
+#endif

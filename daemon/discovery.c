@@ -1,0 +1,495 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon/discovery.c - find VMs and their vCPU threads.
+ *
+ * QEMU VMs: a process whose name matches qemu_comm (default "qemu*,kvm")
+ * with threads named "CPU n/KVM" or "CPU n/TCG" (QEMU names them with
+ * -name ...,debug-threads=on, which libvirt always sets).  The vCPU index is
+ * n; the VM name comes from -name.
+ * Process VMs: declared in the config ([vm NAME] pid=/pidfile=) or attached
+ * at run time; their threads matching `threads` (default: all but the main
+ * thread) are the vCPUs, indexed in order of appearance.
+ * Every thread is identified by (tid, start time), so a reused tid is a new
+ * thread, never the old vCPU.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "procfs.h"
+
+struct found_thread {
+	pid_t tid;
+	uint64_t start;
+	int index; /* -1: assign */
+};
+
+struct found {
+	struct found_thread *t;
+	size_t n, cap;
+};
+
+static int found_add(struct found *f, pid_t tid, uint64_t start, int index)
+{
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 16;
+		struct found_thread *n = realloc(f->t, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		f->t = n;
+		f->cap = cap;
+	}
+	f->t[f->n++] = (struct found_thread){tid, start, index};
+	return 0;
+}
+
+static int is_number(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+static int comm_matches(const char *globs, const char *comm)
+{
+	char buf[128], *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", globs);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ')
+			tok++;
+		if (!fnmatch(tok, comm, 0))
+			return 1;
+	}
+	return 0;
+}
+
+/* "CPU 12/KVM" or "CPU 3/TCG" -> 12 / 3; -1 otherwise. */
+static int vcpu_index_from_comm(const char *comm)
+{
+	char *end;
+	long v;
+
+	if (strncmp(comm, "CPU ", 4) || !isdigit((unsigned char)comm[4]))
+		return -1;
+	v = strtol(comm + 4, &end, 10);
+	if (v < 0 || v > 65535 || (strcmp(end, "/KVM") && strcmp(end, "/TCG")))
+		return -1;
+	return (int)v;
+}
+
+/* List the threads of PID; QEMU mode collects "CPU n/..." threads, process
+ * mode collects those matching PATTERN (or all but the main thread). */
+static int list_threads(pid_t pid, int qemu, const char *pattern, struct found *f)
+{
+	char path[64];
+	DIR *dir;
+	struct dirent *e;
+	int nthreads = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while ((e = readdir(dir)) != NULL) {
+		char comm[64], state;
+		uint64_t start;
+		pid_t tid;
+		int idx = -1;
+
+		if (!is_number(e->d_name))
+			continue;
+		tid = (pid_t)atoi(e->d_name);
+		nthreads++;
+		if (pvs_proc_stat(pid, tid, comm, sizeof(comm), &state, &start) < 0)
+			continue; /* exited while we looked */
+		if (qemu) {
+			idx = vcpu_index_from_comm(comm);
+			if (idx < 0)
+				continue;
+		} else if (pattern && *pattern) {
+			if (fnmatch(pattern, comm, 0))
+				continue;
+		} else if (tid == pid) {
+			continue; /* main thread: re-added below if it is alone */
+		}
+		if (found_add(f, tid, start, idx) < 0)
+			break;
+	}
+	closedir(dir);
+	if (!qemu && (!pattern || !*pattern) && f->n == 0 && nthreads == 1) {
+		char state;
+		uint64_t start;
+		if (pvs_proc_stat(pid, pid, NULL, 0, &state, &start) == 0)
+			found_add(f, pid, start, -1);
+	}
+	return 0;
+}
+
+struct pvs_vm *pvs_find_vm(struct pvs_daemon *d, const char *name)
+{
+	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next)
+		if (!strcmp(vm->name, name))
+			return vm;
+	return NULL;
+}
+
+static struct pvs_vm *find_vm_by_proc(struct pvs_daemon *d, const struct pvs_thread_id *p)
+{
+	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next)
+		if (vm->proc.pid == p->pid && vm->proc.start == p->start)
+			return vm;
+	return NULL;
+}
+
+static void update_affinity(struct pvs_vm *vm)
+{
+	cpu_set_t set;
+	unsigned n = 0;
+
+	memset(vm->cpu_mask, 0, sizeof(vm->cpu_mask));
+	if (sched_getaffinity(vm->proc.pid, sizeof(set), &set) < 0) {
+		CPU_ZERO(&set);
+		for (long c = 0; c < sysconf(_SC_NPROCESSORS_ONLN) && c < CPU_SETSIZE; c++)
+			CPU_SET((int)c, &set);
+	}
+	for (unsigned c = 0; c < 1024 && c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &set)) {
+			vm->cpu_mask[c / 64] |= 1ull << (c % 64);
+			n++;
+		}
+	vm->host_cpus = n ? n : 1;
+}
+
+/* Make VM's vCPU slots match the threads found. */
+static void reconcile_threads(struct pvs_daemon *d, struct pvs_vm *vm, struct found *f)
+{
+	uint32_t old_nr = vm->nr_vcpus;
+
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++)
+		vm->vcpus[i].present = 0;
+	/* keep slots whose thread is still there */
+	for (size_t k = 0; k < f->n; k++) {
+		for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+			struct pvs_vcpu *v = &vm->vcpus[i];
+			if (v->live && v->id.tid == f->t[k].tid && v->id.start == f->t[k].start &&
+			    (f->t[k].index < 0 || (uint32_t)f->t[k].index == i)) {
+				v->present = 1;
+				f->t[k].tid = 0; /* consumed */
+				break;
+			}
+		}
+	}
+	/* threads that vanished: the slot stays, in state UNKNOWN */
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+		struct pvs_vcpu *v = &vm->vcpus[i];
+		if (v->live && !v->present) {
+			log_info("vm %s: vCPU %u (tid %d) gone", vm->name, i, (int)v->id.tid);
+			d->sampler->close(v);
+			pvs_vcpu_drop(v);
+		}
+	}
+	/* new threads, in tid order for process VMs (creation order) */
+	for (size_t k = 0; k < f->n; k++) {
+		struct found_thread *t = &f->t[k];
+		struct pvs_vcpu *v;
+		uint32_t idx;
+
+		if (!t->tid)
+			continue;
+		if (t->index >= 0) {
+			idx = (uint32_t)t->index;
+		} else {
+			for (idx = 0; idx < vm->nr_vcpus && vm->vcpus[idx].live; idx++)
+				;
+		}
+		if (idx >= PVSCHED_VCPUS_FOR_SIZE(d->cfg->region_size)) {
+			log_warn("vm %s: vCPU %u does not fit the region; ignored", vm->name, idx);
+			continue;
+		}
+		v = pvs_vm_slot(vm, idx);
+		if (!v)
+			continue;
+		if (v->live) {
+			/* same index, new thread (QEMU re-created it) */
+			d->sampler->close(v);
+			pvs_vcpu_drop(v);
+		}
+		v->id = (struct pvs_thread_id){vm->proc.pid, t->tid, t->start};
+		pvs_vcpu_init(&v->track);
+		if (d->sampler->open(v) < 0) {
+			log_debug("vm %s: tid %d vanished before sampling", vm->name, (int)t->tid);
+			continue;
+		}
+		v->live = 1;
+		v->present = 1;
+		log_info("vm %s: vCPU %u is tid %d", vm->name, idx, (int)t->tid);
+	}
+	if (vm->nr_vcpus != old_nr && vm->region_ok)
+		pvs_hregion_set_nr_vcpus(&vm->region, vm->nr_vcpus);
+}
+
+static int cmp_tid(const void *a, const void *b)
+{
+	const struct found_thread *x = a, *y = b;
+	return (x->tid > y->tid) - (x->tid < y->tid);
+}
+
+static void scan_qemu(struct pvs_daemon *d)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *e;
+
+	if (!proc) {
+		log_err("/proc: %s", strerror(errno));
+		return;
+	}
+	while ((e = readdir(proc)) != NULL) {
+		char comm[64], state, name[PVS_NAME_MAX], path[64];
+		static char args[32768];
+		struct pvs_thread_id id = {0};
+		struct found f = {0};
+		struct pvs_vm *vm;
+		ssize_t n;
+
+		if (!is_number(e->d_name))
+			continue;
+		id.pid = id.tid = (pid_t)atoi(e->d_name);
+		if (pvs_proc_stat(id.pid, id.pid, comm, sizeof(comm), &state, &id.start) < 0)
+			continue;
+		if (!comm_matches(d->cfg->qemu_comm, comm))
+			continue;
+		vm = find_vm_by_proc(d, &id);
+		if (list_threads(id.pid, 1, NULL, &f) < 0 || f.n == 0) {
+			free(f.t);
+			continue; /* not (yet) a VM with named vCPU threads */
+		}
+		if (!vm) {
+			snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)id.pid);
+			n = pvs_read_file(path, args, sizeof(args));
+			if (n < 0 || pvs_qemu_name(args, (size_t)n, name, sizeof(name)) < 0)
+				snprintf(name, sizeof(name), "qemu-%d", (int)id.pid);
+			pvs_sanitize_name(name);
+			if (pvs_find_vm(d, name)) {
+				char alt[PVS_NAME_MAX];
+				snprintf(alt, sizeof(alt), "%.20s-%d", name, (int)id.pid);
+				log_warn("vm %s: name already taken; QEMU pid %d monitored as %s", name,
+					 (int)id.pid, alt);
+				snprintf(name, sizeof(name), "%s", alt);
+			}
+			vm = pvs_vm_new(name, PVS_VM_QEMU, &id);
+			if (!vm) {
+				free(f.t);
+				continue;
+			}
+			if (n < 0 || pvs_qemu_region_path(args, (size_t)n, vm->region_path,
+							  sizeof(vm->region_path)) < 0)
+				snprintf(vm->region_path, sizeof(vm->region_path), "%.200s/pvsched-%.31s",
+					 d->cfg->region_dir, vm->name);
+			vm->next = d->vms;
+			d->vms = vm;
+			log_info("vm %s: QEMU pid %d found, region %s", vm->name, (int)id.pid,
+				 vm->region_path);
+		}
+		vm->present = 1;
+		update_affinity(vm);
+		reconcile_threads(d, vm, &f);
+		if (!vm->region_ok && !vm->region_err[0])
+			pvs_publish_open(d, vm);
+		free(f.t);
+	}
+	closedir(proc);
+}
+
+static int read_pidfile(const char *path, pid_t *pid)
+{
+	char buf[32];
+	ssize_t n = pvs_read_file(path, buf, sizeof(buf));
+	long v;
+	char *end;
+
+	if (n <= 0)
+		return n < 0 ? (int)n : -EINVAL;
+	v = strtol(buf, &end, 10);
+	if (v <= 0 || (*end && *end != '\n'))
+		return -EINVAL;
+	*pid = (pid_t)v;
+	return 0;
+}
+
+/* Bring one process VM up to date.  Returns 0 if the process lives. */
+static int scan_process(struct pvs_daemon *d, const char *name, pid_t pid, uint64_t want_start,
+			const char *threads, const char *region)
+{
+	struct pvs_thread_id id = {pid, pid, 0};
+	struct found f = {0};
+	struct pvs_vm *vm;
+	char state;
+
+	if (pvs_proc_stat(pid, pid, NULL, 0, &state, &id.start) < 0 || state == 'Z')
+		return -ESRCH;
+	if (want_start && id.start != want_start)
+		return -ESRCH; /* the pid was reused */
+	vm = pvs_find_vm(d, name);
+	if (vm && (vm->proc.pid != pid || vm->proc.start != id.start)) {
+		if (vm->kind == PVS_VM_QEMU) {
+			log_warn("vm %s: name used by QEMU pid %d; process %d not attached", name,
+				 (int)vm->proc.pid, (int)pid);
+			return -EEXIST;
+		}
+		vm->present = 0; /* the process was replaced: start over */
+		return -ESRCH;
+	}
+	if (!vm) {
+		vm = pvs_vm_new(name, PVS_VM_PROCESS, &id);
+		if (!vm)
+			return -ENOMEM;
+		snprintf(vm->threads, sizeof(vm->threads), "%s", threads ? threads : "");
+		if (region && *region)
+			snprintf(vm->region_path, sizeof(vm->region_path), "%s", region);
+		else
+			snprintf(vm->region_path, sizeof(vm->region_path), "%.200s/pvsched-%.31s",
+				 d->cfg->region_dir, name);
+		vm->next = d->vms;
+		d->vms = vm;
+		log_info("vm %s: process %d attached, region %s", name, (int)pid, vm->region_path);
+	}
+	if (list_threads(pid, 0, vm->threads, &f) < 0) {
+		free(f.t);
+		return -ESRCH;
+	}
+	qsort(f.t, f.n, sizeof(*f.t), cmp_tid);
+	vm->present = 1;
+	update_affinity(vm);
+	reconcile_threads(d, vm, &f);
+	if (!vm->region_ok && !vm->region_err[0])
+		pvs_publish_open(d, vm);
+	free(f.t);
+	return 0;
+}
+
+void pvs_discover(struct pvs_daemon *d)
+{
+	struct pvs_vm **pp;
+
+	d->rescans++;
+	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next)
+		vm->present = 0;
+	scan_qemu(d);
+	for (size_t i = 0; i < d->cfg->nr_vms; i++) {
+		const struct pvs_config_vm *c = &d->cfg->vms[i];
+		pid_t pid = c->pid;
+
+		if (c->pidfile[0] && read_pidfile(c->pidfile, &pid) < 0)
+			continue;
+		scan_process(d, c->name, pid, 0, c->threads, c->region);
+	}
+	for (struct pvs_attach **ap = &d->attached; *ap;) {
+		struct pvs_attach *a = *ap;
+		if (scan_process(d, a->name, a->proc.pid, a->proc.start, a->threads, a->region) ==
+		    -ESRCH) {
+			log_info("vm %s: process %d exited; detached", a->name, (int)a->proc.pid);
+			*ap = a->next;
+			free(a);
+			continue;
+		}
+		ap = &a->next;
+	}
+	for (pp = &d->vms; *pp;) {
+		struct pvs_vm *vm = *pp;
+		if (!vm->present) {
+			log_info("vm %s: gone (pid %d)", vm->name, (int)vm->proc.pid);
+			*pp = vm->next;
+			for (uint32_t i = 0; i < vm->nr_vcpus; i++)
+				d->sampler->close(&vm->vcpus[i]);
+			pvs_vm_free(vm);
+			continue;
+		}
+		pp = &vm->next;
+	}
+}
+
+int pvs_attach_process(struct pvs_daemon *d, const char *name, pid_t pid, const char *threads,
+		       char *err, size_t errlen)
+{
+	struct pvs_attach *a;
+	struct pvs_vm *vm;
+	char state;
+	uint64_t start;
+
+	if (pvs_find_vm(d, name)) {
+		snprintf(err, errlen, "a VM named '%s' is already monitored", name);
+		return -EEXIST;
+	}
+	if (pvs_proc_stat(pid, pid, NULL, 0, &state, &start) < 0 || state == 'Z') {
+		snprintf(err, errlen, "no process with pid %d", (int)pid);
+		return -ESRCH;
+	}
+	for (vm = d->vms; vm; vm = vm->next)
+		if (vm->proc.pid == pid && vm->proc.start == start) {
+			snprintf(err, errlen, "pid %d is already monitored as VM '%s'", (int)pid,
+				 vm->name);
+			return -EEXIST;
+		}
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	a->proc = (struct pvs_thread_id){pid, pid, start};
+	snprintf(a->threads, sizeof(a->threads), "%s", threads ? threads : "");
+	a->next = d->attached;
+	d->attached = a;
+	if (scan_process(d, a->name, pid, start, a->threads, NULL) < 0) {
+		d->attached = a->next;
+		free(a);
+		snprintf(err, errlen, "process %d vanished while attaching", (int)pid);
+		return -ESRCH;
+	}
+	return 0;
+}
+
+int pvs_detach(struct pvs_daemon *d, const char *name, char *err, size_t errlen)
+{
+	struct pvs_vm **pp;
+
+	for (struct pvs_attach **ap = &d->attached; *ap; ap = &(*ap)->next) {
+		if (strcmp((*ap)->name, name))
+			continue;
+		struct pvs_attach *a = *ap;
+		*ap = a->next;
+		free(a);
+		for (pp = &d->vms; *pp; pp = &(*pp)->next) {
+			if (strcmp((*pp)->name, name))
+				continue;
+			struct pvs_vm *vm = *pp;
+			*pp = vm->next;
+			for (uint32_t i = 0; i < vm->nr_vcpus; i++)
+				d->sampler->close(&vm->vcpus[i]);
+			log_info("vm %s: detached", name);
+			pvs_vm_free(vm);
+			break;
+		}
+		return 0;
+	}
+	if (pvs_find_vm(d, name))
+		snprintf(err, errlen,
+			 "VM '%s' was not attached at run time (QEMU VMs are discovered; "
+			 "config VMs are removed by editing the config and SIGHUP)",
+			 name);
+	else
+		snprintf(err, errlen, "no VM named '%s'", name);
+	return -ENOENT;
+}

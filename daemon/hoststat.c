@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon/hoststat.c - per-CPU busy time from /proc/stat.
+ *
+ * /proc/stat counts in USER_HZ ticks (10 ms): one read per period is cheap
+ * (~3 us) but coarse, which is why the capacity it feeds is smoothed over a
+ * window of many periods (policy/dop.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "procfs.h"
+#include "sampler.h"
+
+#define MAX_CPUS 1024
+
+struct pvs_hoststat {
+	int fd;
+	unsigned ncpus;
+	int samples;
+	uint64_t ns_per_tick;
+	uint64_t prev[MAX_CPUS], cur[MAX_CPUS];
+	char buf[128 * 1024];
+};
+
+struct pvs_hoststat *pvs_hoststat_new(void)
+{
+	struct pvs_hoststat *h = calloc(1, sizeof(*h));
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (!h)
+		return NULL;
+	h->fd = open("/proc/stat", O_RDONLY | O_CLOEXEC);
+	if (h->fd < 0) {
+		free(h);
+		return NULL;
+	}
+	h->ns_per_tick = 1000000000ull / (uint64_t)(hz > 0 ? hz : 100);
+	return h;
+}
+
+void pvs_hoststat_free(struct pvs_hoststat *h)
+{
+	if (!h)
+		return;
+	close(h->fd);
+	free(h);
+}
+
+int pvs_hoststat_sample(struct pvs_hoststat *h)
+{
+	ssize_t n = pvs_pread_all(h->fd, h->buf, sizeof(h->buf));
+	char *p, *end;
+	unsigned maxcpu = 0;
+
+	if (n < 0)
+		return (int)n;
+	memcpy(h->prev, h->cur, sizeof(h->cur));
+	end = h->buf + n;
+	for (p = h->buf; p < end;) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		*nl = 0;
+		if (!strncmp(p, "cpu", 3) && p[3] >= '0' && p[3] <= '9') {
+			unsigned long long v[8] = {0};
+			unsigned cpu;
+			if (sscanf(p + 3, "%u %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0],
+				   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) >= 8 &&
+			    cpu < MAX_CPUS) {
+				/* user nice system [idle iowait] irq softirq steal */
+				h->cur[cpu] = (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * h->ns_per_tick;
+				if (cpu + 1 > maxcpu)
+					maxcpu = cpu + 1;
+			}
+		}
+		p = nl + 1;
+	}
+	h->ncpus = maxcpu;
+	if (h->samples < 2)
+		h->samples++;
+	return 0;
+}
+
+int64_t pvs_hoststat_busy(const struct pvs_hoststat *h, const uint64_t *mask, unsigned nwords)
+{
+	uint64_t sum = 0;
+
+	if (h->samples < 2)
+		return -1;
+	for (unsigned c = 0; c < h->ncpus && c / 64 < nwords; c++)
+		if (mask[c / 64] & (1ull << (c % 64)))
+			sum += h->cur[c] >= h->prev[c] ? h->cur[c] - h->prev[c] : 0;
+	return (int64_t)sum;
+}
+
+unsigned pvs_hoststat_ncpus(const struct pvs_hoststat *h)
+{
+	return h->ncpus;
+}

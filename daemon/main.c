@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon/main.c - pvschedd: options, the event loop, reload and shutdown.
+ *
+ * One thread, one epoll set: a periodic timerfd drives sampling and
+ * publishing, a signalfd turns SIGTERM/SIGINT into a clean exit and SIGHUP
+ * into a config reload (parsed into a fresh struct, swapped only when the
+ * whole file is good), and the control socket is served in between.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "daemon.h"
+#include "log.h"
+
+uint64_t pvs_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: pvschedd [OPTIONS]\n"
+		"Host agent of pvsched: finds VMs and their vCPU threads, measures how\n"
+		"often the host preempts them and publishes it into each VM's region.\n"
+		"\n"
+		"  -c, --config FILE   configuration (default %s)\n"
+		"  -s, --socket PATH   control socket (overrides the config)\n"
+		"  -n, --check         check the configuration and exit\n"
+		"  -f, --foreground    accepted for compatibility; pvschedd never forks\n"
+		"  -v, --verbose       log debug messages\n"
+		"  -q, --quiet         log warnings and errors only\n"
+		"  -h, --help          this help\n"
+		"  -V, --version       print the version\n"
+		"\n"
+		"Signals: SIGTERM/SIGINT exit cleanly (regions are marked detached),\n"
+		"SIGHUP reloads the configuration.  See pvschedd(8).\n",
+		PVS_DEFAULT_CONFIG);
+}
+
+static int arm_timer(int tfd, uint32_t period_us)
+{
+	struct itimerspec its = {
+		.it_interval = {.tv_sec = period_us / 1000000, .tv_nsec = (long)(period_us % 1000000) * 1000},
+	};
+	its.it_value = its.it_interval;
+	return timerfd_settime(tfd, 0, &its, NULL);
+}
+
+static int timer_tag, signal_tag;
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'}, {"socket", required_argument, NULL, 's'},
+		{"check", no_argument, NULL, 'n'},        {"foreground", no_argument, NULL, 'f'},
+		{"verbose", no_argument, NULL, 'v'},      {"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config_path = PVS_DEFAULT_CONFIG, *socket_path = NULL;
+	int check = 0, explicit_config = 0, opt, epfd, tfd, sfd, rc = 0;
+	struct pvs_config *cfg;
+	struct pvs_daemon d = {0};
+	struct pvs_control *ctl;
+	struct epoll_event ev;
+	sigset_t mask;
+	char err[512];
+	uint64_t last_rescan = 0, last_reap = 0;
+	int reload = 0;
+
+	while ((opt = getopt_long(argc, argv, "c:s:nfvqhV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config_path = optarg; explicit_config = 1; break;
+		case 's': socket_path = optarg; break;
+		case 'n': check = 1; break;
+		case 'f': break;
+		case 'v': pvs_log_set_level(PVS_LOG_DEBUG); break;
+		case 'q': pvs_log_set_level(PVS_LOG_WARN); break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("pvschedd %s (region ABI %d.%d)\n", PVSCHED_VERSION,
+				 PVSCHED_ABI_MAJOR, PVSCHED_ABI_MINOR); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pvschedd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	cfg = malloc(sizeof(*cfg));
+	if (!cfg) {
+		fprintf(stderr, "pvschedd: out of memory\n");
+		return 1;
+	}
+	if (pvs_config_load(cfg, config_path, explicit_config, err, sizeof(err)) < 0) {
+		fprintf(stderr, "pvschedd: %s\n", err);
+		free(cfg);
+		return 1;
+	}
+	if (socket_path) {
+		if (strlen(socket_path) >= 108) {
+			fprintf(stderr, "pvschedd: socket path '%s' too long\n", socket_path);
+			free(cfg);
+			return 1;
+		}
+		snprintf(cfg->socket, sizeof(cfg->socket), "%s", socket_path);
+	}
+	if (check) {
+		printf("%s: OK (%zu VM section%s, period %u us)\n", config_path, cfg->nr_vms,
+		       cfg->nr_vms == 1 ? "" : "s", cfg->period_us);
+		free(cfg);
+		return 0;
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (epfd < 0 || tfd < 0 || sfd < 0 || arm_timer(tfd, cfg->period_us) < 0) {
+		log_err("event loop setup: %s", strerror(errno));
+		return 1;
+	}
+	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &timer_tag};
+	epoll_ctl(epfd, EPOLL_CTL_ADD, tfd, &ev);
+	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &signal_tag};
+	epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
+
+	{
+		/* the socket's directory, e.g. /run/pvsched */
+		char dir[PVS_PATH_MAX], *slash;
+		snprintf(dir, sizeof(dir), "%s", cfg->socket);
+		slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = 0;
+			if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+				log_warn("%s: %s", dir, strerror(errno));
+		}
+	}
+	ctl = pvs_control_open(cfg->socket, cfg->socket_gid, epfd, err, sizeof(err));
+	if (!ctl) {
+		log_err("control socket: %s", err);
+		return 1;
+	}
+
+	d.cfg = cfg;
+	d.sampler = &pvs_sampler_procfs;
+	d.hoststat = pvs_hoststat_new();
+	if (!d.hoststat) {
+		log_err("/proc/stat: %s", strerror(errno));
+		pvs_control_close(ctl);
+		return 1;
+	}
+	d.start_ns = pvs_now_ns();
+	log_info("started: sampler %s, period %u us, rescan %u ms, socket %s", d.sampler->name,
+		 cfg->period_us, cfg->rescan_ms, cfg->socket);
+	pvs_discover(&d);
+	last_rescan = pvs_now_ns();
+
+	for (int running = 1; running;) {
+		struct epoll_event evs[16];
+		int n = epoll_wait(epfd, evs, 16, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("epoll_wait: %s", strerror(errno));
+			rc = 1;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			void *tag = evs[i].data.ptr;
+
+			if (tag == &timer_tag) {
+				uint64_t exp, now;
+				if (read(tfd, &exp, sizeof(exp)) < 0)
+					continue;
+				now = pvs_now_ns();
+				if (d.rescan_requested ||
+				    now - last_rescan >= (uint64_t)cfg->rescan_ms * 1000000u) {
+					d.rescan_requested = 0;
+					pvs_discover(&d);
+					last_rescan = now;
+				}
+				pvs_sample_all(&d, now);
+				if (now - last_reap > 1000000000ull) {
+					pvs_control_reap(ctl);
+					last_reap = now;
+				}
+			} else if (tag == &signal_tag) {
+				struct signalfd_siginfo si;
+				while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+					if (si.ssi_signo == SIGHUP) {
+						reload = 1;
+					} else {
+						log_info("signal %d: exiting", (int)si.ssi_signo);
+						running = 0;
+					}
+				}
+			} else if (pvs_control_owns(ctl, tag)) {
+				pvs_control_event(ctl, tag, evs[i].events, &d);
+			}
+		}
+		if (pvs_control_take_reload(ctl))
+			reload = 1;
+		if (reload) {
+			reload = 0;
+			struct pvs_config *fresh = malloc(sizeof(*fresh));
+
+			d.rescan_requested = 1;
+			if (!fresh) {
+				log_err("reload: out of memory; keeping the old configuration");
+			} else if (pvs_config_load(fresh, config_path, explicit_config, err,
+						   sizeof(err)) < 0) {
+				log_err("reload failed, keeping the old configuration: %s", err);
+				free(fresh);
+			} else {
+				if (strcmp(fresh->socket, cfg->socket))
+					log_warn("reload: socket path change needs a restart");
+				snprintf(fresh->socket, sizeof(fresh->socket), "%s", cfg->socket);
+				if (fresh->region_size != cfg->region_size)
+					log_info("reload: new region_size applies to new regions only");
+				if (fresh->period_us != cfg->period_us)
+					arm_timer(tfd, fresh->period_us);
+				free(cfg);
+				cfg = fresh;
+				d.cfg = cfg;
+				log_info("configuration reloaded from %s", config_path);
+			}
+		}
+	}
+
+	while (d.vms) {
+		struct pvs_vm *vm = d.vms;
+		d.vms = vm->next;
+		for (uint32_t i = 0; i < vm->nr_vcpus; i++)
+			d.sampler->close(&vm->vcpus[i]);
+		pvs_vm_free(vm); /* marks the region DETACHED */
+	}
+	while (d.attached) {
+		struct pvs_attach *a = d.attached;
+		d.attached = a->next;
+		free(a);
+	}
+	pvs_control_close(ctl);
+	pvs_hoststat_free(d.hoststat);
+	close(tfd);
+	close(sfd);
+	close(epfd);
+	free(cfg);
+	return rc;
+}

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: MIT */
+/* daemon/procfs.c - /proc readers and QEMU command-line parsing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "procfs.h"
+
+ssize_t pvs_pread_all(int fd, char *buf, size_t len)
+{
+	ssize_t n = pread(fd, buf, len - 1, 0);
+
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	return n;
+}
+
+ssize_t pvs_read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = pvs_pread_all(fd, buf, len);
+	close(fd);
+	return n;
+}
+
+int pvs_parse_stat(const char *buf, size_t len, char *comm, size_t commlen, char *state,
+		   uint64_t *start)
+{
+	const char *open_p = memchr(buf, '(', len), *close_p = NULL, *p, *end = buf + len;
+	int field;
+
+	if (!open_p)
+		return -EINVAL;
+	for (p = buf + len; p > open_p; p--)
+		if (p[-1] == ')') {
+			close_p = p - 1;
+			break;
+		}
+	if (!close_p)
+		return -EINVAL;
+	if (comm && commlen) {
+		size_t n = (size_t)(close_p - open_p - 1);
+		if (n >= commlen)
+			n = commlen - 1;
+		memcpy(comm, open_p + 1, n);
+		comm[n] = 0;
+	}
+	/* fields after ')': 3 = state ... 22 = starttime */
+	p = close_p + 1;
+	for (field = 3; field <= 22; field++) {
+		while (p < end && *p == ' ')
+			p++;
+		if (p >= end)
+			return -EINVAL;
+		if (field == 3 && state)
+			*state = *p;
+		if (field == 22 && start) {
+			char *e;
+			unsigned long long v = strtoull(p, &e, 10);
+			if (e == p)
+				return -EINVAL;
+			*start = v;
+		}
+		while (p < end && *p != ' ')
+			p++;
+	}
+	return 0;
+}
+
+int pvs_parse_schedstat(const char *buf, size_t len, uint64_t *run, uint64_t *wait)
+{
+	char *e;
+	unsigned long long r, w;
+
+	(void)len;
+	errno = 0;
+	r = strtoull(buf, &e, 10);
+	if (e == buf || *e != ' ' || errno)
+		return -EINVAL;
+	buf = e + 1;
+	w = strtoull(buf, &e, 10);
+	if (e == buf || errno)
+		return -EINVAL;
+	*run = r;
+	*wait = w;
+	return 0;
+}
+
+int pvs_parse_invol(const char *buf, size_t len, uint64_t *invol)
+{
+	static const char key[] = "nonvoluntary_ctxt_switches:";
+	const char *p = buf, *end = buf + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		if (n > sizeof(key) - 1 && !memcmp(p, key, sizeof(key) - 1)) {
+			char *e;
+			*invol = strtoull(p + sizeof(key) - 1, &e, 10);
+			return 0;
+		}
+		p += n + 1;
+	}
+	return -ENOENT;
+}
+
+int pvs_proc_stat(pid_t pid, pid_t tid, char *comm, size_t commlen, char *state, uint64_t *start)
+{
+	char path[64], buf[1024];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	n = pvs_read_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	return pvs_parse_stat(buf, (size_t)n, comm, commlen, state, start);
+}
+
+/* Next argument after P in a NUL-separated list, or NULL. */
+static const char *next_arg(const char *p, const char *end)
+{
+	p += strnlen(p, (size_t)(end - p)) + 1;
+	return p < end ? p : NULL;
+}
+
+/* Copy a QEMU option value up to an unescaped ',' (",," is a comma). */
+static void copy_opt(const char *v, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (; *v && o + 1 < outlen; v++) {
+		if (*v == ',') {
+			if (v[1] != ',')
+				break;
+			v++;
+		}
+		out[o++] = *v;
+	}
+	out[o] = 0;
+}
+
+int pvs_qemu_name(const char *args, size_t len, char *name, size_t namelen)
+{
+	const char *end = args + len, *p;
+
+	if (!len || !namelen)
+		return -ENOENT;
+	for (p = args; p; p = next_arg(p, end)) {
+		const char *v;
+
+		if (strcmp(p, "-name") && strcmp(p, "--name"))
+			continue;
+		v = next_arg(p, end);
+		if (!v || !*v)
+			return -ENOENT;
+		/* "X,..." names the guest directly; otherwise look for guest= */
+		if (strncmp(v, "guest=", 6) && !strchr(v, '=')) {
+			copy_opt(v, name, namelen);
+			return name[0] ? 0 : -ENOENT;
+		}
+		for (const char *o = v; o && *o;) {
+			if (!strncmp(o, "guest=", 6)) {
+				copy_opt(o + 6, name, namelen);
+				return name[0] ? 0 : -ENOENT;
+			}
+			/* skip to the next unescaped comma */
+			while (*o && !(*o == ',' && o[1] != ',')) {
+				if (*o == ',' && o[1] == ',')
+					o++;
+				o++;
+			}
+			if (*o == ',')
+				o++;
+		}
+		return -ENOENT;
+	}
+	return -ENOENT;
+}
+
+int pvs_qemu_region_path(const char *args, size_t len, char *path, size_t pathlen)
+{
+	const char *end = args + len, *p;
+
+	for (p = args; p; p = next_arg(p, end)) {
+		const char *m = p;
+
+		while ((m = strstr(m, "mem-path")) != NULL) {
+			const char *v = m + 8, *b;
+			size_t n = 0;
+
+			if (*v == '=') {
+				v++;
+				while (v[n] && v[n] != ',')
+					n++;
+			} else if (!strncmp(v, "\":\"", 3)) { /* JSON -object form */
+				v += 3;
+				while (v[n] && v[n] != '"')
+					n++;
+			} else {
+				m = v;
+				continue;
+			}
+			b = v + n;
+			while (b > v && b[-1] != '/')
+				b--;
+			if (n < pathlen && !strncmp(b, "pvsched", 7)) {
+				memcpy(path, v, n);
+				path[n] = 0;
+				return 0;
+			}
+			m = v + n;
+		}
+	}
+	return -ENOENT;
+}
+
+void pvs_sanitize_name(char *s)
+{
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			*s = '_';
+}

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/* daemon/proto.c - control request parsing with json-c. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proto.h"
+
+static const struct {
+	const char *name;
+	enum pvs_cmd cmd;
+} cmds[] = {
+	{"status", PVS_CMD_STATUS}, {"attach", PVS_CMD_ATTACH}, {"detach", PVS_CMD_DETACH},
+	{"rescan", PVS_CMD_RESCAN}, {"reload", PVS_CMD_RELOAD}, {"ping", PVS_CMD_PING},
+};
+
+static int name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 31)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			return 0;
+	return 1;
+}
+
+static int fail(char *err, size_t errlen, const char *msg, const char *arg)
+{
+	snprintf(err, errlen, msg, arg);
+	return -EINVAL;
+}
+
+int pvs_proto_parse(const char *buf, size_t len, struct pvs_request *req, char *err,
+		    size_t errlen)
+{
+	struct json_tokener *tok;
+	struct json_object *o;
+	enum json_tokener_error jerr;
+	int rc = 0, have_cmd = 0;
+
+	memset(req, 0, sizeof(*req));
+	if (len == 0)
+		return fail(err, errlen, "empty request%s", "");
+	if (len > PVS_PROTO_MAX)
+		return fail(err, errlen, "request longer than 4096 bytes%s", "");
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	if (memchr(buf, 0, len))
+		return fail(err, errlen, "request contains a NUL byte%s", "");
+	tok = json_tokener_new_ex(8);
+	if (!tok)
+		return fail(err, errlen, "out of memory%s", "");
+	o = json_tokener_parse_ex(tok, buf, (int)len);
+	jerr = json_tokener_get_error(tok);
+	if (!o || jerr != json_tokener_success || json_tokener_get_parse_end(tok) != len) {
+		if (jerr == json_tokener_continue)
+			snprintf(err, errlen, "incomplete JSON");
+		else if (jerr != json_tokener_success)
+			snprintf(err, errlen, "invalid JSON: %s", json_tokener_error_desc(jerr));
+		else
+			snprintf(err, errlen, "trailing data after the JSON object");
+		json_object_put(o);
+		json_tokener_free(tok);
+		return -EINVAL;
+	}
+	json_tokener_free(tok);
+	if (!json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return fail(err, errlen, "request is not a JSON object%s", "");
+	}
+	json_object_object_foreach(o, key, val)
+	{
+		if (!strcmp(key, "cmd")) {
+			const char *s;
+			size_t i;
+			if (!json_object_is_type(val, json_type_string)) {
+				rc = fail(err, errlen, "'cmd' must be a string%s", "");
+				break;
+			}
+			s = json_object_get_string(val);
+			for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+				if (!strcmp(s, cmds[i].name))
+					break;
+			if (i == sizeof(cmds) / sizeof(cmds[0])) {
+				rc = fail(err, errlen, "unknown command '%.40s'", s);
+				break;
+			}
+			req->cmd = cmds[i].cmd;
+			have_cmd = 1;
+		} else if (!strcmp(key, "name")) {
+			if (!json_object_is_type(val, json_type_string) ||
+			    !name_ok(json_object_get_string(val))) {
+				rc = fail(err, errlen,
+					  "'name' must be 1-31 characters of [A-Za-z0-9._-]%s", "");
+				break;
+			}
+			snprintf(req->name, sizeof(req->name), "%s", json_object_get_string(val));
+		} else if (!strcmp(key, "pid")) {
+			int64_t p;
+			if (!json_object_is_type(val, json_type_int)) {
+				rc = fail(err, errlen, "'pid' must be an integer%s", "");
+				break;
+			}
+			p = json_object_get_int64(val);
+			if (p <= 0 || p > 4194304) {
+				rc = fail(err, errlen, "'pid' out of range%s", "");
+				break;
+			}
+			req->pid = (pid_t)p;
+		} else if (!strcmp(key, "threads")) {
+			const char *s;
+			if (!json_object_is_type(val, json_type_string)) {
+				rc = fail(err, errlen, "'threads' must be a string%s", "");
+				break;
+			}
+			s = json_object_get_string(val);
+			if (strlen(s) >= sizeof(req->threads)) {
+				rc = fail(err, errlen, "'threads' longer than 63 bytes%s", "");
+				break;
+			}
+			snprintf(req->threads, sizeof(req->threads), "%s", s);
+		} else {
+			rc = fail(err, errlen, "unknown key '%.40s'", key);
+			break;
+		}
+	}
+	if (rc == 0 && !have_cmd)
+		rc = fail(err, errlen, "missing 'cmd'%s", "");
+	if (rc == 0 && req->cmd == PVS_CMD_ATTACH && (!req->name[0] || !req->pid))
+		rc = fail(err, errlen, "attach needs 'name' and 'pid'%s", "");
+	if (rc == 0 && req->cmd == PVS_CMD_DETACH && !req->name[0])
+		rc = fail(err, errlen, "detach needs 'name'%s", "");
+	json_object_put(o);
+	return rc;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon/proto.h - the control protocol's requests (docs/control.md).
+ * A request is one JSON object of at most PVS_PROTO_MAX bytes, ended by a
+ * newline or by the client's shutdown(SHUT_WR).  Every key is type- and
+ * length-checked; unknown keys and commands are errors.
+ */
+#ifndef PVSCHED_DAEMON_PROTO_H
+#define PVSCHED_DAEMON_PROTO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define PVS_PROTO_MAX 4096
+#define PVS_PROTO_REPLY_MAX (4u << 20)
+
+enum pvs_cmd { PVS_CMD_STATUS, PVS_CMD_ATTACH, PVS_CMD_DETACH, PVS_CMD_RESCAN, PVS_CMD_RELOAD,
+	       PVS_CMD_PING };
+
+struct pvs_request {
+	enum pvs_cmd cmd;
+	char name[32];
+	pid_t pid;
+	char threads[64];
+};
+
+/* Parse BUF (LEN bytes, need not be NUL-terminated).  0 or -EINVAL with a
+ * message in ERR. */
+int pvs_proto_parse(const char *buf, size_t len, struct pvs_request *req, char *err,
+		    size_t errlen);
+
+#endif

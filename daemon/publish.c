@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon/publish.c - each VM's region: open it once, publish every period.
+ * A region that cannot be used (bad size, another VM's, no permission) is
+ * reported once with its path and leaves that VM monitored but unpublished;
+ * other VMs are not affected.  Files are never deleted: QEMU may map them.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "daemon.h"
+#include "log.h"
+
+void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm)
+{
+	const struct pvs_config *c = d->cfg;
+	struct pvs_hregion_opts o = {
+		.size = c->region_size,
+		.nr_vcpus = vm->nr_vcpus,
+		.uid = c->region_uid,
+		.gid = c->region_gid,
+		.mode = c->region_mode,
+		.period_us = c->period_us,
+		.stale_after_us = pvs_config_stale_after_us(c),
+		.vm_name = vm->name,
+	};
+	struct stat st;
+	int rc;
+
+	if (vm->kind == PVS_VM_QEMU && stat(vm->region_path, &st) < 0) {
+		/* No ivshmem device backed by this file: monitor only. */
+		snprintf(vm->region_err, sizeof(vm->region_err),
+			 "%s: no such region (QEMU has no pvsched ivshmem device)", vm->region_path);
+		log_info("vm %s: %s", vm->name, vm->region_err);
+		return;
+	}
+	rc = pvs_hregion_open(&vm->region, vm->region_path, &o, vm->region_err,
+			      sizeof(vm->region_err));
+	if (rc < 0) {
+		log_err("vm %s: %s", vm->name, vm->region_err);
+		return;
+	}
+	vm->region_ok = 1;
+	vm->region_err[0] = 0;
+	log_info("vm %s: publishing to %s (%zu bytes, %s)", vm->name, vm->region_path,
+		 vm->region.size, vm->region.created ? "created" : "attached");
+}
+
+void pvs_publish(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now_ns)
+{
+	struct pvsched_vm v;
+
+	if (!vm->region_ok)
+		return;
+	if (vm->region.nr_vcpus != vm->nr_vcpus)
+		pvs_hregion_set_nr_vcpus(&vm->region, vm->nr_vcpus);
+	for (uint32_t i = 0; i < vm->nr_vcpus && i < vm->region.nr_vcpus; i++) {
+		struct pvsched_vcpu_host h;
+		pvs_vcpu_to_abi(&vm->vcpus[i].track, now_ns, &h);
+		pvs_hregion_publish_vcpu(&vm->region, i, &h);
+	}
+	pvs_vm_to_abi(&vm->track,
+		      &(struct pvs_dop_params){d->cfg->window_us, d->cfg->hysteresis_milli},
+		      d->cfg->period_us, &v);
+	pvs_hregion_publish_vm(&vm->region, &v);
+	pvs_hregion_heartbeat(&vm->region, now_ns);
+}

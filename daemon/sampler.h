@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon/sampler.h - how pvschedd observes vCPU threads.  A sampler turns a
+ * thread identity into cumulative run/wait samples; procfs is built in, a
+ * BPF sampler (sched_switch into a mmapable array) is one more file with
+ * these four operations.
+ */
+#ifndef PVSCHED_DAEMON_SAMPLER_H
+#define PVSCHED_DAEMON_SAMPLER_H
+
+#include <stdint.h>
+
+#include "policy.h"
+#include "vm.h"
+
+struct pvs_sampler_ops {
+	const char *name;
+	/* Prepare to sample V (open handles).  -ESRCH if the thread is gone or
+	 * is not the thread V->id names (tid reused). */
+	int (*open)(struct pvs_vcpu *v);
+	void (*close)(struct pvs_vcpu *v);
+	/* Take a sample.  NEED_INVOL asks for the involuntary switch counter
+	 * (the sampler may read it at a slower cadence).  -ESRCH: gone. */
+	int (*sample)(struct pvs_vcpu *v, uint64_t now_ns, int need_invol,
+		      struct pvs_vcpu_sample *out);
+};
+
+extern const struct pvs_sampler_ops pvs_sampler_procfs;
+
+/* Host-wide CPU use, for the capacity the other load leaves to a VM. */
+struct pvs_hoststat;
+struct pvs_hoststat *pvs_hoststat_new(void);
+void pvs_hoststat_free(struct pvs_hoststat *h);
+/* Read /proc/stat; returns 0 or -errno.  After two reads, busy() answers. */
+int pvs_hoststat_sample(struct pvs_hoststat *h);
+/* Busy ns (user+nice+system+irq+softirq+steal) over the CPUs in MASK
+ * (NWORDS 64-bit words) between the last two samples; -1 if unknown. */
+int64_t pvs_hoststat_busy(const struct pvs_hoststat *h, const uint64_t *mask, unsigned nwords);
+unsigned pvs_hoststat_ncpus(const struct pvs_hoststat *h);
+
+#endif

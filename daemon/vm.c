@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/* daemon/vm.c - VM and vCPU slot bookkeeping. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vm.h"
+
+struct pvs_vm *pvs_vm_new(const char *name, enum pvs_vm_kind kind, const struct pvs_thread_id *proc)
+{
+	struct pvs_vm *vm = calloc(1, sizeof(*vm));
+
+	if (!vm)
+		return NULL;
+	snprintf(vm->name, sizeof(vm->name), "%s", name);
+	vm->kind = kind;
+	vm->proc = *proc;
+	pvs_vm_init(&vm->track);
+	return vm;
+}
+
+void pvs_vcpu_drop(struct pvs_vcpu *v)
+{
+	if (v->fd_schedstat >= 0)
+		close(v->fd_schedstat);
+	if (v->fd_stat >= 0)
+		close(v->fd_stat);
+	if (v->fd_status >= 0)
+		close(v->fd_status);
+	v->fd_schedstat = v->fd_stat = v->fd_status = -1;
+	v->live = 0;
+	v->track.state = PVSCHED_VCPU_UNKNOWN;
+}
+
+void pvs_vm_free(struct pvs_vm *vm)
+{
+	if (!vm)
+		return;
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++)
+		pvs_vcpu_drop(&vm->vcpus[i]);
+	pvs_hregion_close(&vm->region);
+	free(vm->vcpus);
+	free(vm);
+}
+
+struct pvs_vcpu *pvs_vm_slot(struct pvs_vm *vm, uint32_t index)
+{
+	if (index >= vm->cap_vcpus) {
+		uint32_t cap = vm->cap_vcpus ? vm->cap_vcpus : 4;
+		struct pvs_vcpu *n;
+
+		while (cap <= index)
+			cap *= 2;
+		n = realloc(vm->vcpus, cap * sizeof(*n));
+		if (!n)
+			return NULL;
+		for (uint32_t i = vm->cap_vcpus; i < cap; i++) {
+			memset(&n[i], 0, sizeof(n[i]));
+			n[i].index = i;
+			n[i].fd_schedstat = n[i].fd_stat = n[i].fd_status = -1;
+			pvs_vcpu_init(&n[i].track);
+		}
+		vm->vcpus = n;
+		vm->cap_vcpus = cap;
+	}
+	if (index >= vm->nr_vcpus)
+		vm->nr_vcpus = index + 1;
+	return &vm->vcpus[index];
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon/vm.h - what pvschedd knows about a VM and its vCPU threads.
+ * Discovery fills it, the sampler reads the threads, policy/ turns samples
+ * into published values, publish.c writes them to the region.
+ */
+#ifndef PVSCHED_DAEMON_VM_H
+#define PVSCHED_DAEMON_VM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "policy.h"
+#include "region_host.h"
+
+enum pvs_vm_kind { PVS_VM_QEMU, PVS_VM_PROCESS };
+
+/* A thread's identity: its tid and its start time (stat field 22, clock
+ * ticks since boot).  A tid reused by a new thread has another start time. */
+struct pvs_thread_id {
+	pid_t pid;
+	pid_t tid;
+	uint64_t start;
+};
+
+struct pvs_vcpu {
+	uint32_t index;
+	struct pvs_thread_id id;
+	int present; /* seen by the last rescan */
+	int live;    /* thread exists; 0 after it vanished (slot kept UNKNOWN) */
+	int fd_schedstat, fd_stat, fd_status;
+	struct pvs_vcpu_track track;
+};
+
+struct pvs_vm {
+	char name[PVS_NAME_MAX];
+	enum pvs_vm_kind kind;
+	struct pvs_thread_id proc; /* the process; tid == pid */
+	int from_config;
+	int present;
+	char threads[64]; /* process VMs: glob on thread names */
+	char region_path[PVS_PATH_MAX];
+	struct pvs_hregion region;
+	int region_ok;
+	char region_err[320];
+	uint32_t host_cpus;
+	uint64_t cpu_mask[16]; /* CPUs the VM's threads may run on (1024 CPUs) */
+	struct pvs_vcpu *vcpus;
+	uint32_t nr_vcpus; /* highest index + 1 */
+	uint32_t cap_vcpus;
+	struct pvs_vm_track track;
+	struct pvs_vm *next;
+};
+
+struct pvs_vm *pvs_vm_new(const char *name, enum pvs_vm_kind kind, const struct pvs_thread_id *proc);
+void pvs_vm_free(struct pvs_vm *vm);
+/* Find or add the slot for INDEX (grows the array). */
+struct pvs_vcpu *pvs_vm_slot(struct pvs_vm *vm, uint32_t index);
+void pvs_vcpu_drop(struct pvs_vcpu *v); /* close fds, mark gone */
+
+#endif

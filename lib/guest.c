@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/guest.c - the guest side of the region: find it ($PVSCHED_REGION or
+ * the ivshmem PCI device), map it, validate it, and read seqlock-consistent
+ * snapshots.  No system call on the read path: clock_gettime is the vDSO.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "region_internal.h"
+#include "seqlock.h"
+
+#define PCI_VENDOR_REDHAT_QUMRANET 0x1af4
+#define PCI_DEVICE_IVSHMEM 0x1110
+
+struct pvsched_guest {
+	void *mem;
+	size_t len;
+	enum pvsched_source source;
+	uint32_t vm_offset;
+	uint32_t vcpu_offset;
+	uint32_t vcpu_stride;
+	uint32_t max_vcpus; /* slots that fit the mapping */
+	/* liveness bookkeeping, updated with relaxed atomics */
+	uint64_t last_hb;
+	uint64_t last_change_ns;
+	uint64_t instance;
+	char path[256];
+};
+
+static __thread enum pvsched_verr last_verr;
+
+enum pvsched_verr pvsched_last_verr(void)
+{
+	return last_verr;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int map_layout(pvsched_guest *g)
+{
+	struct pvsched_header h;
+	int rc;
+
+	pvs__header_load(&h, g->mem);
+	rc = pvs__header_check(&h, g->len, &last_verr);
+	if (rc < 0)
+		return rc;
+	g->vm_offset = h.vm_offset;
+	g->vcpu_offset = h.vcpu_offset;
+	g->vcpu_stride = h.vcpu_stride;
+	g->max_vcpus = h.max_vcpus;
+	__atomic_store_n(&g->instance, h.host_instance, __ATOMIC_RELAXED);
+	__atomic_store_n(&g->last_hb, h.heartbeat, __ATOMIC_RELAXED);
+	__atomic_store_n(&g->last_change_ns, mono_ns(), __ATOMIC_RELAXED);
+	return 0;
+}
+
+static int open_one(pvsched_guest **out, const char *path, enum pvsched_source src)
+{
+	pvsched_guest *g;
+	struct stat st;
+	int fd, prot = PROT_READ | PROT_WRITE, rc;
+
+	last_verr = PVSCHED_V_OK;
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && (errno == EACCES || errno == EROFS)) {
+		prot = PROT_READ;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	if (st.st_size < (off_t)PVSCHED_HEADER_SIZE) {
+		close(fd);
+		last_verr = PVSCHED_V_SHORT;
+		return -EMSGSIZE;
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		close(fd);
+		return -ENOMEM;
+	}
+	g->len = (size_t)st.st_size;
+	if (g->len > PVSCHED_REGION_MAX_SIZE)
+		g->len = PVSCHED_REGION_MAX_SIZE;
+	g->mem = mmap(NULL, g->len, prot, MAP_SHARED, fd, 0);
+	rc = g->mem == MAP_FAILED ? -errno : 0;
+	close(fd);
+	if (rc < 0) {
+		free(g);
+		return rc;
+	}
+	rc = map_layout(g);
+	if (rc < 0) {
+		munmap(g->mem, g->len);
+		free(g);
+		return rc;
+	}
+	g->source = src;
+	snprintf(g->path, sizeof(g->path), "%s", path);
+	if (prot & PROT_WRITE) {
+		struct pvsched_header *h = g->mem;
+		__atomic_store_n(&h->guest_major, (uint16_t)PVSCHED_ABI_MAJOR, __ATOMIC_RELAXED);
+		__atomic_store_n(&h->guest_minor, (uint16_t)PVSCHED_ABI_MINOR, __ATOMIC_RELAXED);
+	}
+	*out = g;
+	return 0;
+}
+
+int pvsched_open_path(pvsched_guest **out, const char *path)
+{
+	if (!out || !path || !*path)
+		return -EINVAL;
+	*out = NULL;
+	return open_one(out, path, PVSCHED_SRC_PATH);
+}
+
+static long read_hex_file(const char *dir, const char *name, const char *file)
+{
+	char p[512], buf[32];
+	FILE *f;
+	long v = -1;
+
+	if (snprintf(p, sizeof(p), "%s/%s/%s", dir, name, file) >= (int)sizeof(p))
+		return -1;
+	f = fopen(p, "re");
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof(buf), f))
+		v = strtol(buf, NULL, 16);
+	fclose(f);
+	return v;
+}
+
+static int scan_pci(pvsched_guest **out)
+{
+	const char *root = getenv(PVSCHED_ENV_SYSFS_PCI);
+	struct dirent **ents = NULL;
+	int n, rc = -ENOENT, best = -ENOENT;
+
+	if (!root || !*root)
+		root = "/sys/bus/pci/devices";
+	/* Sorted, so the same device wins every time. */
+	n = scandir(root, &ents, NULL, alphasort);
+	if (n < 0)
+		return -ENOENT;
+	for (int i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+		char p[512];
+
+		if (name[0] == '.' || *out)
+			continue;
+		if (read_hex_file(root, name, "vendor") != PCI_VENDOR_REDHAT_QUMRANET ||
+		    read_hex_file(root, name, "device") != PCI_DEVICE_IVSHMEM)
+			continue;
+		if (snprintf(p, sizeof(p), "%s/%s/resource2", root, name) >= (int)sizeof(p))
+			continue;
+		rc = open_one(out, p, PVSCHED_SRC_PCI);
+		/* Keep the most telling error: a malformed pvsched region beats a
+		 * device that is some other ivshmem user (bad magic). */
+		if (rc < 0 && (best == -ENOENT || best == -EBADMSG))
+			best = rc;
+	}
+	for (int i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	return *out ? 0 : best;
+}
+
+int pvsched_open(pvsched_guest **out)
+{
+	const char *env;
+	int rc;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	env = getenv(PVSCHED_ENV_REGION);
+	if (env && *env) {
+		rc = open_one(out, env, PVSCHED_SRC_ENV);
+		return rc;
+	}
+	return scan_pci(out);
+}
+
+void pvsched_close(pvsched_guest *g)
+{
+	if (!g)
+		return;
+	munmap(g->mem, g->len);
+	free(g);
+}
+
+const char *pvsched_guest_path(const pvsched_guest *g)
+{
+	return g ? g->path : NULL;
+}
+
+enum pvsched_source pvsched_guest_source(const pvsched_guest *g)
+{
+	return g ? g->source : PVSCHED_SRC_NONE;
+}
+
+int pvsched_host_alive(pvsched_guest *g)
+{
+	const struct pvsched_header *h;
+	uint64_t hb, now, last, inst;
+	uint32_t stale_us;
+
+	if (!g)
+		return -EINVAL;
+	h = g->mem;
+	if (PVS_LOAD(&h->magic) != PVSCHED_MAGIC ||
+	    PVS_LOAD(&h->host_state) != PVSCHED_HOST_ACTIVE)
+		return 0;
+	inst = PVS_LOAD(&h->host_instance);
+	if (inst != __atomic_load_n(&g->instance, __ATOMIC_RELAXED)) {
+		/* A new agent attached: trust nothing until its header checks. */
+		if (map_layout(g) < 0)
+			return 0;
+	}
+	hb = PVS_LOAD(&h->heartbeat);
+	now = mono_ns();
+	if (hb != __atomic_load_n(&g->last_hb, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&g->last_hb, hb, __ATOMIC_RELAXED);
+		__atomic_store_n(&g->last_change_ns, now, __ATOMIC_RELAXED);
+		return 1;
+	}
+	stale_us = PVS_LOAD(&h->stale_after_us);
+	last = __atomic_load_n(&g->last_change_ns, __ATOMIC_RELAXED);
+	return now - last <= (uint64_t)stale_us * 1000u;
+}
+
+int pvsched_read_vm(pvsched_guest *g, struct pvsched_vm_info *info)
+{
+	const struct pvsched_header *h;
+	const struct pvsched_vm *vm;
+	uint32_t s, tries = 0;
+	int alive;
+
+	if (!g || !info)
+		return -EINVAL;
+	alive = pvsched_host_alive(g);
+	h = g->mem;
+	vm = (const struct pvsched_vm *)((const char *)g->mem + g->vm_offset);
+	do {
+		if (++tries > PVS_SEQ_RETRIES)
+			return -EBUSY;
+		s = pvs_seq_read_begin(&vm->seq);
+		info->update_ns = PVS_LOAD(&vm->update_ns);
+		info->preempted_now = PVS_LOAD(&vm->preempted_now);
+		info->preempted_avg_milli = PVS_LOAD(&vm->preempted_avg_milli);
+		info->capacity_milli = PVS_LOAD(&vm->capacity_milli);
+		info->recommended_dop = PVS_LOAD(&vm->recommended_dop);
+		info->running_now = PVS_LOAD(&vm->running_now);
+		info->idle_now = PVS_LOAD(&vm->idle_now);
+		info->window_us = PVS_LOAD(&vm->window_us);
+		info->publish_period_us = PVS_LOAD(&vm->publish_period_us);
+		info->host_cpus = PVS_LOAD(&vm->host_cpus);
+	} while (pvs_seq_read_retry(&vm->seq, s));
+	info->heartbeat = PVS_LOAD(&h->heartbeat);
+	info->nr_vcpus = PVS_LOAD(&h->nr_vcpus);
+	if (info->nr_vcpus > g->max_vcpus)
+		info->nr_vcpus = g->max_vcpus;
+	return alive == 1 ? 0 : -ENOTCONN;
+}
+
+int pvsched_read_vcpu(pvsched_guest *g, uint32_t idx, struct pvsched_vcpu_info *info)
+{
+	const struct pvsched_header *h;
+	const struct pvsched_vcpu_host *v;
+	uint32_t s, tries = 0, nr;
+	int alive;
+
+	if (!g || !info)
+		return -EINVAL;
+	h = g->mem;
+	nr = PVS_LOAD(&h->nr_vcpus);
+	if (idx >= nr || idx >= g->max_vcpus)
+		return -ERANGE;
+	alive = pvsched_host_alive(g);
+	v = (const struct pvsched_vcpu_host *)((const char *)g->mem + g->vcpu_offset +
+					       (size_t)idx * g->vcpu_stride);
+	memset(info, 0, sizeof(*info));
+	do {
+		if (++tries > PVS_SEQ_RETRIES)
+			return -EBUSY;
+		s = pvs_seq_read_begin(&v->seq);
+		info->state = PVS_LOAD(&v->state);
+		info->run_ns = PVS_LOAD(&v->run_ns);
+		info->wait_ns = PVS_LOAD(&v->wait_ns);
+		info->preemptions = PVS_LOAD(&v->preemptions);
+		info->update_ns = PVS_LOAD(&v->update_ns);
+		info->wait_milli = PVS_LOAD(&v->wait_milli);
+		info->run_milli = PVS_LOAD(&v->run_milli);
+	} while (pvs_seq_read_retry(&v->seq, s));
+	if (info->state > PVSCHED_VCPU_STATE_MAX)
+		info->state = PVSCHED_VCPU_UNKNOWN;
+	return alive == 1 ? 0 : -ENOTCONN;
+}

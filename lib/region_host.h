@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/region_host.h - the host side of a pvsched region: create or attach
+ * the backing file, initialise the header, publish under the seqlocks.
+ * Used by pvschedd and by tests that play the host; not part of the guest
+ * library's ABI.
+ */
+#ifndef PVSCHED_LIB_REGION_HOST_H
+#define PVSCHED_LIB_REGION_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <pvsched/abi.h>
+
+struct pvs_hregion {
+	struct pvsched_header *hdr;
+	struct pvsched_vm *vm;
+	unsigned char *mem;
+	size_t size;
+	uint32_t nr_vcpus;
+	int created; /* this agent created the file */
+	char path[256];
+};
+
+struct pvs_hregion_opts {
+	size_t size;       /* power of two; used only when creating */
+	uint32_t nr_vcpus; /* slots in use */
+	uid_t uid;         /* owner for a created file, (uid_t)-1 to keep */
+	gid_t gid;         /* group for a created file, (gid_t)-1 to keep */
+	mode_t mode;       /* mode for a created file */
+	uint32_t period_us;
+	uint32_t stale_after_us;
+	const char *vm_name;
+	int force;         /* take over a region that names another VM */
+};
+
+/*
+ * Create PATH (exclusive, sized, owner/mode applied) or attach to an
+ * existing file without ever truncating a non-empty one.  On failure
+ * returns a negative errno and writes a message naming PATH into ERR.
+ */
+int pvs_hregion_open(struct pvs_hregion *r, const char *path, const struct pvs_hregion_opts *o,
+		     char *err, size_t errlen);
+/* Mark the region DETACHED (guests stop trusting it) and unmap it.  The
+ * file stays: QEMU may still map it. */
+void pvs_hregion_close(struct pvs_hregion *r);
+/* Grow or shrink the number of slots in use (after vCPU discovery). */
+int pvs_hregion_set_nr_vcpus(struct pvs_hregion *r, uint32_t nr);
+
+struct pvsched_vcpu *pvs_hregion_vcpu(struct pvs_hregion *r, uint32_t idx);
+/* Seqlock-protected publishes: VALUES' seq field is ignored. */
+void pvs_hregion_publish_vm(struct pvs_hregion *r, const struct pvsched_vm *values);
+void pvs_hregion_publish_vcpu(struct pvs_hregion *r, uint32_t idx,
+			      const struct pvsched_vcpu_host *values);
+/* Advance the heartbeat: call once per publish period, after the values. */
+void pvs_hregion_heartbeat(struct pvs_hregion *r, uint64_t now_ns);
+
+#endif

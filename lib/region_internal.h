@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+/* lib/region_internal.h - helpers shared by the guest and host region code. */
+#ifndef PVSCHED_LIB_REGION_INTERNAL_H
+#define PVSCHED_LIB_REGION_INTERNAL_H
+
+#include <stddef.h>
+
+#include <pvsched/pvsched.h>
+
+#define PVS_HIDDEN __attribute__((visibility("hidden")))
+
+PVS_HIDDEN void pvs__header_load(struct pvsched_header *dst, const struct pvsched_header *src);
+PVS_HIDDEN int pvs__header_check(const struct pvsched_header *h, size_t maplen,
+				 enum pvsched_verr *why);
+
+#endif

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * policy/dop.c - per-VM capacity and degree-of-parallelism advice.
+ *
+ * capacity = pCPUs the VM may use - CPU time taken on them by everything
+ * that is not this VM (including the outer host's steal), per unit time,
+ * clamped to [0, nr_vcpus] and smoothed by an EWMA with time constant
+ * window_us.  It deliberately does not depend on how many vCPUs the guest
+ * keeps busy, so a guest that shrinks its team on this advice does not
+ * change the advice (the feedback loop of docs/policy.md).
+ *
+ * preempted_avg = EWMA of (sum of the vCPUs' run-queue wait) / dt: the mean
+ * number of this VM's vCPUs that were runnable but not running (%RDY summed).
+ *
+ * recommended_dop = capacity rounded, moved only when capacity passes the
+ * rounding boundary by hysteresis_milli, clamped to [1, nr_vcpus].
+ */
+#include <math.h>
+#include <string.h>
+
+#include "policy.h"
+
+double pvs_ewma_alpha(uint64_t dt_ns, uint64_t tau_ns)
+{
+	if (!tau_ns)
+		return 1.0;
+	return 1.0 - exp(-(double)dt_ns / (double)tau_ns);
+}
+
+void pvs_vm_init(struct pvs_vm_track *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+uint32_t pvs_dop_advise(uint32_t current, double capacity, uint32_t nr_vcpus,
+			uint32_t hysteresis_milli)
+{
+	double h = hysteresis_milli / 1000.0;
+	uint32_t cand;
+
+	if (nr_vcpus == 0)
+		return 1;
+	if (capacity < 0)
+		capacity = 0;
+	cand = (uint32_t)floor(capacity + 0.5);
+	if (cand < 1)
+		cand = 1;
+	if (cand > nr_vcpus)
+		cand = nr_vcpus;
+	if (current < 1 || current > nr_vcpus)
+		return cand;
+	/* Move up only when capacity clears the boundary above CURRENT by h,
+	 * down only when it falls below the boundary under CURRENT by h. */
+	if (cand > current && capacity < current + 0.5 + h)
+		return current;
+	if (cand < current && capacity > current - 0.5 - h)
+		return current;
+	return cand;
+}
+
+void pvs_vm_update(struct pvs_vm_track *t, const struct pvs_dop_params *p,
+		   const struct pvs_vm_obs *o, uint64_t now_ns)
+{
+	double cap, pre, a;
+
+	t->preempted_now = o->preempted;
+	t->running_now = o->running;
+	t->idle_now = o->idle;
+	t->nr_vcpus = o->nr_vcpus;
+	t->host_cpus = o->host_cpus;
+	t->update_ns = now_ns;
+	if (!o->dt_ns || !o->nr_vcpus)
+		return;
+
+	pre = (double)o->vm_wait_ns / (double)o->dt_ns;
+	if (pre > o->nr_vcpus)
+		pre = o->nr_vcpus;
+	if (o->host_busy_valid) {
+		uint64_t others = o->host_busy_ns > o->vm_run_ns ? o->host_busy_ns - o->vm_run_ns : 0;
+		cap = (double)o->host_cpus - (double)others / (double)o->dt_ns;
+	} else {
+		/* No host-wide view: fall back to what the VM itself got. */
+		cap = (double)o->nr_vcpus - pre;
+	}
+	if (cap < 0)
+		cap = 0;
+	if (cap > o->nr_vcpus)
+		cap = o->nr_vcpus;
+
+	if (!t->primed) {
+		t->primed = 1;
+		t->preempted_avg = pre;
+		t->capacity = cap;
+		t->dop = pvs_dop_advise(0, cap, o->nr_vcpus, p->hysteresis_milli);
+		return;
+	}
+	a = pvs_ewma_alpha(o->dt_ns, (uint64_t)p->window_us * 1000u);
+	t->preempted_avg += a * (pre - t->preempted_avg);
+	t->capacity += a * (cap - t->capacity);
+	t->dop = pvs_dop_advise(t->dop, t->capacity, o->nr_vcpus, p->hysteresis_milli);
+}
+
+static uint32_t to_milli(double v)
+{
+	if (v <= 0)
+		return 0;
+	if (v > 4.0e6)
+		return UINT32_MAX;
+	return (uint32_t)(v * PVSCHED_MILLI + 0.5);
+}
+
+void pvs_vm_to_abi(const struct pvs_vm_track *t, const struct pvs_dop_params *p,
+		   uint32_t period_us, struct pvsched_vm *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->update_ns = t->update_ns;
+	out->preempted_now = t->preempted_now;
+	out->preempted_avg_milli = to_milli(t->preempted_avg);
+	out->capacity_milli = to_milli(t->primed ? t->capacity : t->nr_vcpus);
+	out->recommended_dop = t->dop ? t->dop : (t->nr_vcpus ? t->nr_vcpus : 1);
+	out->running_now = t->running_now;
+	out->idle_now = t->idle_now;
+	out->window_us = p->window_us;
+	out->publish_period_us = period_us;
+	out->host_cpus = t->host_cpus;
+}

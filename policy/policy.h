@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * policy/policy.h - pvsched's pure policy code.
+ *
+ * Everything here is deterministic arithmetic on observations: no system
+ * call, no clock read, no allocation.  Time is an argument.  pvschedd feeds
+ * it from procfs; tests (and later pvsim) feed it synthetic samples.
+ */
+#ifndef PVSCHED_POLICY_H
+#define PVSCHED_POLICY_H
+
+#include <stdint.h>
+
+#include <pvsched/abi.h>
+
+#define PVS_NO_VALUE UINT64_MAX
+
+/* ---------- per vCPU ---------- */
+
+/* One observation of a vCPU thread.  run/wait are cumulative ns (schedstat
+ * fields 1 and 2); involuntary is cumulative involuntary context switches or
+ * PVS_NO_VALUE when not read this time; task_state is the stat state letter
+ * or 0 when not read (the sampler reads it only when pvs_vcpu_need_state()
+ * says so). */
+struct pvs_vcpu_sample {
+	uint64_t run_ns;
+	uint64_t wait_ns;
+	uint64_t involuntary;
+	char task_state;
+};
+
+struct pvs_vcpu_track {
+	int primed;
+	uint64_t t_last;
+	uint64_t last_run, last_wait, last_invol;
+	uint64_t run_total, wait_total, preemptions; /* since attach */
+	uint64_t run_delta, wait_delta;              /* of the last period */
+	uint32_t state;                              /* PVSCHED_VCPU_* */
+	uint32_t run_milli, wait_milli;              /* last period, clamped */
+	/* one-second rates for operators */
+	uint64_t rate_t0, rate_run0, rate_wait0, rate_pre0;
+	uint32_t run_pct_x100, wait_pct_x100; /* %RUN, %RDY times 100 */
+	uint32_t preempt_per_s;
+	int rate_valid;
+};
+
+/* Below this share of a period with recorded run+wait, the schedstat deltas
+ * cannot tell "slept" from "waited and has not run yet" (run_delay is only
+ * accounted when the thread gets the CPU): the task state decides. */
+#define PVS_ACTIVITY_MIN_MILLI 100u
+
+void pvs_vcpu_init(struct pvs_vcpu_track *t);
+/* Would a sample with these cumulative values need the task state? */
+int pvs_vcpu_need_state(const struct pvs_vcpu_track *t, uint64_t run_ns, uint64_t wait_ns,
+			uint64_t now_ns);
+/* Fold a sample in.  Counters that went backwards (a new thread behind the
+ * same slot) re-prime the track instead of producing huge deltas. */
+void pvs_vcpu_update(struct pvs_vcpu_track *t, const struct pvs_vcpu_sample *s, uint64_t now_ns);
+void pvs_vcpu_to_abi(const struct pvs_vcpu_track *t, uint64_t now_ns, struct pvsched_vcpu_host *out);
+
+/* ---------- per VM: capacity and degree-of-parallelism advice ---------- */
+
+struct pvs_dop_params {
+	uint32_t window_us;        /* EWMA time constant */
+	uint32_t hysteresis_milli; /* extra margin before the advice moves */
+};
+
+#define PVS_DOP_DEFAULT_WINDOW_US 250000u
+#define PVS_DOP_DEFAULT_HYSTERESIS_MILLI 150u
+
+/* What happened to one VM over one period of dt_ns. */
+struct pvs_vm_obs {
+	uint64_t dt_ns;
+	uint32_t nr_vcpus;     /* vCPUs known */
+	uint32_t host_cpus;    /* pCPUs the VM may run on */
+	uint64_t host_busy_ns; /* CPU time used on those pCPUs by anything, incl. steal */
+	int host_busy_valid;
+	uint64_t vm_run_ns;    /* sum of the vCPUs' run deltas */
+	uint64_t vm_wait_ns;   /* sum of the vCPUs' wait deltas */
+	uint32_t preempted, running, idle;
+};
+
+struct pvs_vm_track {
+	int primed;
+	double preempted_avg; /* vCPUs, smoothed */
+	double capacity;      /* vCPUs, smoothed */
+	uint32_t dop;
+	uint32_t preempted_now, running_now, idle_now, nr_vcpus, host_cpus;
+	uint64_t update_ns;
+};
+
+void pvs_vm_init(struct pvs_vm_track *t);
+void pvs_vm_update(struct pvs_vm_track *t, const struct pvs_dop_params *p,
+		   const struct pvs_vm_obs *o, uint64_t now_ns);
+/* Advice with hysteresis: where CURRENT should go given CAPACITY. */
+uint32_t pvs_dop_advise(uint32_t current, double capacity, uint32_t nr_vcpus,
+			uint32_t hysteresis_milli);
+void pvs_vm_to_abi(const struct pvs_vm_track *t, const struct pvs_dop_params *p,
+		   uint32_t period_us, struct pvsched_vm *out);
+
+/* EWMA weight of a new sample after dt with time constant tau. */
+double pvs_ewma_alpha(uint64_t dt_ns, uint64_t tau_ns);
+
+#endif

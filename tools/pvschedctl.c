@@ -1,0 +1,500 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tools/pvschedctl.c - operator tool for pvschedd: status, attach/detach of
+ * process VMs, rescan, reload, and `dump` to decode a region file offline.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <pvsched/pvsched.h>
+
+#define DEFAULT_SOCKET "/run/pvsched/control.sock"
+
+static const char *sock_path = DEFAULT_SOCKET;
+
+static void usage_main(FILE *f)
+{
+	fprintf(f, "Usage: pvschedctl [-s SOCKET] COMMAND [ARGS]\n"
+		   "Control and inspect pvschedd.\n"
+		   "\n"
+		   "Commands:\n"
+		   "  status [--json]                          VMs and vCPUs: state, %%RUN, %%RDY, preemptions/s\n"
+		   "  attach --pid PID --name NAME [--threads PATTERN]\n"
+		   "                                           monitor a process VM\n"
+		   "  detach NAME                              stop monitoring a process VM\n"
+		   "  rescan                                   look for VMs and vCPU threads now\n"
+		   "  reload                                   reload the daemon's configuration\n"
+		   "  dump [--json] FILE                       decode a region file (no daemon needed)\n"
+		   "\n"
+		   "Options:\n"
+		   "  -s, --socket PATH   control socket (default %s, or $PVSCHED_SOCKET)\n"
+		   "  -h, --help          this help; COMMAND --help for a command\n",
+		DEFAULT_SOCKET);
+}
+
+/* Send one request, return the parsed reply or NULL (message printed). */
+static struct json_object *request(struct json_object *req)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	size_t cap = 1 << 16, len = 0;
+	char *buf;
+	int fd;
+	struct json_object *reply;
+
+	if (strlen(sock_path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "pvschedctl: socket path '%s' too long\n", sock_path);
+		return NULL;
+	}
+	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "pvschedctl: cannot reach pvschedd at %s: %s\n", sock_path,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s) || write(fd, "\n", 1) != 1) {
+		fprintf(stderr, "pvschedctl: write to %s: %s\n", sock_path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	shutdown(fd, SHUT_WR);
+	buf = malloc(cap);
+	for (;;) {
+		ssize_t n;
+		if (!buf) {
+			close(fd);
+			return NULL;
+		}
+		if (len + 1 == cap) {
+			char *nb = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
+			if (!nb) {
+				free(buf);
+				close(fd);
+				fprintf(stderr, "pvschedctl: reply too large\n");
+				return NULL;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - 1 - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "pvschedctl: read: %s\n", strerror(errno));
+			free(buf);
+			close(fd);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = 0;
+	reply = json_tokener_parse(buf);
+	free(buf);
+	if (!reply) {
+		fprintf(stderr, "pvschedctl: pvschedd sent an unreadable reply\n");
+		return NULL;
+	}
+	return reply;
+}
+
+static int check_ok(struct json_object *reply)
+{
+	struct json_object *ok, *e;
+
+	if (json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok))
+		return 0;
+	if (json_object_object_get_ex(reply, "error", &e))
+		fprintf(stderr, "pvschedctl: %s\n", json_object_get_string(e));
+	else
+		fprintf(stderr, "pvschedctl: request failed\n");
+	return 1;
+}
+
+static struct json_object *get(struct json_object *o, const char *k)
+{
+	struct json_object *v = NULL;
+	json_object_object_get_ex(o, k, &v);
+	return v;
+}
+
+static int simple(const char *cmd)
+{
+	struct json_object *req = json_object_new_object(), *r;
+	int rc;
+
+	json_object_object_add(req, "cmd", json_object_new_string(cmd));
+	r = request(req);
+	json_object_put(req);
+	if (!r)
+		return 1;
+	rc = check_ok(r);
+	json_object_put(r);
+	return rc;
+}
+
+static int want_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return 1;
+	return 0;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	struct json_object *req, *r, *vms;
+	int json = 0;
+
+	if (want_help(argc, argv)) {
+		printf("Usage: pvschedctl status [--json]\n"
+		       "Per VM: region, preempted vCPUs now and smoothed, capacity left by\n"
+		       "other host load, recommended parallelism.  Per vCPU: host thread id,\n"
+		       "state, %%RUN (share of the last second on a CPU), %%RDY (share spent\n"
+		       "runnable in a run queue, not running), PRE/s (involuntary switches\n"
+		       "per second).  --json prints the daemon's status document.\n");
+		return 0;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else {
+			fprintf(stderr, "pvschedctl status: unknown argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string("status"));
+	r = request(req);
+	json_object_put(req);
+	if (!r)
+		return 1;
+	if (check_ok(r)) {
+		json_object_put(r);
+		return 1;
+	}
+	if (json) {
+		printf("%s\n", json_object_to_json_string_ext(r, JSON_C_TO_STRING_PRETTY |
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(r);
+		return 0;
+	}
+	vms = get(r, "vms");
+	if (!vms || json_object_array_length(vms) == 0)
+		printf("no VMs monitored\n");
+	for (size_t i = 0; vms && i < json_object_array_length(vms); i++) {
+		struct json_object *vm = json_object_array_get_idx(vms, i), *vc = get(vm, "vcpus");
+
+		printf("VM %s (%s, pid %d)  region %s: %s\n", json_object_get_string(get(vm, "name")),
+		       json_object_get_string(get(vm, "kind")), json_object_get_int(get(vm, "pid")),
+		       json_object_get_string(get(vm, "region")),
+		       json_object_get_boolean(get(vm, "region_ok"))
+			       ? "published"
+			       : json_object_get_string(get(vm, "region_error")));
+		printf("  preempted now %d  avg %.2f  capacity %.2f/%d pCPUs  advice %d threads\n",
+		       json_object_get_int(get(vm, "preempted_now")),
+		       json_object_get_double(get(vm, "preempted_avg")),
+		       json_object_get_double(get(vm, "capacity")),
+		       json_object_get_int(get(vm, "host_cpus")),
+		       json_object_get_int(get(vm, "recommended_dop")));
+		printf("  %4s %8s %-10s %6s %6s %7s\n", "VCPU", "TID", "STATE", "%RUN", "%RDY",
+		       "PRE/s");
+		for (size_t k = 0; vc && k < json_object_array_length(vc); k++) {
+			struct json_object *v = json_object_array_get_idx(vc, k);
+			printf("  %4d %8d %-10s %6.1f %6.1f %7d\n", json_object_get_int(get(v, "index")),
+			       json_object_get_int(get(v, "tid")),
+			       json_object_get_string(get(v, "state")),
+			       json_object_get_double(get(v, "run_pct")),
+			       json_object_get_double(get(v, "rdy_pct")),
+			       json_object_get_int(get(v, "preempt_per_s")));
+		}
+	}
+	json_object_put(r);
+	return 0;
+}
+
+static int cmd_attach(int argc, char **argv)
+{
+	static const struct option o[] = {{"pid", required_argument, NULL, 'p'},
+					  {"name", required_argument, NULL, 'n'},
+					  {"threads", required_argument, NULL, 't'},
+					  {"help", no_argument, NULL, 'h'},
+					  {NULL, 0, NULL, 0}};
+	const char *name = NULL, *threads = NULL;
+	long pid = 0;
+	int opt, rc;
+	struct json_object *req, *r;
+	char *end;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "p:n:t:h", o, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			pid = strtol(optarg, &end, 10);
+			if (*end || pid <= 0) {
+				fprintf(stderr, "pvschedctl attach: bad pid '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'n': name = optarg; break;
+		case 't': threads = optarg; break;
+		case 'h':
+			printf("Usage: pvschedctl attach --pid PID --name NAME [--threads PATTERN]\n"
+			       "Monitor process PID as a VM named NAME: its threads whose names match\n"
+			       "the glob PATTERN (default: all but the main thread) are its vCPUs, in\n"
+			       "order of creation.  The region is REGION_DIR/pvsched-NAME.\n");
+			return 0;
+		default: return 2;
+		}
+	}
+	if (!pid || !name) {
+		fprintf(stderr, "pvschedctl attach: --pid and --name are required\n");
+		return 2;
+	}
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string("attach"));
+	json_object_object_add(req, "pid", json_object_new_int64(pid));
+	json_object_object_add(req, "name", json_object_new_string(name));
+	if (threads)
+		json_object_object_add(req, "threads", json_object_new_string(threads));
+	r = request(req);
+	json_object_put(req);
+	if (!r)
+		return 1;
+	rc = check_ok(r);
+	json_object_put(r);
+	return rc;
+}
+
+static int cmd_detach(int argc, char **argv)
+{
+	struct json_object *req, *r;
+	int rc;
+
+	if (want_help(argc, argv)) {
+		printf("Usage: pvschedctl detach NAME\n"
+		       "Stop monitoring the process VM NAME (attached with pvschedctl attach).\n"
+		       "Its region is marked detached; the file stays.\n");
+		return 0;
+	}
+	if (argc != 2) {
+		fprintf(stderr, "pvschedctl detach: expected one VM name\n");
+		return 2;
+	}
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string("detach"));
+	json_object_object_add(req, "name", json_object_new_string(argv[1]));
+	r = request(req);
+	json_object_put(req);
+	if (!r)
+		return 1;
+	rc = check_ok(r);
+	json_object_put(r);
+	return rc;
+}
+
+static const char *host_state_str(uint32_t s)
+{
+	switch (s) {
+	case PVSCHED_HOST_NONE: return "none";
+	case PVSCHED_HOST_ACTIVE: return "active";
+	case PVSCHED_HOST_DETACHED: return "detached";
+	default: return "invalid";
+	}
+}
+
+static int cmd_dump(int argc, char **argv)
+{
+	const struct pvsched_header *h;
+	enum pvsched_verr why;
+	struct stat st;
+	const char *path = NULL;
+	int fd, rc, json = 0;
+	void *mem;
+	size_t len;
+	char name[33] = {0};
+
+	if (want_help(argc, argv)) {
+		printf("Usage: pvschedctl dump [--json] FILE\n"
+		       "Decode a pvsched region file (e.g. /dev/shm/pvsched-NAME): header,\n"
+		       "validation verdict, per-VM values and every vCPU slot in use.\n"
+		       "Reads the file only; works without pvschedd.\n");
+		return 0;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else if (!path)
+			path = argv[i];
+		else {
+			fprintf(stderr, "pvschedctl dump: unexpected argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	if (!path) {
+		fprintf(stderr, "pvschedctl dump: FILE is required\n");
+		return 2;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		fprintf(stderr, "pvschedctl dump: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	len = (size_t)st.st_size;
+	if (len < PVSCHED_HEADER_SIZE) {
+		fprintf(stderr, "pvschedctl dump: %s: %zu bytes, smaller than a region header\n",
+			path, len);
+		close(fd);
+		return 1;
+	}
+	mem = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (mem == MAP_FAILED) {
+		fprintf(stderr, "pvschedctl dump: %s: mmap: %s\n", path, strerror(errno));
+		return 1;
+	}
+	h = mem;
+	memcpy(name, h->vm_name, sizeof(h->vm_name));
+	rc = pvsched_region_validate(mem, len, &why);
+	if (json) {
+		struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
+		json_object_object_add(o, "file", json_object_new_string(path));
+		json_object_object_add(o, "valid", json_object_new_boolean(rc == 0));
+		json_object_object_add(o, "verdict", json_object_new_string(pvsched_verr_str(why)));
+		json_object_object_add(o, "major", json_object_new_int(h->major));
+		json_object_object_add(o, "minor", json_object_new_int(h->minor));
+		json_object_object_add(o, "vm_name", json_object_new_string(name));
+		json_object_object_add(o, "host_state", json_object_new_string(host_state_str(h->host_state)));
+		json_object_object_add(o, "heartbeat", json_object_new_int64((int64_t)h->heartbeat));
+		json_object_object_add(o, "nr_vcpus", json_object_new_int((int)h->nr_vcpus));
+		if (rc == 0) {
+			const struct pvsched_vm *vm = (const void *)((const char *)mem + h->vm_offset);
+			json_object_object_add(o, "preempted_now", json_object_new_int((int)vm->preempted_now));
+			json_object_object_add(o, "preempted_avg_milli", json_object_new_int((int)vm->preempted_avg_milli));
+			json_object_object_add(o, "capacity_milli", json_object_new_int((int)vm->capacity_milli));
+			json_object_object_add(o, "recommended_dop", json_object_new_int((int)vm->recommended_dop));
+			for (uint32_t i = 0; i < h->nr_vcpus; i++) {
+				const struct pvsched_vcpu *v = (const void *)((const char *)mem + h->vcpu_offset +
+									      (size_t)i * h->vcpu_stride);
+				struct json_object *x = json_object_new_object();
+				json_object_object_add(x, "state", json_object_new_string(pvsched_vcpu_state_str(v->host.state)));
+				json_object_object_add(x, "run_ns", json_object_new_int64((int64_t)v->host.run_ns));
+				json_object_object_add(x, "wait_ns", json_object_new_int64((int64_t)v->host.wait_ns));
+				json_object_object_add(x, "preemptions", json_object_new_int64((int64_t)v->host.preemptions));
+				json_object_object_add(x, "boost_req", json_object_new_int64(v->guest.boost_req));
+				json_object_array_add(arr, x);
+			}
+		}
+		json_object_object_add(o, "vcpus", arr);
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+		munmap(mem, len);
+		return rc == 0 ? 0 : 1;
+	}
+	printf("file            %s (%zu bytes)\n", path, len);
+	printf("verdict         %s%s%s\n", rc == 0 ? "valid" : "INVALID: ",
+	       rc == 0 ? "" : pvsched_verr_str(why), "");
+	printf("magic           0x%016llx%s\n", (unsigned long long)h->magic,
+	       h->magic == PVSCHED_MAGIC ? " (PVSCHED)" : "");
+	printf("version         %u.%u  header_size %u  region_size %llu\n", h->major, h->minor,
+	       h->header_size, (unsigned long long)h->region_size);
+	printf("host_features   0x%llx  guest_features 0x%llx  guest ABI %u.%u\n",
+	       (unsigned long long)h->host_features, (unsigned long long)h->guest_features,
+	       h->guest_major, h->guest_minor);
+	printf("vm_name         %s\n", name);
+	printf("vcpus           %u in use, %u fit (offset %u, stride %u)\n", h->nr_vcpus,
+	       h->max_vcpus, h->vcpu_offset, h->vcpu_stride);
+	printf("host_state      %s  heartbeat %llu  host_time %.3f s  period %u us  stale after %u us\n",
+	       host_state_str(h->host_state), (unsigned long long)h->heartbeat,
+	       h->host_time_ns / 1e9, h->publish_period_us, h->stale_after_us);
+	if (rc == 0) {
+		const struct pvsched_vm *vm = (const void *)((const char *)mem + h->vm_offset);
+		printf("vm              preempted now %u  avg %.3f  capacity %.3f  advice %u  "
+		       "running %u idle %u  window %u us  host cpus %u\n",
+		       vm->preempted_now, vm->preempted_avg_milli / 1000.0,
+		       vm->capacity_milli / 1000.0, vm->recommended_dop, vm->running_now,
+		       vm->idle_now, vm->window_us, vm->host_cpus);
+		printf("%5s %-10s %14s %14s %10s %6s %6s %9s\n", "VCPU", "STATE", "RUN_NS", "WAIT_NS",
+		       "PREEMPT", "RUN%", "WAIT%", "BOOST_REQ");
+		for (uint32_t i = 0; i < h->nr_vcpus && i < h->max_vcpus; i++) {
+			const struct pvsched_vcpu *v = (const void *)((const char *)mem + h->vcpu_offset +
+								      (size_t)i * h->vcpu_stride);
+			printf("%5u %-10s %14llu %14llu %10llu %6.1f %6.1f %9u\n", i,
+			       pvsched_vcpu_state_str(v->host.state), (unsigned long long)v->host.run_ns,
+			       (unsigned long long)v->host.wait_ns,
+			       (unsigned long long)v->host.preemptions, v->host.run_milli / 10.0,
+			       v->host.wait_milli / 10.0, v->guest.boost_req);
+		}
+	}
+	munmap(mem, len);
+	return rc == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option o[] = {{"socket", required_argument, NULL, 's'},
+					  {"help", no_argument, NULL, 'h'},
+					  {NULL, 0, NULL, 0}};
+	const char *env = getenv("PVSCHED_SOCKET");
+	const char *cmd;
+	int opt;
+
+	if (env && *env)
+		sock_path = env;
+	while ((opt = getopt_long(argc, argv, "+s:h", o, NULL)) != -1) {
+		switch (opt) {
+		case 's': sock_path = optarg; break;
+		case 'h': usage_main(stdout); return 0;
+		default: usage_main(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage_main(stderr);
+		return 2;
+	}
+	cmd = argv[optind];
+	argc -= optind;
+	argv += optind;
+	if (!strcmp(cmd, "status"))
+		return cmd_status(argc, argv);
+	if (!strcmp(cmd, "attach"))
+		return cmd_attach(argc, argv);
+	if (!strcmp(cmd, "detach"))
+		return cmd_detach(argc, argv);
+	if (!strcmp(cmd, "dump"))
+		return cmd_dump(argc, argv);
+	if (!strcmp(cmd, "rescan") || !strcmp(cmd, "reload")) {
+		if (want_help(argc, argv)) {
+			printf("Usage: pvschedctl %s\n%s\n", cmd,
+			       !strcmp(cmd, "rescan")
+				       ? "Ask pvschedd to look for VMs and vCPU threads now."
+				       : "Ask pvschedd to reload its configuration (like SIGHUP); a bad\n"
+					 "file is reported in the daemon's log and the old one kept.");
+			return 0;
+		}
+		return simple(cmd);
+	}
+	if (!strcmp(cmd, "help")) {
+		usage_main(stdout);
+		return 0;
+	}
+	fprintf(stderr, "pvschedctl: unknown command '%s'\n", cmd);
+	usage_main(stderr);
+	return 2;
+}
