@@ -13,6 +13,7 @@
 #include <pvsched/abi.h>
 
 #include "config.h"
+#include "sampler.h"
 
 void pvs_config_defaults(struct pvs_config *c)
 {
@@ -29,7 +30,7 @@ void pvs_config_defaults(struct pvs_config *c)
 	c->region_uid = (uid_t)-1;
 	c->region_gid = (gid_t)-1;
 	snprintf(c->qemu_comm, sizeof(c->qemu_comm), "qemu*,kvm");
-	snprintf(c->sampler, sizeof(c->sampler), "procfs");
+	snprintf(c->sampler, sizeof(c->sampler), "auto");
 }
 
 uint32_t pvs_config_stale_after_us(const struct pvs_config *c)
@@ -230,8 +231,9 @@ static int daemon_key(struct parse_ctx *p, const char *k, const char *v)
 		if (copy_str(c->qemu_comm, sizeof(c->qemu_comm), v))
 			return bad(p, "qemu_comm: too long");
 	} else if (!strcmp(k, "sampler")) {
-		if (strcmp(v, "procfs"))
-			return bad(p, "sampler '%s': only 'procfs' is built in", v);
+		if (strcmp(v, "auto") && !pvs_sampler_find(v))
+			return bad(p, "sampler '%s': expected auto or a built-in sampler (procfs%s)", v,
+				   pvs_sampler_find("bpf") ? ", bpf" : "");
 		copy_str(c->sampler, sizeof(c->sampler), v);
 	} else {
 		return bad(p, "unknown key '%s' in [daemon]", k);

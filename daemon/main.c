@@ -163,7 +163,12 @@ int main(int argc, char **argv)
 	}
 
 	d.cfg = cfg;
-	d.sampler = &pvs_sampler_procfs;
+	d.sampler = pvs_sampler_start(cfg->sampler, err, sizeof(err));
+	if (!d.sampler) {
+		log_err("sampler: %s", err);
+		pvs_control_close(ctl);
+		return 1;
+	}
 	d.hoststat = pvs_hoststat_new();
 	if (!d.hoststat) {
 		log_err("/proc/stat: %s", strerror(errno));
@@ -262,6 +267,8 @@ int main(int argc, char **argv)
 		free(a);
 	}
 	pvs_control_close(ctl);
+	if (d.sampler->fini)
+		d.sampler->fini();
 	pvs_hoststat_free(d.hoststat);
 	close(tfd);
 	close(sfd);

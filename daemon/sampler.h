@@ -8,6 +8,7 @@
 #ifndef PVSCHED_DAEMON_SAMPLER_H
 #define PVSCHED_DAEMON_SAMPLER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "policy.h"
@@ -15,6 +16,10 @@
 
 struct pvs_sampler_ops {
 	const char *name;
+	/* Global setup and teardown; may be NULL.  init returns 0 or -errno
+	 * with a message in ERR (e.g. BPF not available). */
+	int (*init)(char *err, size_t errlen);
+	void (*fini)(void);
 	/* Prepare to sample V (open handles).  -ESRCH if the thread is gone or
 	 * is not the thread V->id names (tid reused). */
 	int (*open)(struct pvs_vcpu *v);
@@ -26,6 +31,12 @@ struct pvs_sampler_ops {
 };
 
 extern const struct pvs_sampler_ops pvs_sampler_procfs;
+
+/* The sampler named NAME ("procfs", "bpf"), or NULL if not built in. */
+const struct pvs_sampler_ops *pvs_sampler_find(const char *name);
+/* Start the configured sampler: "auto" tries each built-in sampler in order
+ * of preference and falls back; returns NULL with a message in ERR. */
+const struct pvs_sampler_ops *pvs_sampler_start(const char *name, char *err, size_t errlen);
 
 /* Host-wide CPU use, for the capacity the other load leaves to a VM. */
 struct pvs_hoststat;

@@ -110,6 +110,8 @@ static int procfs_sample(struct pvs_vcpu *v, uint64_t now_ns, int need_invol,
 
 const struct pvs_sampler_ops pvs_sampler_procfs = {
 	.name = "procfs",
+	.init = NULL,
+	.fini = NULL,
 	.open = procfs_open,
 	.close = procfs_close,
 	.sample = procfs_sample,

@@ -59,6 +59,7 @@ struct pvs_vcpu *pvs_vm_slot(struct pvs_vm *vm, uint32_t index)
 			memset(&n[i], 0, sizeof(n[i]));
 			n[i].index = i;
 			n[i].fd_schedstat = n[i].fd_stat = n[i].fd_status = -1;
+			n[i].slot = -1;
 			pvs_vcpu_init(&n[i].track);
 		}
 		vm->vcpus = n;

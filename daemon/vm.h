@@ -29,7 +29,8 @@ struct pvs_vcpu {
 	struct pvs_thread_id id;
 	int present; /* seen by the last rescan */
 	int live;    /* thread exists; 0 after it vanished (slot kept UNKNOWN) */
-	int fd_schedstat, fd_stat, fd_status;
+	int fd_schedstat, fd_stat, fd_status; /* procfs sampler */
+	int slot;                             /* other samplers' handle, -1 = none */
 	struct pvs_vcpu_track track;
 };
 

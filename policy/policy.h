@@ -27,6 +27,9 @@ struct pvs_vcpu_sample {
 	uint64_t wait_ns;
 	uint64_t involuntary;
 	char task_state;
+	/* PVSCHED_VCPU_* as seen at the sample instant by a sampler that knows
+	 * (a scheduler-tracepoint sampler); 0 = derive it from the deltas. */
+	uint32_t exact_state;
 };
 
 struct pvs_vcpu_track {
@@ -42,12 +45,18 @@ struct pvs_vcpu_track {
 	uint32_t run_pct_x100, wait_pct_x100; /* %RUN, %RDY times 100 */
 	uint32_t preempt_per_s;
 	int rate_valid;
+	uint32_t idle_unverified; /* idle periods carried over without a state read */
 };
 
 /* Below this share of a period with recorded run+wait, the schedstat deltas
  * cannot tell "slept" from "waited and has not run yet" (run_delay is only
  * accounted when the thread gets the CPU): the task state decides. */
 #define PVS_ACTIVITY_MIN_MILLI 100u
+/* An idle vCPU's state is re-read at least every this many periods. */
+#define PVS_IDLE_VERIFY 8u
+/* An idle vCPU that waited more than this share of a period to run its
+ * short burst is checked at once: the host may be contended. */
+#define PVS_IDLE_WAIT_MAX_MILLI 20u
 
 void pvs_vcpu_init(struct pvs_vcpu_track *t);
 /* Would a sample with these cumulative values need the task state? */

@@ -27,16 +27,32 @@ static uint32_t milli(uint64_t part, uint64_t whole)
 	return (uint32_t)(part * PVSCHED_MILLI / whole);
 }
 
+/* Low-activity periods are ambiguous from schedstat alone.  Two facts cut
+ * the task-state reads that resolve them (each costs ~1-3 us of procfs):
+ *  - a thread known to be waiting in a run queue cannot fall asleep without
+ *    running first, so "waiting, and no activity since" is still waiting;
+ *  - a thread known to sleep that shows no activity, or ran briefly without
+ *    waiting (a guest timer tick), is still idle; this is re-checked every
+ *    PVS_IDLE_VERIFY periods, which bounds how long a vCPU that woke and
+ *    has waited ever since can be shown idle. */
+static int ambiguous(const struct pvs_vcpu_track *t, uint64_t rd, uint64_t wd, uint64_t dt)
+{
+	if (milli(rd + wd, dt) >= PVS_ACTIVITY_MIN_MILLI)
+		return 0;
+	if (t->state == PVSCHED_VCPU_PREEMPTED && rd == 0 && wd == 0)
+		return 0;
+	if (t->state == PVSCHED_VCPU_IDLE && t->idle_unverified + 1 < PVS_IDLE_VERIFY &&
+	    milli(wd, dt) < PVS_IDLE_WAIT_MAX_MILLI)
+		return 0;
+	return 1;
+}
+
 int pvs_vcpu_need_state(const struct pvs_vcpu_track *t, uint64_t run_ns, uint64_t wait_ns,
 			uint64_t now_ns)
 {
-	uint64_t dt, act;
-
 	if (!t->primed || now_ns <= t->t_last || run_ns < t->last_run || wait_ns < t->last_wait)
 		return 1;
-	dt = now_ns - t->t_last;
-	act = (run_ns - t->last_run) + (wait_ns - t->last_wait);
-	return milli(act, dt) < PVS_ACTIVITY_MIN_MILLI;
+	return ambiguous(t, run_ns - t->last_run, wait_ns - t->last_wait, now_ns - t->t_last);
 }
 
 static void rates(struct pvs_vcpu_track *t, uint64_t now_ns)
@@ -79,6 +95,8 @@ void pvs_vcpu_update(struct pvs_vcpu_track *t, const struct pvs_vcpu_sample *s, 
 		t->run_milli = t->wait_milli = 0;
 		t->state = s->task_state ? (runnable ? PVSCHED_VCPU_RUNNING : PVSCHED_VCPU_IDLE)
 					 : PVSCHED_VCPU_UNKNOWN;
+		if (s->exact_state && s->exact_state <= PVSCHED_VCPU_STATE_MAX)
+			t->state = s->exact_state;
 		rates(t, now_ns);
 		return;
 	}
@@ -97,15 +115,23 @@ void pvs_vcpu_update(struct pvs_vcpu_track *t, const struct pvs_vcpu_sample *s, 
 		t->last_invol = s->involuntary;
 	}
 	if (milli(rd + wd, dt) < PVS_ACTIVITY_MIN_MILLI) {
-		if (s->task_state)
+		if (s->task_state) {
 			t->state = runnable ? PVSCHED_VCPU_PREEMPTED : PVSCHED_VCPU_IDLE;
-		else
+			t->idle_unverified = 0;
+		} else if (!ambiguous(t, rd, wd, dt)) {
+			/* state carries over (see ambiguous()) */
+			if (t->state == PVSCHED_VCPU_IDLE)
+				t->idle_unverified++;
+		} else {
 			t->state = PVSCHED_VCPU_UNKNOWN;
+		}
 	} else if (wd > rd) {
 		t->state = PVSCHED_VCPU_PREEMPTED;
 	} else {
 		t->state = PVSCHED_VCPU_RUNNING;
 	}
+	if (s->exact_state && s->exact_state <= PVSCHED_VCPU_STATE_MAX)
+		t->state = s->exact_state;
 	t->t_last = now_ns;
 	t->last_run = s->run_ns;
 	t->last_wait = s->wait_ns;
