@@ -153,19 +153,29 @@ static struct pvs_vm *find_vm_by_proc(struct pvs_daemon *d, const struct pvs_thr
 	return NULL;
 }
 
+/* The pCPUs the VM may use: the union of its vCPU threads' affinities
+ * (libvirt's vcpupin sets them per thread), or the process's if none. */
 static void update_affinity(struct pvs_vm *vm)
 {
-	cpu_set_t set;
+	cpu_set_t set, all;
 	unsigned n = 0;
+	int got = 0;
 
-	memset(vm->cpu_mask, 0, sizeof(vm->cpu_mask));
-	if (sched_getaffinity(vm->proc.pid, sizeof(set), &set) < 0) {
-		CPU_ZERO(&set);
-		for (long c = 0; c < sysconf(_SC_NPROCESSORS_ONLN) && c < CPU_SETSIZE; c++)
-			CPU_SET((int)c, &set);
+	CPU_ZERO(&all);
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+		if (!vm->vcpus[i].live || sched_getaffinity(vm->vcpus[i].id.tid, sizeof(set), &set) < 0)
+			continue;
+		CPU_OR(&all, &all, &set);
+		got = 1;
 	}
+	if (!got && sched_getaffinity(vm->proc.pid, sizeof(all), &all) < 0) {
+		CPU_ZERO(&all);
+		for (long c = 0; c < sysconf(_SC_NPROCESSORS_ONLN) && c < CPU_SETSIZE; c++)
+			CPU_SET((int)c, &all);
+	}
+	memset(vm->cpu_mask, 0, sizeof(vm->cpu_mask));
 	for (unsigned c = 0; c < 1024 && c < CPU_SETSIZE; c++)
-		if (CPU_ISSET(c, &set)) {
+		if (CPU_ISSET(c, &all)) {
 			vm->cpu_mask[c / 64] |= 1ull << (c % 64);
 			n++;
 		}
@@ -257,7 +267,7 @@ static void scan_qemu(struct pvs_daemon *d)
 	}
 	while ((e = readdir(proc)) != NULL) {
 		char comm[64], state, name[PVS_NAME_MAX], path[64];
-		static char args[32768];
+		static char args[256 * 1024];
 		struct pvs_thread_id id = {0};
 		struct found f = {0};
 		struct pvs_vm *vm;
@@ -303,8 +313,8 @@ static void scan_qemu(struct pvs_daemon *d)
 				 vm->region_path);
 		}
 		vm->present = 1;
-		update_affinity(vm);
 		reconcile_threads(d, vm, &f);
+		update_affinity(vm);
 		if (!vm->region_ok && !vm->region_err[0])
 			pvs_publish_open(d, vm);
 		free(f.t);
@@ -371,8 +381,8 @@ static int scan_process(struct pvs_daemon *d, const char *name, pid_t pid, uint6
 	}
 	qsort(f.t, f.n, sizeof(*f.t), cmp_tid);
 	vm->present = 1;
-	update_affinity(vm);
 	reconcile_threads(d, vm, &f);
+	update_affinity(vm);
 	if (!vm->region_ok && !vm->region_err[0])
 		pvs_publish_open(d, vm);
 	free(f.t);
