@@ -78,9 +78,14 @@ struct parse_ctx {
 	struct pvs_config *c;
 	FILE *f;
 	int line; /* lines handed to inih so far = the line being parsed */
+	int bad_line;
+	int section_line; /* line of the last [vm ...] header */
 	char msg[256];
 	int bad;
 };
+
+static int bad(struct parse_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int valid_vm_name(const char *s);
 
 /* inih reads one line per reader call: counting calls gives handlers the
  * line number the distribution's inih build does not pass them. */
@@ -88,9 +93,32 @@ static char *counting_reader(char *str, int num, void *stream)
 {
 	struct parse_ctx *p = stream;
 	char *r = fgets(str, num, p->f);
+	const char *s = str;
 
-	if (r)
-		p->line++;
+	if (!r)
+		return NULL;
+	p->line++;
+	/* inih calls handlers only for keys: check section headers here, so
+	 * an empty unknown section is an error and [vm] errors name their line */
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '[' && !p->bad) {
+		char name[128];
+		const char *e = strchr(s, ']');
+		size_t n = e ? (size_t)(e - s - 1) : 0;
+
+		if (e && n < sizeof(name)) {
+			memcpy(name, s + 1, n);
+			name[n] = 0;
+			if (!strncmp(name, "vm ", 3)) {
+				if (!valid_vm_name(name + 3))
+					bad(p, "[%s]: name must be 1-31 of [A-Za-z0-9._-]", name);
+				p->section_line = p->line;
+			} else if (strcmp(name, "daemon")) {
+				bad(p, "unknown section [%s] (expected [daemon] or [vm NAME])", name);
+			}
+		}
+	}
 	return r;
 }
 
@@ -102,6 +130,7 @@ static int bad(struct parse_ctx *p, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
 		va_end(ap);
+		p->bad_line = p->line;
 	}
 	p->bad = 1;
 	return 0; /* inih: stop and report this line */
@@ -291,7 +320,7 @@ static int handler(void *user, const char *section, const char *name, const char
 			vm = &c->vms[c->nr_vms++];
 			memset(vm, 0, sizeof(*vm));
 			copy_str(vm->name, sizeof(vm->name), vmname);
-			vm->line = p->line;
+			vm->line = p->section_line ? p->section_line : p->line;
 		}
 		if (!name)
 			return 1;
@@ -320,6 +349,8 @@ int pvs_config_load(struct pvs_config *c, const char *path, int must_exist, char
 	line = ini_parse_stream(counting_reader, &p, handler, &p);
 	fclose(f);
 	if (line != 0 || p.bad) {
+		if (p.bad)
+			line = p.bad_line;
 		if (line > 0)
 			snprintf(err, errlen, "%s:%d: %s", path, line,
 				 p.bad ? p.msg : "syntax error");

@@ -31,9 +31,10 @@
 
 struct client {
 	int fd;
+	int draining; /* reply sent: read until the client closes, then close */
 	uint64_t deadline;
 	size_t inlen;
-	char in[PVS_PROTO_MAX + 1];
+	char in[PVS_PROTO_MAX + 2]; /* request, newline, and one byte to detect excess */
 	char *out;
 	size_t outlen, outoff;
 };
@@ -186,7 +187,8 @@ struct json_object *pvs_status_json(struct pvs_daemon *d)
 				       json_object_new_int((int)vm->track.preempted_now));
 		json_object_object_add(o, "preempted_avg",
 				       json_object_new_double(vm->track.preempted_avg));
-		json_object_object_add(o, "capacity", json_object_new_double(vm->track.capacity));
+		json_object_object_add(o, "capacity", json_object_new_double(vm->track.primed ? vm->track.capacity
+											       : (double)vm->nr_vcpus));
 		json_object_object_add(o, "recommended_dop", json_object_new_int((int)vm->track.dop));
 		json_object_object_add(o, "heartbeat",
 				       json_object_new_int64(vm->region_ok
@@ -270,7 +272,9 @@ static struct json_object *handle(struct pvs_control *c, struct pvs_daemon *d, c
 
 static void client_respond(struct pvs_control *c, struct client *cl, struct pvs_daemon *d)
 {
-	struct json_object *o = handle(c, d, cl->in, cl->inlen);
+	/* one request: up to and including the first newline */
+	const char *nl = memchr(cl->in, '\n', cl->inlen);
+	struct json_object *o = handle(c, d, cl->in, nl ? (size_t)(nl - cl->in) + 1 : cl->inlen);
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	size_t n = strlen(s);
 	struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = cl};
@@ -296,9 +300,30 @@ static void client_io(struct pvs_control *c, struct client *cl, uint32_t events,
 		client_close(c, cl);
 		return;
 	}
-	if (!cl->out && (events & (EPOLLIN | EPOLLHUP))) {
+	if (cl->draining) {
+		/* Closing with unread input would reset the connection and could
+		 * destroy the reply before the client reads it: drain first. */
+		char sink[512];
 		for (;;) {
-			ssize_t n = read(cl->fd, cl->in + cl->inlen, sizeof(cl->in) - 1 - cl->inlen);
+			ssize_t n = read(cl->fd, sink, sizeof(sink));
+			if (n > 0)
+				continue;
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				return;
+			client_close(c, cl);
+			return;
+		}
+	}
+	if (!cl->out && (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP))) {
+		for (;;) {
+			size_t room = sizeof(cl->in) - 1 - cl->inlen;
+			ssize_t n;
+
+			if (room == 0) { /* full and no newline: too long */
+				client_respond(c, cl, d);
+				return;
+			}
+			n = read(cl->fd, cl->in + cl->inlen, room);
 			if (n < 0) {
 				if (errno == EAGAIN || errno == EINTR)
 					return;
@@ -310,26 +335,29 @@ static void client_io(struct pvs_control *c, struct client *cl, uint32_t events,
 				return;
 			}
 			cl->inlen += (size_t)n;
-			if (memchr(cl->in + cl->inlen - n, '\n', (size_t)n) ||
-			    cl->inlen >= sizeof(cl->in) - 1) {
-				if (cl->inlen >= sizeof(cl->in) - 1 && !memchr(cl->in, '\n', cl->inlen))
-					cl->inlen = PVS_PROTO_MAX + 1; /* rejected as too long */
+			if (memchr(cl->in + cl->inlen - n, '\n', (size_t)n)) {
 				client_respond(c, cl, d);
 				return;
 			}
 		}
 	}
 	if (cl->out && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))) {
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = cl};
+
 		while (cl->outoff < cl->outlen) {
 			ssize_t n = write(cl->fd, cl->out + cl->outoff, cl->outlen - cl->outoff);
 			if (n < 0) {
 				if (errno == EAGAIN || errno == EINTR)
 					return;
-				break;
+				client_close(c, cl);
+				return;
 			}
 			cl->outoff += (size_t)n;
 		}
-		client_close(c, cl);
+		shutdown(cl->fd, SHUT_WR);
+		cl->draining = 1;
+		if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, cl->fd, &ev) < 0)
+			client_close(c, cl);
 	}
 }
 

@@ -186,6 +186,9 @@ static void update_affinity(struct pvs_vm *vm)
 static void reconcile_threads(struct pvs_daemon *d, struct pvs_vm *vm, struct found *f)
 {
 	uint32_t old_nr = vm->nr_vcpus;
+	/* slots that fit the region actually mapped, or the one to be created */
+	size_t max_vcpus = PVSCHED_VCPUS_FOR_SIZE(vm->region_ok ? vm->region.size
+								 : d->cfg->region_size);
 
 	for (uint32_t i = 0; i < vm->nr_vcpus; i++)
 		vm->vcpus[i].present = 0;
@@ -224,7 +227,7 @@ static void reconcile_threads(struct pvs_daemon *d, struct pvs_vm *vm, struct fo
 			for (idx = 0; idx < vm->nr_vcpus && vm->vcpus[idx].live; idx++)
 				;
 		}
-		if (idx >= PVSCHED_VCPUS_FOR_SIZE(d->cfg->region_size)) {
+		if (idx >= max_vcpus) {
 			log_warn("vm %s: vCPU %u does not fit the region; ignored", vm->name, idx);
 			continue;
 		}
@@ -315,7 +318,7 @@ static void scan_qemu(struct pvs_daemon *d)
 		vm->present = 1;
 		reconcile_threads(d, vm, &f);
 		update_affinity(vm);
-		if (!vm->region_ok && !vm->region_err[0])
+		if (!vm->region_ok)
 			pvs_publish_open(d, vm);
 		free(f.t);
 	}
@@ -383,7 +386,7 @@ static int scan_process(struct pvs_daemon *d, const char *name, pid_t pid, uint6
 	vm->present = 1;
 	reconcile_threads(d, vm, &f);
 	update_affinity(vm);
-	if (!vm->region_ok && !vm->region_err[0])
+	if (!vm->region_ok)
 		pvs_publish_open(d, vm);
 	free(f.t);
 	return 0;

@@ -152,7 +152,8 @@ int main(int argc, char **argv)
 		slash = strrchr(dir, '/');
 		if (slash && slash != dir) {
 			*slash = 0;
-			if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+			/* 0755: the socket's own mode (0660) and group guard it */
+			if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 				log_warn("%s: %s", dir, strerror(errno));
 		}
 	}
@@ -244,8 +245,14 @@ int main(int argc, char **argv)
 				snprintf(fresh->socket, sizeof(fresh->socket), "%s", cfg->socket);
 				if (fresh->region_size != cfg->region_size)
 					log_info("reload: new region_size applies to new regions only");
+				if (strcmp(fresh->sampler, cfg->sampler))
+					log_warn("reload: a sampler change needs a restart");
 				if (fresh->period_us != cfg->period_us)
 					arm_timer(tfd, fresh->period_us);
+				for (struct pvs_vm *vm = d.vms; vm; vm = vm->next)
+					if (vm->region_ok)
+						pvs_hregion_set_timing(&vm->region, fresh->period_us,
+								       pvs_config_stale_after_us(fresh));
 				free(cfg);
 				cfg = fresh;
 				d.cfg = cfg;

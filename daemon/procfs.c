@@ -163,10 +163,16 @@ int pvs_qemu_name(const char *args, size_t len, char *name, size_t namelen)
 		v = next_arg(p, end);
 		if (!v || !*v)
 			return -ENOENT;
-		/* "X,..." names the guest directly; otherwise look for guest= */
-		if (strncmp(v, "guest=", 6) && !strchr(v, '=')) {
-			copy_opt(v, name, namelen);
-			return name[0] ? 0 : -ENOENT;
+		/* "X,debug-threads=on": a first option without '=' is the name
+		 * (QEMU's implied "guest" key); otherwise look for guest= */
+		{
+			const char *o = v;
+			while (*o && *o != '=' && !(*o == ',' && o[1] != ','))
+				o += (*o == ',' ? 2 : 1);
+			if (*o != '=') {
+				copy_opt(v, name, namelen);
+				return name[0] ? 0 : -ENOENT;
+			}
 		}
 		for (const char *o = v; o && *o;) {
 			if (!strncmp(o, "guest=", 6)) {

@@ -43,12 +43,14 @@ int pvs_proto_parse(const char *buf, size_t len, struct pvs_request *req, char *
 	int rc = 0, have_cmd = 0;
 
 	memset(req, 0, sizeof(*req));
+	if (len && buf[len - 1] == '\n')
+		len--;
+	if (len && buf[len - 1] == '\r')
+		len--;
 	if (len == 0)
 		return fail(err, errlen, "empty request%s", "");
 	if (len > PVS_PROTO_MAX)
 		return fail(err, errlen, "request longer than 4096 bytes%s", "");
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
 	if (memchr(buf, 0, len))
 		return fail(err, errlen, "request contains a NUL byte%s", "");
 	tok = json_tokener_new_ex(8);

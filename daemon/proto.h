@@ -11,8 +11,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define PVS_PROTO_MAX 4096
-#define PVS_PROTO_REPLY_MAX (4u << 20)
+#define PVS_PROTO_MAX 4096 /* bytes of JSON, not counting the newline */
 
 enum pvs_cmd { PVS_CMD_STATUS, PVS_CMD_ATTACH, PVS_CMD_DETACH, PVS_CMD_RESCAN, PVS_CMD_RELOAD,
 	       PVS_CMD_PING };

@@ -26,20 +26,27 @@ void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm)
 		.stale_after_us = pvs_config_stale_after_us(c),
 		.vm_name = vm->name,
 	};
+	char err[sizeof(vm->region_err)];
 	struct stat st;
 	int rc;
 
+	/* Called at every rescan until it works, so a region fixed by the
+	 * operator (or created by QEMU later) is picked up; the same failure
+	 * is logged once. */
 	if (vm->kind == PVS_VM_QEMU && stat(vm->region_path, &st) < 0) {
 		/* No ivshmem device backed by this file: monitor only. */
-		snprintf(vm->region_err, sizeof(vm->region_err),
-			 "%s: no such region (QEMU has no pvsched ivshmem device)", vm->region_path);
-		log_info("vm %s: %s", vm->name, vm->region_err);
+		snprintf(err, sizeof(err), "%s: no such region (QEMU has no pvsched ivshmem device)",
+			 vm->region_path);
+		if (strcmp(err, vm->region_err))
+			log_info("vm %s: %s", vm->name, err);
+		memcpy(vm->region_err, err, sizeof(err));
 		return;
 	}
-	rc = pvs_hregion_open(&vm->region, vm->region_path, &o, vm->region_err,
-			      sizeof(vm->region_err));
+	rc = pvs_hregion_open(&vm->region, vm->region_path, &o, err, sizeof(err));
 	if (rc < 0) {
-		log_err("vm %s: %s", vm->name, vm->region_err);
+		if (strcmp(err, vm->region_err))
+			log_err("vm %s: %s", vm->name, err);
+		memcpy(vm->region_err, err, sizeof(err));
 		return;
 	}
 	vm->region_ok = 1;
@@ -54,8 +61,16 @@ void pvs_publish(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now_ns)
 
 	if (!vm->region_ok)
 		return;
-	if (vm->region.nr_vcpus != vm->nr_vcpus)
-		pvs_hregion_set_nr_vcpus(&vm->region, vm->nr_vcpus);
+	if (vm->region.nr_vcpus != vm->nr_vcpus &&
+	    pvs_hregion_set_nr_vcpus(&vm->region, vm->nr_vcpus) < 0) {
+		/* discovery keeps indexes inside the region; this is a bug guard */
+		log_err("vm %s: %u vCPUs do not fit %s", vm->name, vm->nr_vcpus, vm->region_path);
+		pvs_hregion_close(&vm->region);
+		vm->region_ok = 0;
+		snprintf(vm->region_err, sizeof(vm->region_err), "%s: too small for %u vCPUs",
+			 vm->region_path, vm->nr_vcpus);
+		return;
+	}
 	for (uint32_t i = 0; i < vm->nr_vcpus && i < vm->region.nr_vcpus; i++) {
 		struct pvsched_vcpu_host h;
 		pvs_vcpu_to_abi(&vm->vcpus[i].track, now_ns, &h);

@@ -43,6 +43,8 @@ void pvs_sample_all(struct pvs_daemon *d, uint64_t now_ns)
 				d->rescan_requested = 1;
 				continue;
 			}
+			if (!v->track.primed)
+				o.fresh++;
 			pvs_vcpu_update(&v->track, &s, now_ns);
 			o.nr_vcpus++;
 			o.vm_run_ns += v->track.run_delta;

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
@@ -95,6 +96,7 @@ int pvs_hregion_open(struct pvs_hregion *r, const char *path, const struct pvs_h
 	void *mem;
 
 	memset(r, 0, sizeof(*r));
+	r->fd = -1;
 	if (!is_pow2(o->size) || o->size < PVSCHED_REGION_MIN_SIZE ||
 	    o->size > PVSCHED_REGION_MAX_SIZE)
 		return fail(err, errlen, -EINVAL,
@@ -158,12 +160,23 @@ int pvs_hregion_open(struct pvs_hregion *r, const char *path, const struct pvs_h
 		return fail(err, errlen, -EMSGSIZE, "%s: %u vCPUs do not fit %zu bytes (max %zu)",
 			    path, o->nr_vcpus, size, (size_t)PVSCHED_VCPUS_FOR_SIZE(size));
 	}
+	/* One agent per region: two daemons publishing into one region would
+	 * fight over its header.  QEMU does not flock its backing file. */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		rc = -errno;
+		close(fd);
+		if (rc == -EWOULDBLOCK)
+			return fail(err, errlen, -EBUSY,
+				    "%s: in use by another pvsched agent (locked); left untouched",
+				    path);
+		return fail(err, errlen, rc, "%s: flock: %s", path, strerror(-rc));
+	}
 	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	rc = mem == MAP_FAILED ? -errno : 0;
-	close(fd);
-	if (rc < 0) {
+	if (mem == MAP_FAILED) {
+		rc = -errno;
 		if (created)
 			unlink(path);
+		close(fd);
 		return fail(err, errlen, rc, "%s: mmap: %s", path, strerror(-rc));
 	}
 	r->mem = mem;
@@ -172,6 +185,7 @@ int pvs_hregion_open(struct pvs_hregion *r, const char *path, const struct pvs_h
 	r->size = size;
 	r->nr_vcpus = o->nr_vcpus;
 	r->created = created;
+	r->fd = fd;
 	snprintf(r->path, sizeof(r->path), "%s", path);
 
 	/* A region that already carries a pvsched header of another VM is not
@@ -183,7 +197,9 @@ int pvs_hregion_open(struct pvs_hregion *r, const char *path, const struct pvs_h
 			other[i] = (char)PVS_LOAD(&r->hdr->vm_name[i]);
 		if (other[0] && strncmp(other, o->vm_name, sizeof(r->hdr->vm_name)) != 0) {
 			munmap(mem, size);
+			close(fd);
 			memset(r, 0, sizeof(*r));
+			r->fd = -1;
 			return fail(err, errlen, -EEXIST,
 				    "%s: region belongs to VM '%s', not '%s'; left untouched", path,
 				    other, o->vm_name);
@@ -199,7 +215,25 @@ void pvs_hregion_close(struct pvs_hregion *r)
 		return;
 	__atomic_store_n(&r->hdr->host_state, PVSCHED_HOST_DETACHED, __ATOMIC_RELEASE);
 	munmap(r->mem, r->size);
+	if (r->fd >= 0)
+		close(r->fd); /* drops the flock */
 	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+}
+
+void pvs_hregion_set_timing(struct pvs_hregion *r, uint32_t period_us, uint32_t stale_after_us)
+{
+	if (!r->mem)
+		return;
+	/* stale_after first when it grows, last when it shrinks, so a guest
+	 * never sees a bound shorter than the period it goes with */
+	if (stale_after_us >= PVS_LOAD(&r->hdr->stale_after_us)) {
+		PVS_STORE(&r->hdr->stale_after_us, stale_after_us);
+		PVS_STORE(&r->hdr->publish_period_us, period_us);
+	} else {
+		PVS_STORE(&r->hdr->publish_period_us, period_us);
+		PVS_STORE(&r->hdr->stale_after_us, stale_after_us);
+	}
 }
 
 int pvs_hregion_set_nr_vcpus(struct pvs_hregion *r, uint32_t nr)

@@ -21,6 +21,7 @@ struct pvs_hregion {
 	size_t size;
 	uint32_t nr_vcpus;
 	int created; /* this agent created the file */
+	int fd;      /* held open with an exclusive flock: one agent per region */
 	char path[256];
 };
 
@@ -46,6 +47,8 @@ int pvs_hregion_open(struct pvs_hregion *r, const char *path, const struct pvs_h
 /* Mark the region DETACHED (guests stop trusting it) and unmap it.  The
  * file stays: QEMU may still map it. */
 void pvs_hregion_close(struct pvs_hregion *r);
+/* Change the published period and staleness bound (after a reload). */
+void pvs_hregion_set_timing(struct pvs_hregion *r, uint32_t period_us, uint32_t stale_after_us);
 /* Grow or shrink the number of slots in use (after vCPU discovery). */
 int pvs_hregion_set_nr_vcpus(struct pvs_hregion *r, uint32_t nr);
 

@@ -75,7 +75,10 @@ void pvs_vm_update(struct pvs_vm_track *t, const struct pvs_dop_params *p,
 	pre = (double)o->vm_wait_ns / (double)o->dt_ns;
 	if (pre > o->nr_vcpus)
 		pre = o->nr_vcpus;
-	if (o->host_busy_valid) {
+	if (o->host_busy_valid && o->fresh) {
+		/* keep the last capacity (or the VM's size before the first) */
+		cap = t->primed ? t->capacity : (double)o->nr_vcpus;
+	} else if (o->host_busy_valid) {
 		uint64_t others = o->host_busy_ns > o->vm_run_ns ? o->host_busy_ns - o->vm_run_ns : 0;
 		cap = (double)o->host_cpus - (double)others / (double)o->dt_ns;
 	} else {

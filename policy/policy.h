@@ -87,6 +87,9 @@ struct pvs_vm_obs {
 	uint64_t vm_run_ns;    /* sum of the vCPUs' run deltas */
 	uint64_t vm_wait_ns;   /* sum of the vCPUs' wait deltas */
 	uint32_t preempted, running, idle;
+	/* vCPUs whose counters started this period: their run time is in
+	 * host_busy_ns but not in vm_run_ns, so capacity is not computed */
+	uint32_t fresh;
 };
 
 struct pvs_vm_track {

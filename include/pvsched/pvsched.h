@@ -42,7 +42,7 @@ enum pvsched_verr {
 	PVSCHED_V_MAJOR,          /* unsupported major version */
 	PVSCHED_V_HEADER_SIZE,    /* header_size < PVSCHED_HEADER_SIZE or > vm_offset */
 	PVSCHED_V_REGION_SIZE,    /* not a power of two, out of range, or > mapping */
-	PVSCHED_V_VM_OFFSET,      /* vm block not where v1 puts it / not aligned */
+	PVSCHED_V_VM_OFFSET,      /* vm block inside the header, unaligned or past the end */
 	PVSCHED_V_VM_SIZE,        /* vm block smaller than v1 or overlapping */
 	PVSCHED_V_VCPU_OFFSET,    /* vCPU slots overlap the header or vm block */
 	PVSCHED_V_VCPU_STRIDE,    /* stride smaller than a v1 slot or misaligned */
