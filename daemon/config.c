@@ -53,17 +53,21 @@ int pvs_parse_size(const char *s, size_t *out)
 {
 	char *end;
 	unsigned long long v;
+	unsigned shift = 0;
 
 	errno = 0;
 	v = strtoull(s, &end, 0);
 	if (errno || end == s || *s == '-')
 		return -1;
 	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
 	default: break;
 	}
+	if (v > (ULLONG_MAX >> shift) || (v << shift) > SIZE_MAX)
+		return -1; /* the suffix would wrap it around */
+	v <<= shift;
 	if (*end == 'i' && end[1] == 'B')
 		end += 2;
 	else if (*end == 'B')
@@ -79,13 +83,58 @@ struct parse_ctx {
 	FILE *f;
 	int line; /* lines handed to inih so far = the line being parsed */
 	int bad_line;
-	int section_line; /* line of the last [vm ...] header */
 	char msg[256];
 	int bad;
+	int keys;                 /* keys since the last section header */
+	struct pvs_config_vm *vm; /* the [vm NAME] section being read */
 };
 
 static int bad(struct parse_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int valid_vm_name(const char *s);
+static int copy_str(char *dst, size_t n, const char *v);
+
+/* A section header S ("[name]..."): inih calls handlers only for keys, so
+ * sections are checked and [vm NAME]s declared here, when the header is
+ * read: an empty section is still checked, the same [vm NAME] twice in a
+ * row is a duplicate (not one section continued), errors name the header. */
+static void section_start(struct parse_ctx *p, const char *s)
+{
+	struct pvs_config *c = p->c;
+	char name[128];
+	const char *e = strchr(s, ']');
+	size_t n = e ? (size_t)(e - s - 1) : 0;
+
+	p->vm = NULL;
+	p->keys = 0;
+	if (!e || n >= sizeof(name))
+		return; /* inih reports the syntax error */
+	memcpy(name, s + 1, n);
+	name[n] = 0;
+	if (!strcmp(name, "daemon"))
+		return;
+	if (strncmp(name, "vm ", 3)) {
+		bad(p, "unknown section [%s] (expected [daemon] or [vm NAME])", name);
+		return;
+	}
+	if (!valid_vm_name(name + 3)) {
+		bad(p, "[%s]: name must be 1-31 of [A-Za-z0-9._-]", name);
+		return;
+	}
+	for (size_t i = 0; i < c->nr_vms; i++) {
+		if (!strcmp(c->vms[i].name, name + 3)) {
+			bad(p, "[%s]: declared twice (first at line %d)", name, c->vms[i].line);
+			return;
+		}
+	}
+	if (c->nr_vms == PVS_MAX_CONFIG_VMS) {
+		bad(p, "too many [vm] sections (max %d)", PVS_MAX_CONFIG_VMS);
+		return;
+	}
+	p->vm = &c->vms[c->nr_vms++];
+	memset(p->vm, 0, sizeof(*p->vm));
+	copy_str(p->vm->name, sizeof(p->vm->name), name + 3);
+	p->vm->line = p->line;
+}
 
 /* inih reads one line per reader call: counting calls gives handlers the
  * line number the distribution's inih build does not pass them. */
@@ -94,31 +143,32 @@ static char *counting_reader(char *str, int num, void *stream)
 	struct parse_ctx *p = stream;
 	char *r = fgets(str, num, p->f);
 	const char *s = str;
+	size_t len;
 
 	if (!r)
 		return NULL;
 	p->line++;
-	/* inih calls handlers only for keys: check section headers here, so
-	 * an empty unknown section is an error and [vm] errors name their line */
-	while (*s == ' ' || *s == '\t')
-		s++;
-	if (*s == '[' && !p->bad) {
-		char name[128];
-		const char *e = strchr(s, ']');
-		size_t n = e ? (size_t)(e - s - 1) : 0;
+	/* A line longer than inih's buffer (INI_MAX_LINE, 200 in Debian's
+	 * build): inih would take its rest for a line of its own, silently
+	 * truncating the value or failing on the next line number. */
+	len = strlen(r);
+	if (len && r[len - 1] != '\n') {
+		int ch = getc(p->f);
 
-		if (e && n < sizeof(name)) {
-			memcpy(name, s + 1, n);
-			name[n] = 0;
-			if (!strncmp(name, "vm ", 3)) {
-				if (!valid_vm_name(name + 3))
-					bad(p, "[%s]: name must be 1-31 of [A-Za-z0-9._-]", name);
-				p->section_line = p->line;
-			} else if (strcmp(name, "daemon")) {
-				bad(p, "unknown section [%s] (expected [daemon] or [vm NAME])", name);
-			}
+		if (ch != EOF && ch != '\n') {
+			bad(p, "line longer than %d bytes", num - 1);
+			while ((ch = getc(p->f)) != EOF && ch != '\n')
+				;
+			return r;
 		}
 	}
+	if (p->line == 1 && !memcmp(s, "\xef\xbb\xbf", 3))
+		s += 3; /* inih skips a UTF-8 BOM */
+	while (*s == ' ' || *s == '\t')
+		s++;
+	/* (inih: an indented line after a key continues that key's value) */
+	if (*s == '[' && !p->bad && (s == str || p->keys == 0))
+		section_start(p, s);
 	return r;
 }
 
@@ -296,35 +346,22 @@ static int vm_key(struct parse_ctx *p, struct pvs_config_vm *vm, const char *k, 
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_ctx *p = user;
-	struct pvs_config *c = p->c;
 
 	if (p->bad)
 		return 0;
+	p->keys++;
 	if (!strcmp(section, "daemon")) {
 		if (!name)
 			return 1;
 		return daemon_key(p, name, value);
 	}
 	if (!strncmp(section, "vm ", 3)) {
-		const char *vmname = section + 3;
-		struct pvs_config_vm *vm = c->nr_vms ? &c->vms[c->nr_vms - 1] : NULL;
-
-		if (!vm || strcmp(vm->name, vmname)) {
-			if (!valid_vm_name(vmname))
-				return bad(p, "[vm %s]: name must be 1-31 of [A-Za-z0-9._-]", vmname);
-			for (size_t i = 0; i < c->nr_vms; i++)
-				if (!strcmp(c->vms[i].name, vmname))
-					return bad(p, "[vm %s]: declared twice", vmname);
-			if (c->nr_vms == PVS_MAX_CONFIG_VMS)
-				return bad(p, "too many [vm] sections (max %d)", PVS_MAX_CONFIG_VMS);
-			vm = &c->vms[c->nr_vms++];
-			memset(vm, 0, sizeof(*vm));
-			copy_str(vm->name, sizeof(vm->name), vmname);
-			vm->line = p->section_line ? p->section_line : p->line;
-		}
+		/* declared by section_start() when its header was read */
+		if (!p->vm || strcmp(p->vm->name, section + 3))
+			return bad(p, "[%s]: key outside its section", section);
 		if (!name)
 			return 1;
-		return vm_key(p, vm, name, value);
+		return vm_key(p, p->vm, name, value);
 	}
 	return bad(p, "unknown section [%s] (expected [daemon] or [vm NAME])", section);
 }

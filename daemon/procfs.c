@@ -32,6 +32,32 @@ ssize_t pvs_read_file(const char *path, char *buf, size_t len)
 	return n;
 }
 
+/* A decimal number of at most N bytes at P (need not be NUL-terminated):
+ * 0 with *OUT (and *ENDP) set, or -EINVAL (no digits, or overflow). */
+static int parse_u64(const char *p, size_t n, uint64_t *out, const char **endp)
+{
+	char tmp[24];
+	size_t k = 0;
+	unsigned long long v;
+	char *e;
+
+	while (k < n && k < sizeof(tmp) - 1 && p[k] >= '0' && p[k] <= '9') {
+		tmp[k] = p[k];
+		k++;
+	}
+	if (k == 0 || (k < n && p[k] >= '0' && p[k] <= '9'))
+		return -EINVAL;
+	tmp[k] = 0;
+	errno = 0;
+	v = strtoull(tmp, &e, 10);
+	if (errno)
+		return -EINVAL;
+	*out = v;
+	if (endp)
+		*endp = p + k;
+	return 0;
+}
+
 int pvs_parse_stat(const char *buf, size_t len, char *comm, size_t commlen, char *state,
 		   uint64_t *start)
 {
@@ -63,13 +89,8 @@ int pvs_parse_stat(const char *buf, size_t len, char *comm, size_t commlen, char
 			return -EINVAL;
 		if (field == 3 && state)
 			*state = *p;
-		if (field == 22 && start) {
-			char *e;
-			unsigned long long v = strtoull(p, &e, 10);
-			if (e == p)
-				return -EINVAL;
-			*start = v;
-		}
+		if (field == 22 && start && parse_u64(p, (size_t)(end - p), start, NULL))
+			return -EINVAL;
 		while (p < end && *p != ' ')
 			p++;
 	}
@@ -78,17 +99,13 @@ int pvs_parse_stat(const char *buf, size_t len, char *comm, size_t commlen, char
 
 int pvs_parse_schedstat(const char *buf, size_t len, uint64_t *run, uint64_t *wait)
 {
-	char *e;
-	unsigned long long r, w;
+	const char *p, *end = buf + len;
+	uint64_t r, w;
 
-	(void)len;
-	errno = 0;
-	r = strtoull(buf, &e, 10);
-	if (e == buf || *e != ' ' || errno)
+	if (parse_u64(buf, len, &r, &p) || p >= end || *p != ' ')
 		return -EINVAL;
-	buf = e + 1;
-	w = strtoull(buf, &e, 10);
-	if (e == buf || errno)
+	p++;
+	if (parse_u64(p, (size_t)(end - p), &w, NULL))
 		return -EINVAL;
 	*run = r;
 	*wait = w;
@@ -105,9 +122,11 @@ int pvs_parse_invol(const char *buf, size_t len, uint64_t *invol)
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 
 		if (n > sizeof(key) - 1 && !memcmp(p, key, sizeof(key) - 1)) {
-			char *e;
-			*invol = strtoull(p + sizeof(key) - 1, &e, 10);
-			return 0;
+			const char *v = p + sizeof(key) - 1, *le = p + n;
+
+			while (v < le && (*v == ' ' || *v == '\t'))
+				v++;
+			return parse_u64(v, (size_t)(le - v), invol, NULL);
 		}
 		p += n + 1;
 	}

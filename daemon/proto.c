@@ -28,6 +28,15 @@ static int name_ok(const char *s)
 	return 1;
 }
 
+/* The C string of a JSON string, or NULL if it holds a NUL ("\u0000"):
+ * the part before it is not what the client sent. */
+static const char *cstr(struct json_object *val)
+{
+	const char *s = json_object_get_string(val);
+
+	return s && (size_t)json_object_get_string_len(val) == strlen(s) ? s : NULL;
+}
+
 static int fail(char *err, size_t errlen, const char *msg, const char *arg)
 {
 	snprintf(err, errlen, msg, arg);
@@ -83,7 +92,11 @@ int pvs_proto_parse(const char *buf, size_t len, struct pvs_request *req, char *
 				rc = fail(err, errlen, "'cmd' must be a string%s", "");
 				break;
 			}
-			s = json_object_get_string(val);
+			s = cstr(val);
+			if (!s) {
+				rc = fail(err, errlen, "'cmd' contains a NUL%s", "");
+				break;
+			}
 			for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 				if (!strcmp(s, cmds[i].name))
 					break;
@@ -94,8 +107,8 @@ int pvs_proto_parse(const char *buf, size_t len, struct pvs_request *req, char *
 			req->cmd = cmds[i].cmd;
 			have_cmd = 1;
 		} else if (!strcmp(key, "name")) {
-			if (!json_object_is_type(val, json_type_string) ||
-			    !name_ok(json_object_get_string(val))) {
+			if (!json_object_is_type(val, json_type_string) || !cstr(val) ||
+			    !name_ok(cstr(val))) {
 				rc = fail(err, errlen,
 					  "'name' must be 1-31 characters of [A-Za-z0-9._-]%s", "");
 				break;
@@ -119,7 +132,11 @@ int pvs_proto_parse(const char *buf, size_t len, struct pvs_request *req, char *
 				rc = fail(err, errlen, "'threads' must be a string%s", "");
 				break;
 			}
-			s = json_object_get_string(val);
+			s = cstr(val);
+			if (!s) {
+				rc = fail(err, errlen, "'threads' contains a NUL%s", "");
+				break;
+			}
 			if (strlen(s) >= sizeof(req->threads)) {
 				rc = fail(err, errlen, "'threads' longer than 63 bytes%s", "");
 				break;

@@ -5,6 +5,7 @@
  * the same checks on a mapping before trusting any offset in it.
  */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include "region_internal.h"
@@ -52,7 +53,9 @@ int pvs__header_check(const struct pvsched_header *h, size_t maplen, enum pvsche
 	} else if (h->major != PVSCHED_ABI_MAJOR) {
 		v = PVSCHED_V_MAJOR;
 		err = -EPROTONOSUPPORT;
-	} else if (h->header_size < PVSCHED_HEADER_SIZE || h->header_size > h->vm_offset) {
+	} else if (h->header_size < PVSCHED_HEADER_SIZE ||
+		   (h->vm_offset >= PVSCHED_HEADER_SIZE && h->header_size > h->vm_offset)) {
+		/* a vm_offset inside the header is vm_offset's fault (below) */
 		v = PVSCHED_V_HEADER_SIZE;
 	} else if (!is_pow2(h->region_size) || h->region_size < PVSCHED_REGION_MIN_SIZE ||
 		   h->region_size > PVSCHED_REGION_MAX_SIZE || h->region_size > maplen) {
@@ -142,7 +145,7 @@ const char *pvsched_strerror(int err)
 	case -EEXIST: return "region belongs to another VM";
 	default: break;
 	}
-	if (err < 0) {
+	if (err < 0 && err != INT_MIN) {
 		const char *s = strerror(-err);
 		return s ? s : "unknown error";
 	}

@@ -136,14 +136,6 @@ int pvs_hregion_open(struct pvs_hregion *r, const char *path, const struct pvs_h
 		return fail(err, errlen, -EINVAL, "%s: not a regular file", path);
 	}
 	if (st.st_size == 0) {
-		if (ftruncate(fd, (off_t)o->size) < 0) {
-			rc = -errno;
-			if (created)
-				unlink(path);
-			close(fd);
-			return fail(err, errlen, rc, "%s: sizing to %zu: %s", path, o->size,
-				    strerror(-rc));
-		}
 		size = o->size;
 	} else {
 		size = (size_t)st.st_size;
@@ -155,10 +147,21 @@ int pvs_hregion_open(struct pvs_hregion *r, const char *path, const struct pvs_h
 				    path, size, PVSCHED_REGION_MIN_SIZE, PVSCHED_REGION_MAX_SIZE);
 		}
 	}
+	/* Checked before sizing: a refused region leaves no file behind (one
+	 * this agent created) and no empty file resized. */
 	if (o->nr_vcpus > PVSCHED_VCPUS_FOR_SIZE(size)) {
+		if (created)
+			unlink(path);
 		close(fd);
 		return fail(err, errlen, -EMSGSIZE, "%s: %u vCPUs do not fit %zu bytes (max %zu)",
 			    path, o->nr_vcpus, size, (size_t)PVSCHED_VCPUS_FOR_SIZE(size));
+	}
+	if (st.st_size == 0 && ftruncate(fd, (off_t)size) < 0) {
+		rc = -errno;
+		if (created)
+			unlink(path);
+		close(fd);
+		return fail(err, errlen, rc, "%s: sizing to %zu: %s", path, size, strerror(-rc));
 	}
 	/* One agent per region: two daemons publishing into one region would
 	 * fight over its header.  QEMU does not flock its backing file. */

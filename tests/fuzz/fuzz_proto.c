@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/fuzz/fuzz_proto.c - libFuzzer target for the control protocol
+ * parser (daemon/proto.c).  Whatever it accepts must be a well-formed
+ * request: a known command, a name of [A-Za-z0-9._-], a pid in range, and
+ * the fields each command needs.  A rejection always comes with a message.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void must(int cond, const char *what)
+{
+	if (!cond) {
+		fprintf(stderr, "fuzz_proto: invariant broken: %s\n", what);
+		abort();
+	}
+}
+
+static int name_ok(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max);
+
+	if (n == max)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			return 0;
+	return 1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct pvs_request r;
+	char err[256];
+	int rc;
+
+	err[0] = 0;
+	rc = pvs_proto_parse((const char *)data, size, &r, err, sizeof(err));
+	if (rc) {
+		must(rc == -EINVAL, "errors are -EINVAL");
+		must(err[0] != 0, "a rejection has a message");
+		must(strnlen(err, sizeof(err)) < sizeof(err), "message NUL-terminated");
+		return 0;
+	}
+	must(size > 0 && size <= PVS_PROTO_MAX, "accepted sizes");
+	must(memchr(data, 0, size) == NULL, "no NUL byte in an accepted request");
+	must(r.cmd >= PVS_CMD_STATUS && r.cmd <= PVS_CMD_PING, "known command");
+	must(name_ok(r.name, sizeof(r.name)), "name charset and NUL");
+	must(strnlen(r.threads, sizeof(r.threads)) < sizeof(r.threads), "threads NUL-terminated");
+	must(r.pid >= 0 && r.pid <= 4194304, "pid range");
+	if (r.cmd == PVS_CMD_ATTACH)
+		must(r.name[0] && r.pid > 0, "attach has name and pid");
+	if (r.cmd == PVS_CMD_DETACH)
+		must(r.name[0] != 0, "detach has a name");
+	return 0;
+}
