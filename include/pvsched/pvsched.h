@@ -121,6 +121,45 @@ PVSCHED_API int pvsched_host_alive(pvsched_guest *g);
 PVSCHED_API int pvsched_read_vm(pvsched_guest *g, struct pvsched_vm_info *info);
 PVSCHED_API int pvsched_read_vcpu(pvsched_guest *g, uint32_t idx, struct pvsched_vcpu_info *info);
 
+/* ---- degree-of-parallelism advice (process-wide; thread-safe) ----
+ *
+ * How many threads a parallel phase should use now.  Sources, in order:
+ * the pvsched region (when a host agent is alive), else the guest's own
+ * steal time from /proc/stat (any KVM/Xen VM, no pvschedd needed), else
+ * the CPUs this process may run on.  The region path costs no system call;
+ * the steal path re-reads /proc/stat at most every PVSCHED_STEAL_REFRESH_MS.
+ * Advice is never 0 and never more than the usable CPUs.
+ * Environment: PVSCHED_REGION (a region file), PVSCHED_DEBUG=1 (print one
+ * line to stderr when a region is found malformed; silent by default),
+ * PVSCHED_ADVICE=off (always the CPU count). */
+enum pvsched_advice_source {
+	PVSCHED_ADVICE_CPUS = 1,   /* no better information: the CPU count */
+	PVSCHED_ADVICE_STEAL = 2,  /* steal time of this VM's CPUs */
+	PVSCHED_ADVICE_REGION = 3, /* the host agent's published advice */
+};
+
+#define PVSCHED_STEAL_REFRESH_MS 20
+#define PVSCHED_STEAL_WINDOW_MS 250
+
+struct pvsched_advice {
+	uint32_t threads;          /* recommended team size, 1..cpus */
+	uint32_t cpus;             /* CPUs this process may run on */
+	uint32_t preempted_milli;  /* preempted vCPUs, smoothed (0 from CPUS) */
+	uint32_t capacity_milli;   /* CPU capacity left to this VM */
+	enum pvsched_advice_source source;
+	uint32_t reserved[3];
+};
+
+PVSCHED_API int pvsched_advise(struct pvsched_advice *out);
+PVSCHED_API unsigned pvsched_recommended_threads(void);
+PVSCHED_API unsigned pvsched_preempted_vcpus_milli(void);
+PVSCHED_API enum pvsched_advice_source pvsched_advice_source(void);
+PVSCHED_API const char *pvsched_advice_source_str(enum pvsched_advice_source s);
+/* Hysteresis step shared by host and guest: where CURRENT should move given
+ * CAPACITY_MILLI (see docs/policy.md).  Pure. */
+PVSCHED_API uint32_t pvsched_dop_step(uint32_t current, uint32_t capacity_milli, uint32_t max,
+				      uint32_t hysteresis_milli);
+
 PVSCHED_API const char *pvsched_strerror(int err);
 PVSCHED_API const char *pvsched_vcpu_state_str(uint32_t state);
 
