@@ -38,11 +38,12 @@ uint32_t pvs_config_stale_after_us(const struct pvs_config *c)
 	uint64_t v = c->stale_after_us;
 
 	if (!v) {
-		/* ten missed periods, but never under 100 ms: a guest should not
-		 * call a host dead because the host was itself preempted once */
+		/* ten missed periods, but never under 250 ms: a guest should not
+		 * call a host dead because the host was itself preempted for a
+		 * while (seen at load averages far above the CPU count) */
 		v = (uint64_t)c->period_us * 10;
-		if (v < 100000)
-			v = 100000;
+		if (v < 250000)
+			v = 250000;
 	}
 	if (v < c->period_us)
 		v = c->period_us;

@@ -101,10 +101,10 @@ static void t_defaults(void)
 
 	NOTE("stale_after derivation");
 	pvs_config_defaults(&cfg);
-	CHECKM(pvs_config_stale_after_us(&cfg) == 100000, "10 ms period: 100 ms floor (%u)",
+	CHECKM(pvs_config_stale_after_us(&cfg) == 250000, "10 ms period: 250 ms floor (%u)",
 	       pvs_config_stale_after_us(&cfg));
-	cfg.period_us = 20000;
-	CHECK_EQU(pvs_config_stale_after_us(&cfg), 200000);
+	cfg.period_us = 50000;
+	CHECK_EQU(pvs_config_stale_after_us(&cfg), 500000);
 	cfg.stale_after_us = 5000;
 	CHECKM(pvs_config_stale_after_us(&cfg) == 20000, "never under the period (%u)",
 	       pvs_config_stale_after_us(&cfg));
