@@ -3,7 +3,7 @@
 # Runs apt-get only when something is missing; needs root for that.
 set -eu
 PKGS="meson ninja-build gcc clang libclang-rt-14-dev pkg-config libinih-dev libjson-c-dev \
-python3 qemu-system-x86 busybox-static cpio kmod"
+python3 qemu-system-x86 busybox-static cpio kmod libbpf-dev bpftool"
 [ $# -gt 0 ] && PKGS="$PKGS $*"
 missing=""
 for p in $PKGS; do
