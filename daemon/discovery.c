@@ -91,7 +91,20 @@ static int vcpu_index_from_comm(const char *comm)
 
 /* List the threads of PID; QEMU mode collects "CPU n/..." threads, process
  * mode collects those matching PATTERN (or all but the main thread). */
-static int list_threads(pid_t pid, int qemu, const char *pattern, struct found *f)
+/* A live vCPU of KNOWN with thread id TID, or NULL.  Its sampler handle
+ * pins the thread, so a live slot's identity needs no re-reading. */
+static const struct pvs_vcpu *known_vcpu(const struct pvs_vm *known, pid_t tid)
+{
+	if (!known)
+		return NULL;
+	for (uint32_t i = 0; i < known->nr_vcpus; i++)
+		if (known->vcpus[i].live && known->vcpus[i].id.tid == tid)
+			return &known->vcpus[i];
+	return NULL;
+}
+
+static int list_threads(pid_t pid, int qemu, const char *pattern, const struct pvs_vm *known,
+			struct found *f)
 {
 	char path[64];
 	DIR *dir;
@@ -112,6 +125,15 @@ static int list_threads(pid_t pid, int qemu, const char *pattern, struct found *
 			continue;
 		tid = (pid_t)atoi(e->d_name);
 		nthreads++;
+		{
+			/* rescans cost one stat read per thread: skip known vCPUs */
+			const struct pvs_vcpu *kv = known_vcpu(known, tid);
+			if (kv) {
+				if (found_add(f, tid, kv->id.start, qemu ? (int)kv->index : -1) < 0)
+					break;
+				continue;
+			}
+		}
 		if (pvs_proc_stat(pid, tid, comm, sizeof(comm), &state, &start) < 0)
 			continue; /* exited while we looked */
 		if (qemu) {
@@ -284,7 +306,7 @@ static void scan_qemu(struct pvs_daemon *d)
 		if (!comm_matches(d->cfg->qemu_comm, comm))
 			continue;
 		vm = find_vm_by_proc(d, &id);
-		if (list_threads(id.pid, 1, NULL, &f) < 0 || f.n == 0) {
+		if (list_threads(id.pid, 1, NULL, vm, &f) < 0 || f.n == 0) {
 			free(f.t);
 			continue; /* not (yet) a VM with named vCPU threads */
 		}
@@ -378,7 +400,7 @@ static int scan_process(struct pvs_daemon *d, const char *name, pid_t pid, uint6
 		d->vms = vm;
 		log_info("vm %s: process %d attached, region %s", name, (int)pid, vm->region_path);
 	}
-	if (list_threads(pid, 0, vm->threads, &f) < 0) {
+	if (list_threads(pid, 0, vm->threads, vm, &f) < 0) {
 		free(f.t);
 		return -ESRCH;
 	}

@@ -51,6 +51,8 @@ void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm)
 	}
 	vm->region_ok = 1;
 	vm->region_err[0] = 0;
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++)
+		vm->vcpus[i].pub_valid = 0;
 	log_info("vm %s: publishing to %s (%zu bytes, %s)", vm->name, vm->region_path,
 		 vm->region.size, vm->region.created ? "created" : "attached");
 }
@@ -72,9 +74,19 @@ void pvs_publish(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now_ns)
 		return;
 	}
 	for (uint32_t i = 0; i < vm->nr_vcpus && i < vm->region.nr_vcpus; i++) {
+		struct pvs_vcpu *v = &vm->vcpus[i];
 		struct pvsched_vcpu_host h;
-		pvs_vcpu_to_abi(&vm->vcpus[i].track, now_ns, &h);
+
+		pvs_vcpu_to_abi(&v->track, now_ns, &h);
+		/* An unchanged slot is not rewritten (update_ns keeps the time of
+		 * the last change): idle vCPUs then cost no region cache misses. */
+		h.update_ns = v->last_pub.update_ns;
+		if (v->pub_valid && !memcmp(&h, &v->last_pub, sizeof(h)))
+			continue;
+		h.update_ns = now_ns;
 		pvs_hregion_publish_vcpu(&vm->region, i, &h);
+		v->last_pub = h;
+		v->pub_valid = 1;
 	}
 	pvs_vm_to_abi(&vm->track,
 		      &(struct pvs_dop_params){d->cfg->window_us, d->cfg->hysteresis_milli},

@@ -32,6 +32,8 @@ struct pvs_vcpu {
 	int fd_schedstat, fd_stat, fd_status; /* procfs sampler */
 	int slot;                             /* other samplers' handle, -1 = none */
 	struct pvs_vcpu_track track;
+	struct pvsched_vcpu_host last_pub; /* what the region holds */
+	int pub_valid;
 };
 
 struct pvs_vm {

@@ -106,7 +106,7 @@ static void t_defaults(void)
 	cfg.period_us = 50000;
 	CHECK_EQU(pvs_config_stale_after_us(&cfg), 500000);
 	cfg.stale_after_us = 5000;
-	CHECKM(pvs_config_stale_after_us(&cfg) == 20000, "never under the period (%u)",
+	CHECKM(pvs_config_stale_after_us(&cfg) == 50000, "never under the period (%u)",
 	       pvs_config_stale_after_us(&cfg));
 }
 
