@@ -36,6 +36,7 @@ uint64_t pvs_now_ns(void);
 
 /* discovery.c: reconcile the VM list with /proc, the config and attaches. */
 void pvs_discover(struct pvs_daemon *d);
+void pvs_discovery_free(void);
 struct pvs_vm *pvs_find_vm(struct pvs_daemon *d, const char *name);
 /* Attach a process VM now; returns 0 or -errno with a message in ERR. */
 int pvs_attach_process(struct pvs_daemon *d, const char *name, pid_t pid, const char *threads,

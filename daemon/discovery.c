@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -281,6 +282,64 @@ static int cmp_tid(const void *a, const void *b)
 	return (x->tid > y->tid) - (x->tid < y->tid);
 }
 
+/*
+ * Processes already seen not to be QEMU are not read again at each rescan
+ * (a host has thousands; each read costs microseconds).  Only processes
+ * older than PVS_SKIP_MIN_AGE_S are remembered, because a launcher (libvirt)
+ * forks and then execs QEMU under the same pid; the whole list is dropped
+ * every PVS_SKIP_REFRESH scans, which bounds how late a process that execs
+ * QEMU long after it started is found.  A pid is reused only after the pid
+ * space wraps around, which cannot happen between two scans of a host that
+ * is not forking hundreds of thousands of processes a second.
+ */
+#define PVS_SKIP_MIN_AGE_S 10
+#define PVS_SKIP_REFRESH 30
+
+struct pid_list {
+	pid_t *v;
+	size_t n, cap;
+};
+
+static struct pid_list skip_prev, skip_next;
+static unsigned skip_scans;
+
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+	return (x > y) - (x < y);
+}
+
+static void skip_add(pid_t pid)
+{
+	if (skip_next.n == skip_next.cap) {
+		size_t cap = skip_next.cap ? skip_next.cap * 2 : 256;
+		pid_t *n = realloc(skip_next.v, cap * sizeof(*n));
+		if (!n)
+			return;
+		skip_next.v = n;
+		skip_next.cap = cap;
+	}
+	skip_next.v[skip_next.n++] = pid;
+}
+
+static int old_enough(uint64_t start_ticks)
+{
+	struct timespec ts;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec > start_ticks / (uint64_t)hz + PVS_SKIP_MIN_AGE_S;
+}
+
+void pvs_discovery_free(void)
+{
+	free(skip_prev.v);
+	free(skip_next.v);
+	memset(&skip_prev, 0, sizeof(skip_prev));
+	memset(&skip_next, 0, sizeof(skip_next));
+}
+
 static void scan_qemu(struct pvs_daemon *d)
 {
 	DIR *proc = opendir("/proc");
@@ -290,6 +349,9 @@ static void scan_qemu(struct pvs_daemon *d)
 		log_err("/proc: %s", strerror(errno));
 		return;
 	}
+	if (++skip_scans % PVS_SKIP_REFRESH == 0)
+		skip_prev.n = 0;
+	skip_next.n = 0;
 	while ((e = readdir(proc)) != NULL) {
 		char comm[64], state, name[PVS_NAME_MAX], path[64];
 		static char args[256 * 1024];
@@ -301,10 +363,18 @@ static void scan_qemu(struct pvs_daemon *d)
 		if (!is_number(e->d_name))
 			continue;
 		id.pid = id.tid = (pid_t)atoi(e->d_name);
+		if (skip_prev.n &&
+		    bsearch(&id.pid, skip_prev.v, skip_prev.n, sizeof(pid_t), cmp_pid)) {
+			skip_add(id.pid);
+			continue;
+		}
 		if (pvs_proc_stat(id.pid, id.pid, comm, sizeof(comm), &state, &id.start) < 0)
 			continue;
-		if (!comm_matches(d->cfg->qemu_comm, comm))
+		if (!comm_matches(d->cfg->qemu_comm, comm)) {
+			if (old_enough(id.start))
+				skip_add(id.pid);
 			continue;
+		}
 		vm = find_vm_by_proc(d, &id);
 		if (list_threads(id.pid, 1, NULL, vm, &f) < 0 || f.n == 0) {
 			free(f.t);
@@ -345,6 +415,12 @@ static void scan_qemu(struct pvs_daemon *d)
 		free(f.t);
 	}
 	closedir(proc);
+	{
+		struct pid_list t = skip_prev;
+		skip_prev = skip_next;
+		skip_next = t;
+		qsort(skip_prev.v, skip_prev.n, sizeof(pid_t), cmp_pid);
+	}
 }
 
 static int read_pidfile(const char *path, pid_t *pid)

@@ -273,6 +273,7 @@ int main(int argc, char **argv)
 		d.attached = a->next;
 		free(a);
 	}
+	pvs_discovery_free();
 	pvs_control_close(ctl);
 	if (d.sampler->fini)
 		d.sampler->fini();
