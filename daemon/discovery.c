@@ -480,7 +480,8 @@ static int scan_process(struct pvs_daemon *d, const char *name, pid_t pid, uint6
 		free(f.t);
 		return -ESRCH;
 	}
-	qsort(f.t, f.n, sizeof(*f.t), cmp_tid);
+	if (f.n > 1) /* f.t is NULL when no thread matched: qsort(NULL, ...) is UB */
+		qsort(f.t, f.n, sizeof(*f.t), cmp_tid);
 	vm->present = 1;
 	reconcile_threads(d, vm, &f);
 	update_affinity(vm);
@@ -531,6 +532,20 @@ void pvs_discover(struct pvs_daemon *d)
 	}
 }
 
+/* The process (thread group) that thread TID belongs to, or -errno. */
+static pid_t proc_tgid(pid_t tid)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	n = pvs_read_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return (pid_t)n;
+	p = strstr(buf, "\nTgid:");
+	return p ? (pid_t)strtol(p + 6, NULL, 10) : -EINVAL;
+}
+
 int pvs_attach_process(struct pvs_daemon *d, const char *name, pid_t pid, const char *threads,
 		       char *err, size_t errlen)
 {
@@ -538,6 +553,7 @@ int pvs_attach_process(struct pvs_daemon *d, const char *name, pid_t pid, const 
 	struct pvs_vm *vm;
 	char state;
 	uint64_t start;
+	pid_t tgid;
 
 	if (pvs_find_vm(d, name)) {
 		snprintf(err, errlen, "a VM named '%s' is already monitored", name);
@@ -546,6 +562,14 @@ int pvs_attach_process(struct pvs_daemon *d, const char *name, pid_t pid, const 
 	if (pvs_proc_stat(pid, pid, NULL, 0, &state, &start) < 0 || state == 'Z') {
 		snprintf(err, errlen, "no process with pid %d", (int)pid);
 		return -ESRCH;
+	}
+	/* /proc/TID/task/TID exists for any thread: a thread id would make its
+	 * process's main thread a vCPU and leave the thread itself out */
+	tgid = proc_tgid(pid);
+	if (tgid > 0 && tgid != pid) {
+		snprintf(err, errlen, "%d is a thread of process %d, not a process", (int)pid,
+			 (int)tgid);
+		return -EINVAL;
 	}
 	for (vm = d->vms; vm; vm = vm->next)
 		if (vm->proc.pid == pid && vm->proc.start == start) {

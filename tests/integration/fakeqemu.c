@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/integration/fakeqemu.c - looks like QEMU to pvschedd's discovery,
+ * without being QEMU.
+ *
+ * The test copies this binary to a name that matches qemu_comm (a process's
+ * name is its executable's name) and runs it with a QEMU-like command line
+ * (-name guest=NAME,debug-threads=on -object memory-backend-file,...); the
+ * arguments are not parsed here, pvschedd reads them from /proc/PID/cmdline.
+ * It starts threads named like QEMU's vCPU threads, "CPU n/TCG" (n from
+ * $FAKEQEMU_VCPUS-1 down to 0, so tid order is the reverse of vCPU order),
+ * and one "worker" thread that is not a vCPU, prints "ready", and runs until
+ * SIGTERM.  vCPU threads spin 1 ms and sleep 4 ms, repeatedly (only sleep
+ * with FAKEQEMU_IDLE=1).
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_THREADS 64
+
+static volatile int stop;
+
+struct th {
+	pthread_t pt;
+	char name[16];
+	int spin;
+	volatile pid_t tid;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void *body(void *arg)
+{
+	struct th *t = arg;
+
+	pthread_setname_np(pthread_self(), t->name);
+	t->tid = (pid_t)syscall(SYS_gettid);
+	while (!stop) {
+		uint64_t end = now_ns() + 1000000;
+
+		while (t->spin && now_ns() < end)
+			;
+		usleep(4000);
+	}
+	return NULL;
+}
+
+int main(void)
+{
+	static struct th th[MAX_THREADS + 1];
+	const char *env = getenv("FAKEQEMU_VCPUS"), *idle = getenv("FAKEQEMU_IDLE");
+	int nvcpus = env ? atoi(env) : 2, n = 0, sig;
+	sigset_t set;
+
+	if (nvcpus < 1 || nvcpus > MAX_THREADS) {
+		fprintf(stderr, "fakeqemu: FAKEQEMU_VCPUS must be 1..%d\n", MAX_THREADS);
+		return 2;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	for (int i = nvcpus - 1; i >= 0; i--) {
+		snprintf(th[n].name, sizeof(th[n].name), "CPU %d/TCG", i);
+		th[n++].spin = !(idle && *idle == '1');
+	}
+	snprintf(th[n++].name, sizeof(th[0].name), "worker");
+	for (int i = 0; i < n; i++) {
+		if (pthread_create(&th[i].pt, NULL, body, &th[i])) {
+			fprintf(stderr, "fakeqemu: pthread_create failed\n");
+			return 1;
+		}
+		while (!th[i].tid)
+			usleep(100);
+	}
+	printf("ready pid %d\n", (int)getpid());
+	for (int i = 0; i < n; i++)
+		printf("thread %d %s\n", (int)th[i].tid, th[i].name);
+	fflush(stdout);
+	do {
+		sig = sigwaitinfo(&set, NULL);
+	} while (sig < 0);
+	stop = 1;
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i].pt, NULL);
+	return 0;
+}
