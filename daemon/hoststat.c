@@ -2,9 +2,11 @@
 /*
  * daemon/hoststat.c - per-CPU busy time from /proc/stat.
  *
- * /proc/stat counts in USER_HZ ticks (10 ms): one read per period is cheap
- * (~3 us) but coarse, which is why the capacity it feeds is smoothed over a
- * window of many periods (policy/dop.c).
+ * /proc/stat counts in USER_HZ ticks (10 ms) and a read costs ~5-10 us (it
+ * formats every CPU and interrupt counter of the host), so it is read at
+ * most every PVS_HOSTSTAT_MIN_NS; a period in between gets the busy rate of
+ * the last interval.  The capacity it feeds is smoothed over a window of
+ * many periods anyway (policy/dop.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,12 +19,14 @@
 #include "sampler.h"
 
 #define MAX_CPUS 1024
+#define PVS_HOSTSTAT_MIN_NS 50000000ull
 
 struct pvs_hoststat {
 	int fd;
 	unsigned ncpus;
 	int samples;
 	uint64_t ns_per_tick;
+	uint64_t t_prev, t_cur; /* when prev and cur were read */
 	uint64_t prev[MAX_CPUS], cur[MAX_CPUS];
 	char buf[128 * 1024];
 };
@@ -51,15 +55,20 @@ void pvs_hoststat_free(struct pvs_hoststat *h)
 	free(h);
 }
 
-int pvs_hoststat_sample(struct pvs_hoststat *h)
+int pvs_hoststat_sample(struct pvs_hoststat *h, uint64_t now_ns)
 {
-	ssize_t n = pvs_pread_all(h->fd, h->buf, sizeof(h->buf));
+	ssize_t n;
 	char *p, *end;
 	unsigned maxcpu = 0;
 
+	if (h->samples && now_ns - h->t_cur < PVS_HOSTSTAT_MIN_NS)
+		return 0;
+	n = pvs_pread_all(h->fd, h->buf, sizeof(h->buf));
 	if (n < 0)
 		return (int)n;
 	memcpy(h->prev, h->cur, sizeof(h->cur));
+	h->t_prev = h->t_cur;
+	h->t_cur = now_ns;
 	end = h->buf + n;
 	for (p = h->buf; p < end;) {
 		char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -86,16 +95,17 @@ int pvs_hoststat_sample(struct pvs_hoststat *h)
 	return 0;
 }
 
-int64_t pvs_hoststat_busy(const struct pvs_hoststat *h, const uint64_t *mask, unsigned nwords)
+int64_t pvs_hoststat_busy(const struct pvs_hoststat *h, const uint64_t *mask, unsigned nwords,
+			  uint64_t dt_ns)
 {
 	uint64_t sum = 0;
 
-	if (h->samples < 2)
+	if (h->samples < 2 || h->t_cur <= h->t_prev)
 		return -1;
 	for (unsigned c = 0; c < h->ncpus && c / 64 < nwords; c++)
 		if (mask[c / 64] & (1ull << (c % 64)))
 			sum += h->cur[c] >= h->prev[c] ? h->cur[c] - h->prev[c] : 0;
-	return (int64_t)sum;
+	return (int64_t)((double)sum * (double)dt_ns / (double)(h->t_cur - h->t_prev));
 }
 
 unsigned pvs_hoststat_ncpus(const struct pvs_hoststat *h)

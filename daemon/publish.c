@@ -53,6 +53,7 @@ void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm)
 	vm->region_err[0] = 0;
 	for (uint32_t i = 0; i < vm->nr_vcpus; i++)
 		vm->vcpus[i].pub_valid = 0;
+	vm->vm_pub_valid = 0;
 	log_info("vm %s: publishing to %s (%zu bytes, %s)", vm->name, vm->region_path,
 		 vm->region.size, vm->region.created ? "created" : "attached");
 }
@@ -91,6 +92,13 @@ void pvs_publish(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now_ns)
 	pvs_vm_to_abi(&vm->track,
 		      &(struct pvs_dop_params){d->cfg->window_us, d->cfg->hysteresis_milli},
 		      d->cfg->period_us, &v);
-	pvs_hregion_publish_vm(&vm->region, &v);
+	/* like the slots: an unchanged VM block is not rewritten */
+	v.update_ns = vm->last_vm_pub.update_ns;
+	if (!vm->vm_pub_valid || memcmp(&v, &vm->last_vm_pub, sizeof(v))) {
+		v.update_ns = now_ns;
+		pvs_hregion_publish_vm(&vm->region, &v);
+		vm->last_vm_pub = v;
+		vm->vm_pub_valid = 1;
+	}
 	pvs_hregion_heartbeat(&vm->region, now_ns);
 }

@@ -17,7 +17,7 @@ void pvs_sample_all(struct pvs_daemon *d, uint64_t now_ns)
 
 	if (invol_every == 0)
 		invol_every = 1;
-	if (pvs_hoststat_sample(d->hoststat) < 0)
+	if (pvs_hoststat_sample(d->hoststat, now_ns) < 0)
 		d->sample_errors++;
 	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next) {
 		struct pvs_vm_obs o = {.dt_ns = dt, .host_cpus = vm->host_cpus};
@@ -57,7 +57,7 @@ void pvs_sample_all(struct pvs_daemon *d, uint64_t now_ns)
 			}
 		}
 		busy = pvs_hoststat_busy(d->hoststat, vm->cpu_mask,
-					 sizeof(vm->cpu_mask) / sizeof(vm->cpu_mask[0]));
+					 sizeof(vm->cpu_mask) / sizeof(vm->cpu_mask[0]), dt);
 		o.host_busy_valid = busy >= 0;
 		o.host_busy_ns = busy >= 0 ? (uint64_t)busy : 0;
 		pvs_vm_update(&vm->track, &p, &o, now_ns);

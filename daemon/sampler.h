@@ -42,11 +42,14 @@ const struct pvs_sampler_ops *pvs_sampler_start(const char *name, char *err, siz
 struct pvs_hoststat;
 struct pvs_hoststat *pvs_hoststat_new(void);
 void pvs_hoststat_free(struct pvs_hoststat *h);
-/* Read /proc/stat; returns 0 or -errno.  After two reads, busy() answers. */
-int pvs_hoststat_sample(struct pvs_hoststat *h);
+/* Read /proc/stat unless it was read less than 50 ms before NOW_NS; returns
+ * 0 or -errno.  After two reads, busy() answers. */
+int pvs_hoststat_sample(struct pvs_hoststat *h, uint64_t now_ns);
 /* Busy ns (user+nice+system+irq+softirq+steal) over the CPUs in MASK
- * (NWORDS 64-bit words) between the last two samples; -1 if unknown. */
-int64_t pvs_hoststat_busy(const struct pvs_hoststat *h, const uint64_t *mask, unsigned nwords);
+ * (NWORDS 64-bit words) in a period of DT_NS, at the rate seen between the
+ * last two reads; -1 if unknown. */
+int64_t pvs_hoststat_busy(const struct pvs_hoststat *h, const uint64_t *mask, unsigned nwords,
+			  uint64_t dt_ns);
 unsigned pvs_hoststat_ncpus(const struct pvs_hoststat *h);
 
 #endif

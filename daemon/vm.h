@@ -53,6 +53,8 @@ struct pvs_vm {
 	uint32_t nr_vcpus; /* highest index + 1 */
 	uint32_t cap_vcpus;
 	struct pvs_vm_track track;
+	struct pvsched_vm last_vm_pub; /* what the region's VM block holds */
+	int vm_pub_valid;
 	struct pvs_vm *next;
 };
 

@@ -78,10 +78,13 @@ static void init_header(struct pvs_hregion *r, const struct pvs_hregion_opts *o)
 	}
 	for (size_t i = 0; i < 8; i++)
 		PVS_STORE(&h->reserved1[i], 0);
-	/* Host parts of the VM block and every slot start from zero; the guest
-	 * parts are the guest's and are left alone. */
+	/* Host parts of the VM block and every slot in use start from zero; the
+	 * guest parts are the guest's and are left alone.  Slots beyond
+	 * nr_vcpus are zeroed when they come into use (set_nr_vcpus): zeroing
+	 * all of them would make every page of the file resident (1 MiB per VM
+	 * at the default size) for slots no guest may read. */
 	memset(r->vm, 0, sizeof(*r->vm));
-	for (uint32_t i = 0; i < PVSCHED_VCPUS_FOR_SIZE(r->size); i++)
+	for (uint32_t i = 0; i < r->nr_vcpus; i++)
 		memset(&pvs_hregion_vcpu(r, i)->host, 0, sizeof(struct pvsched_vcpu_host));
 	__atomic_store_n(&h->magic, PVSCHED_MAGIC, __ATOMIC_RELEASE);
 	__atomic_store_n(&h->host_state, PVSCHED_HOST_ACTIVE, __ATOMIC_RELEASE);
@@ -243,6 +246,15 @@ int pvs_hregion_set_nr_vcpus(struct pvs_hregion *r, uint32_t nr)
 {
 	if (nr > PVSCHED_VCPUS_FOR_SIZE(r->size))
 		return -EMSGSIZE;
+	for (uint32_t i = r->nr_vcpus; i < nr; i++) {
+		struct pvsched_vcpu_host *h = &pvs_hregion_vcpu(r, i)->host;
+		uint32_t seq = PVS_LOAD(&h->seq);
+
+		/* a slot coming into use: clear what an earlier agent left */
+		pvs_seq_write_begin(&h->seq);
+		memset((char *)h + sizeof(h->seq), 0, sizeof(*h) - sizeof(h->seq));
+		__atomic_store_n(&h->seq, (seq | 1u) + 1u, __ATOMIC_RELEASE);
+	}
 	r->nr_vcpus = nr;
 	__atomic_store_n(&r->hdr->nr_vcpus, nr, __ATOMIC_RELEASE);
 	return 0;
