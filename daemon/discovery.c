@@ -346,7 +346,11 @@ static void scan_qemu(struct pvs_daemon *d)
 	struct dirent *e;
 
 	if (!proc) {
-		log_err("/proc: %s", strerror(errno));
+		/* out of fds or memory is not "every VM exited": keep them all */
+		log_err("/proc: %s; keeping the known QEMU VMs", strerror(errno));
+		for (struct pvs_vm *vm = d->vms; vm; vm = vm->next)
+			if (vm->kind == PVS_VM_QEMU)
+				vm->present = 1;
 		return;
 	}
 	if (++skip_scans % PVS_SKIP_REFRESH == 0)
@@ -376,9 +380,17 @@ static void scan_qemu(struct pvs_daemon *d)
 			continue;
 		}
 		vm = find_vm_by_proc(d, &id);
-		if (list_threads(id.pid, 1, NULL, vm, &f) < 0 || f.n == 0) {
-			free(f.t);
-			continue; /* not (yet) a VM with named vCPU threads */
+		{
+			int rc = list_threads(id.pid, 1, NULL, vm, &f);
+			if (vm && (rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM)) {
+				free(f.t);
+				vm->present = 1; /* transient: not an exit */
+				continue;
+			}
+			if (rc < 0 || f.n == 0) {
+				free(f.t);
+				continue; /* not (yet) a VM with named vCPU threads */
+			}
 		}
 		if (!vm) {
 			snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)id.pid);
@@ -476,9 +488,18 @@ static int scan_process(struct pvs_daemon *d, const char *name, pid_t pid, uint6
 		d->vms = vm;
 		log_info("vm %s: process %d attached, region %s", name, (int)pid, vm->region_path);
 	}
-	if (list_threads(pid, 0, vm->threads, vm, &f) < 0) {
-		free(f.t);
-		return -ESRCH;
+	{
+		int rc = list_threads(pid, 0, vm->threads, vm, &f);
+		if (rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM) {
+			/* transient: keep the VM as it is until the next rescan */
+			free(f.t);
+			vm->present = 1;
+			return 0;
+		}
+		if (rc < 0) {
+			free(f.t);
+			return -ESRCH;
+		}
 	}
 	if (f.n > 1) /* f.t is NULL when no thread matched: qsort(NULL, ...) is UB */
 		qsort(f.t, f.n, sizeof(*f.t), cmp_tid);

@@ -265,11 +265,15 @@ analyze() { # CYCLE
 		if (!(pm["A"] < amax + f["A"])) { printf "e2e: check FAILED: phase A (no load of ours) not near zero: median preempted_avg_milli %.0f >= %d + other load %d\n", pm["A"], amax, f["A"]; bad++ }
 		if (!(pm["B"] >= pm["A"] + 300)) { print "e2e: check FAILED: phase B (hogs) not clearly above phase A (median: by 300 milli-vCPUs)"; bad++ }
 		if (!(pm["C"] <= pm["B"] - 300 && pm["C"] < amax + f["C"])) { print "e2e: check FAILED: phase C (hogs stopped) did not come back down (median: 300 below B, near zero up to other load)"; bad++ }
-		# Capacity: what other host load leaves to the VM.  It falls under the
-		# hogs and, without them, agrees with the load measured here.
+		# Capacity: what other host load leaves to the vCPUs of the VM.  It falls
+		# under the hogs.  Its absolute value also counts the own
+		# non-vCPU threads of QEMU (the TCG main loop, serial output) and the outer
+		# host steal, which this script does not measure, so it is not
+		# compared with 2000 - other load; the advice must use both vCPUs
+		# when nothing of ours competes, and one under the hogs.
 		if (!(cm["B"] <= cm["A"] - 250)) { print "e2e: check FAILED: capacity_milli did not fall under host load (median: by 250)"; bad++ }
-		ctol = noisy ? 600 : 400 # other load varies within a phase
-		if (!(cm["A"] >= 2000 - f["A"] - ctol && cm["A"] <= 2000 - f["A"] + ctol)) { printf "e2e: check FAILED: phase A capacity_milli %.0f disagrees with the host: 2000 - other load %d (by more than %d)\n", cm["A"], f["A"], ctol; bad++ }
+		if (!(md["A"] >= 1.5 || f["A"] > 250)) { printf "e2e: check FAILED: phase A advice %.2f threads, expected 2 without host load\n", md["A"]; bad++ }
+		if (!(md["B"] <= 1.5)) { printf "e2e: check FAILED: phase B advice %.2f threads, expected 1 under the hogs\n", md["B"]; bad++ }
 		exit bad ? 1 : 0
 	}' "$work/events.log" "$work/serial.log"
 }
