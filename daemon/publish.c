@@ -58,6 +58,13 @@ void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm)
 		 vm->region.size, vm->region.created ? "created" : "attached");
 }
 
+#define PVS_VM_DEADBAND_MILLI 10u
+
+static int near(uint32_t a, uint32_t b)
+{
+	return (a > b ? a - b : b - a) < PVS_VM_DEADBAND_MILLI;
+}
+
 void pvs_publish(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now_ns)
 {
 	struct pvsched_vm v;
@@ -92,8 +99,16 @@ void pvs_publish(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now_ns)
 	pvs_vm_to_abi(&vm->track,
 		      &(struct pvs_dop_params){d->cfg->window_us, d->cfg->hysteresis_milli},
 		      d->cfg->period_us, &v);
-	/* like the slots: an unchanged VM block is not rewritten */
+	/* Like the slots, an unchanged VM block is not rewritten; the smoothed
+	 * values move by a few milli-vCPUs every period, so changes below
+	 * PVS_VM_DEADBAND_MILLI do not count (they are noise at the window's
+	 * time scale, and each rewrite is a cache miss per VM per period). */
 	v.update_ns = vm->last_vm_pub.update_ns;
+	if (vm->vm_pub_valid && near(v.preempted_avg_milli, vm->last_vm_pub.preempted_avg_milli) &&
+	    near(v.capacity_milli, vm->last_vm_pub.capacity_milli)) {
+		v.preempted_avg_milli = vm->last_vm_pub.preempted_avg_milli;
+		v.capacity_milli = vm->last_vm_pub.capacity_milli;
+	}
 	if (!vm->vm_pub_valid || memcmp(&v, &vm->last_vm_pub, sizeof(v))) {
 		v.update_ns = now_ns;
 		pvs_hregion_publish_vm(&vm->region, &v);
