@@ -189,7 +189,9 @@ struct json_object *pvs_status_json(struct pvs_daemon *d)
 				       json_object_new_double(vm->track.preempted_avg));
 		json_object_object_add(o, "capacity", json_object_new_double(vm->track.primed ? vm->track.capacity
 											       : (double)vm->nr_vcpus));
-		json_object_object_add(o, "recommended_dop", json_object_new_int((int)vm->track.dop));
+		json_object_object_add(o, "recommended_dop",
+				       json_object_new_int((int)(vm->track.dop ? vm->track.dop
+									       : (vm->nr_vcpus ? vm->nr_vcpus : 1))));
 		json_object_object_add(o, "heartbeat",
 				       json_object_new_int64(vm->region_ok
 								     ? (int64_t)vm->region.hdr->heartbeat

@@ -164,7 +164,9 @@ int main(int argc, char **argv)
 		if (slash && slash != dir) {
 			*slash = 0;
 			/* 0755: the socket's own mode (0660) and group guard it */
-			if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			if (mkdir(dir, 0755) == 0)
+				chmod(dir, 0755); /* not narrowed by the umask */
+			else if (errno != EEXIST)
 				log_warn("%s: %s", dir, strerror(errno));
 		}
 	}
@@ -267,6 +269,7 @@ int main(int argc, char **argv)
 				free(cfg);
 				cfg = fresh;
 				d.cfg = cfg;
+				pvs_discovery_free(); /* qemu_comm may have changed */
 				log_info("configuration reloaded from %s", config_path);
 			}
 		}

@@ -12,7 +12,6 @@
  * a program that is not OpenMP) get the real load average untouched.
  *
  * Usage: OMP_DYNAMIC=true LD_PRELOAD=libpvsched-omp.so ./program
- * (or pvsched-run ./program, which sets both).
  */
 #include <dlfcn.h>
 #include <stdint.h>
