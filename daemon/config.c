@@ -13,6 +13,7 @@
 #include <pvsched/abi.h>
 
 #include "config.h"
+#include "names.h"
 #include "sampler.h"
 
 void pvs_config_defaults(struct pvs_config *c)
@@ -91,7 +92,6 @@ struct parse_ctx {
 };
 
 static int bad(struct parse_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int valid_vm_name(const char *s);
 static int copy_str(char *dst, size_t n, const char *v);
 
 /* A section header S ("[name]..."): inih calls handlers only for keys, so
@@ -117,7 +117,7 @@ static void section_start(struct parse_ctx *p, const char *s)
 		bad(p, "unknown section [%s] (expected [daemon] or [vm NAME])", name);
 		return;
 	}
-	if (!valid_vm_name(name + 3)) {
+	if (!pvs_valid_vm_name(name + 3)) {
 		bad(p, "[%s]: name must be 1-31 of [A-Za-z0-9._-]", name);
 		return;
 	}
@@ -219,19 +219,6 @@ static int copy_str(char *dst, size_t n, const char *v)
 		return -1;
 	memcpy(dst, v, strlen(v) + 1);
 	return 0;
-}
-
-static int valid_vm_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n >= PVS_NAME_MAX)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
-			return 0;
-	return 1;
 }
 
 static int lookup_gid(const char *v, gid_t *out)

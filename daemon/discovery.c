@@ -276,6 +276,19 @@ static void reconcile_threads(struct pvs_daemon *d, struct pvs_vm *vm, struct fo
 		pvs_hregion_set_nr_vcpus(&vm->region, vm->nr_vcpus);
 }
 
+/* A VM seen by this rescan with threads F: bring its slots, pCPU set and
+ * region up to date (a failed region is retried), and free F. */
+static void refresh_vm(struct pvs_daemon *d, struct pvs_vm *vm, struct found *f)
+{
+	vm->present = 1;
+	reconcile_threads(d, vm, f);
+	update_affinity(vm);
+	if (!vm->region_ok)
+		pvs_publish_open(d, vm);
+	free(f->t);
+	f->t = NULL;
+}
+
 static int cmp_tid(const void *a, const void *b)
 {
 	const struct found_thread *x = a, *y = b;
@@ -419,12 +432,7 @@ static void scan_qemu(struct pvs_daemon *d)
 			log_info("vm %s: QEMU pid %d found, region %s", vm->name, (int)id.pid,
 				 vm->region_path);
 		}
-		vm->present = 1;
-		reconcile_threads(d, vm, &f);
-		update_affinity(vm);
-		if (!vm->region_ok)
-			pvs_publish_open(d, vm);
-		free(f.t);
+		refresh_vm(d, vm, &f);
 	}
 	closedir(proc);
 	{
@@ -503,12 +511,7 @@ static int scan_process(struct pvs_daemon *d, const char *name, pid_t pid, uint6
 	}
 	if (f.n > 1) /* f.t is NULL when no thread matched: qsort(NULL, ...) is UB */
 		qsort(f.t, f.n, sizeof(*f.t), cmp_tid);
-	vm->present = 1;
-	reconcile_threads(d, vm, &f);
-	update_affinity(vm);
-	if (!vm->region_ok)
-		pvs_publish_open(d, vm);
-	free(f.t);
+	refresh_vm(d, vm, &f);
 	return 0;
 }
 

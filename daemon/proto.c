@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "names.h"
 #include "proto.h"
 
 static const struct {
@@ -14,19 +15,6 @@ static const struct {
 	{"status", PVS_CMD_STATUS}, {"attach", PVS_CMD_ATTACH}, {"detach", PVS_CMD_DETACH},
 	{"rescan", PVS_CMD_RESCAN}, {"reload", PVS_CMD_RELOAD}, {"ping", PVS_CMD_PING},
 };
-
-static int name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 31)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
-			return 0;
-	return 1;
-}
 
 /* The C string of a JSON string, or NULL if it holds a NUL ("\u0000"):
  * the part before it is not what the client sent. */
@@ -108,7 +96,7 @@ int pvs_proto_parse(const char *buf, size_t len, struct pvs_request *req, char *
 			have_cmd = 1;
 		} else if (!strcmp(key, "name")) {
 			if (!json_object_is_type(val, json_type_string) || !cstr(val) ||
-			    !name_ok(cstr(val))) {
+			    !pvs_valid_vm_name(cstr(val))) {
 				rc = fail(err, errlen,
 					  "'name' must be 1-31 characters of [A-Za-z0-9._-]%s", "");
 				break;

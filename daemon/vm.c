@@ -22,13 +22,7 @@ struct pvs_vm *pvs_vm_new(const char *name, enum pvs_vm_kind kind, const struct 
 
 void pvs_vcpu_drop(struct pvs_vcpu *v)
 {
-	if (v->fd_schedstat >= 0)
-		close(v->fd_schedstat);
-	if (v->fd_stat >= 0)
-		close(v->fd_stat);
-	if (v->fd_status >= 0)
-		close(v->fd_status);
-	v->fd_schedstat = v->fd_stat = v->fd_status = -1;
+	/* the sampler's close() has released its handles */
 	v->live = 0;
 	v->track.state = PVSCHED_VCPU_UNKNOWN;
 }

@@ -62,6 +62,6 @@ struct pvs_vm *pvs_vm_new(const char *name, enum pvs_vm_kind kind, const struct 
 void pvs_vm_free(struct pvs_vm *vm);
 /* Find or add the slot for INDEX (grows the array). */
 struct pvs_vcpu *pvs_vm_slot(struct pvs_vm *vm, uint32_t index);
-void pvs_vcpu_drop(struct pvs_vcpu *v); /* close fds, mark gone */
+void pvs_vcpu_drop(struct pvs_vcpu *v); /* mark gone; call sampler->close first */
 
 #endif
