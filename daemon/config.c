@@ -62,9 +62,21 @@ int pvs_parse_size(const char *s, size_t *out)
 	if (errno || end == s || *s == '-')
 		return -1;
 	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
 	default: break;
 	}
 	if (v > (ULLONG_MAX >> shift) || (v << shift) > SIZE_MAX)
@@ -262,8 +274,7 @@ static int daemon_key(struct parse_ctx *p, const char *k, const char *v)
 			return bad(p, "stale_after_ms '%s': expected 1..60000", v);
 		c->stale_after_us = x * 1000;
 	} else if (!strcmp(k, "socket")) {
-		if (v[0] != '/' || copy_str(c->socket, sizeof(c->socket), v) ||
-		    strlen(v) >= 108)
+		if (v[0] != '/' || copy_str(c->socket, sizeof(c->socket), v) || strlen(v) >= 108)
 			return bad(p, "socket '%s': expected an absolute path under 108 bytes", v);
 	} else if (!strcmp(k, "socket_group")) {
 		if (lookup_gid(v, &c->socket_gid))
@@ -299,8 +310,9 @@ static int daemon_key(struct parse_ctx *p, const char *k, const char *v)
 			return bad(p, "qemu_comm: too long");
 	} else if (!strcmp(k, "sampler")) {
 		if (strcmp(v, "auto") && !pvs_sampler_find(v))
-			return bad(p, "sampler '%s': expected auto or a built-in sampler (procfs%s)", v,
-				   pvs_sampler_find("bpf") ? ", bpf" : "");
+			return bad(p,
+			           "sampler '%s': expected auto or a built-in sampler (procfs%s)",
+			           v, pvs_sampler_find("bpf") ? ", bpf" : "");
 		copy_str(c->sampler, sizeof(c->sampler), v);
 	} else {
 		return bad(p, "unknown key '%s' in [daemon]", k);
@@ -355,7 +367,7 @@ static int handler(void *user, const char *section, const char *name, const char
 }
 
 int pvs_config_load(struct pvs_config *c, const char *path, int must_exist, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	struct parse_ctx p = {.c = c};
 	FILE *f;
@@ -378,7 +390,7 @@ int pvs_config_load(struct pvs_config *c, const char *path, int must_exist, char
 			line = p.bad_line;
 		if (line > 0)
 			snprintf(err, errlen, "%s:%d: %s", path, line,
-				 p.bad ? p.msg : "syntax error");
+			         p.bad ? p.msg : "syntax error");
 		else
 			snprintf(err, errlen, "%s: %s", path, p.bad ? p.msg : "read error");
 		return -1;
@@ -386,7 +398,7 @@ int pvs_config_load(struct pvs_config *c, const char *path, int must_exist, char
 	for (size_t i = 0; i < c->nr_vms; i++) {
 		if (!c->vms[i].pid && !c->vms[i].pidfile[0]) {
 			snprintf(err, errlen, "%s:%d: [vm %s]: needs pid= or pidfile=", path,
-				 c->vms[i].line, c->vms[i].name);
+			         c->vms[i].line, c->vms[i].name);
 			return -1;
 		}
 	}

@@ -11,16 +11,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PVS_NAME_MAX 32 /* fits the region header's vm_name */
-#define PVS_PATH_MAX 256
+#define PVS_NAME_MAX       32 /* fits the region header's vm_name */
+#define PVS_PATH_MAX       256
 #define PVS_MAX_CONFIG_VMS 256
 
 struct pvs_config_vm {
 	char name[PVS_NAME_MAX];
-	pid_t pid;                    /* 0: use pidfile */
+	pid_t pid; /* 0: use pidfile */
 	char pidfile[PVS_PATH_MAX];
-	char threads[64];             /* glob on thread names, "" = all but main */
-	char region[PVS_PATH_MAX];    /* "" = region_dir/pvsched-NAME */
+	char threads[64];          /* glob on thread names, "" = all but main */
+	char region[PVS_PATH_MAX]; /* "" = region_dir/pvsched-NAME */
 	int line;
 };
 
@@ -32,13 +32,13 @@ struct pvs_config {
 	uint32_t hysteresis_milli;
 	uint32_t stale_after_us; /* 0 = derived from the period */
 	char socket[PVS_PATH_MAX];
-	gid_t socket_gid;        /* (gid_t)-1 = keep */
+	gid_t socket_gid; /* (gid_t)-1 = keep */
 	char region_dir[PVS_PATH_MAX];
 	size_t region_size;
 	mode_t region_mode;
 	uid_t region_uid;
 	gid_t region_gid;
-	char qemu_comm[128];     /* comma-separated globs on process names */
+	char qemu_comm[128]; /* comma-separated globs on process names */
 	char sampler[16];
 	struct pvs_config_vm vms[PVS_MAX_CONFIG_VMS];
 	size_t nr_vms;
@@ -51,7 +51,7 @@ void pvs_config_defaults(struct pvs_config *c);
 /* Parse PATH into C (defaults first).  A missing file is an error only when
  * MUST_EXIST.  On error returns -1 and writes "file:line: what" to ERR. */
 int pvs_config_load(struct pvs_config *c, const char *path, int must_exist, char *err,
-		    size_t errlen);
+                    size_t errlen);
 uint32_t pvs_config_stale_after_us(const struct pvs_config *c);
 /* Parse a size with an optional K/M/G suffix; -1 on error. */
 int pvs_parse_size(const char *s, size_t *out);

@@ -26,7 +26,7 @@
 #include "log.h"
 #include "proto.h"
 
-#define PVS_MAX_CLIENTS 32
+#define PVS_MAX_CLIENTS       32
 #define PVS_CLIENT_TIMEOUT_NS (2ull * 1000000000ull)
 
 struct client {
@@ -50,7 +50,7 @@ struct pvs_control {
 static int listen_tag;
 
 struct pvs_control *pvs_control_open(const char *path, gid_t gid, int epfd, char *err,
-				     size_t errlen)
+                                     size_t errlen)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct pvs_control *c;
@@ -141,9 +141,8 @@ void pvs_control_close(struct pvs_control *c)
 
 int pvs_control_owns(struct pvs_control *c, void *tag)
 {
-	return c && (tag == &listen_tag ||
-		     ((char *)tag >= (char *)c->clients &&
-		      (char *)tag < (char *)(c->clients + PVS_MAX_CLIENTS)));
+	return c && (tag == &listen_tag || ((char *)tag >= (char *)c->clients &&
+	                                    (char *)tag < (char *)(c->clients + PVS_MAX_CLIENTS)));
 }
 
 int pvs_control_take_reload(struct pvs_control *c)
@@ -168,7 +167,7 @@ struct json_object *pvs_status_json(struct pvs_daemon *d)
 	json_object_object_add(root, "sampler", json_object_new_string(d->sampler->name));
 	json_object_object_add(root, "period_us", json_object_new_int64(d->cfg->period_us));
 	json_object_object_add(root, "uptime_s",
-			       json_object_new_double((double)(now - d->start_ns) / 1e9));
+	                       json_object_new_double((double)(now - d->start_ns) / 1e9));
 	json_object_object_add(root, "samples", json_object_new_int64((int64_t)d->samples));
 	json_object_object_add(root, "rescans", json_object_new_int64((int64_t)d->rescans));
 	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next) {
@@ -181,42 +180,50 @@ struct json_object *pvs_status_json(struct pvs_daemon *d)
 		json_object_object_add(o, "region_ok", json_object_new_boolean(vm->region_ok));
 		if (!vm->region_ok)
 			json_object_object_add(o, "region_error",
-					       json_object_new_string(vm->region_err));
+			                       json_object_new_string(vm->region_err));
 		json_object_object_add(o, "host_cpus", json_object_new_int((int)vm->host_cpus));
 		json_object_object_add(o, "preempted_now",
-				       json_object_new_int((int)vm->track.preempted_now));
+		                       json_object_new_int((int)vm->track.preempted_now));
 		json_object_object_add(o, "preempted_avg",
-				       json_object_new_double(vm->track.preempted_avg));
-		json_object_object_add(o, "capacity", json_object_new_double(vm->track.primed ? vm->track.capacity
-											       : (double)vm->nr_vcpus));
-		json_object_object_add(o, "recommended_dop",
-				       json_object_new_int((int)(vm->track.dop ? vm->track.dop
-									       : (vm->nr_vcpus ? vm->nr_vcpus : 1))));
-		json_object_object_add(o, "heartbeat",
-				       json_object_new_int64(vm->region_ok
-								     ? (int64_t)vm->region.hdr->heartbeat
-								     : 0));
+		                       json_object_new_double(vm->track.preempted_avg));
+		json_object_object_add(o, "capacity",
+		                       json_object_new_double(vm->track.primed
+		                                                      ? vm->track.capacity
+		                                                      : (double)vm->nr_vcpus));
+		json_object_object_add(
+		        o, "recommended_dop",
+		        json_object_new_int((int)(vm->track.dop
+		                                          ? vm->track.dop
+		                                          : (vm->nr_vcpus ? vm->nr_vcpus : 1))));
+		json_object_object_add(
+		        o, "heartbeat",
+		        json_object_new_int64(vm->region_ok ? (int64_t)vm->region.hdr->heartbeat
+		                                            : 0));
 		for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
 			struct pvs_vcpu *v = &vm->vcpus[i];
 			struct json_object *x = json_object_new_object();
 
 			json_object_object_add(x, "index", json_object_new_int((int)i));
-			json_object_object_add(x, "tid", json_object_new_int(v->live ? v->id.tid : 0));
+			json_object_object_add(x, "tid",
+			                       json_object_new_int(v->live ? v->id.tid : 0));
 			json_object_object_add(
-				x, "state",
-				json_object_new_string(pvsched_vcpu_state_str(v->track.state)));
-			json_object_object_add(x, "run_pct",
-					       json_object_new_double(v->track.run_pct_x100 / 100.0));
-			json_object_object_add(x, "rdy_pct",
-					       json_object_new_double(v->track.wait_pct_x100 / 100.0));
+			        x, "state",
+			        json_object_new_string(pvsched_vcpu_state_str(v->track.state)));
+			json_object_object_add(
+			        x, "run_pct",
+			        json_object_new_double(v->track.run_pct_x100 / 100.0));
+			json_object_object_add(
+			        x, "rdy_pct",
+			        json_object_new_double(v->track.wait_pct_x100 / 100.0));
 			json_object_object_add(x, "preempt_per_s",
-					       json_object_new_int((int)v->track.preempt_per_s));
+			                       json_object_new_int((int)v->track.preempt_per_s));
 			json_object_object_add(x, "run_ns",
-					       json_object_new_int64((int64_t)v->track.run_total));
+			                       json_object_new_int64((int64_t)v->track.run_total));
 			json_object_object_add(x, "wait_ns",
-					       json_object_new_int64((int64_t)v->track.wait_total));
-			json_object_object_add(x, "preemptions",
-					       json_object_new_int64((int64_t)v->track.preemptions));
+			                       json_object_new_int64((int64_t)v->track.wait_total));
+			json_object_object_add(
+			        x, "preemptions",
+			        json_object_new_int64((int64_t)v->track.preemptions));
 			json_object_array_add(arr, x);
 		}
 		json_object_object_add(o, "vcpus", arr);
@@ -242,7 +249,7 @@ static struct json_object *reply_ok(void)
 }
 
 static struct json_object *handle(struct pvs_control *c, struct pvs_daemon *d, const char *buf,
-				  size_t len)
+                                  size_t len)
 {
 	struct pvs_request r;
 	char err[256];
@@ -250,16 +257,10 @@ static struct json_object *handle(struct pvs_control *c, struct pvs_daemon *d, c
 	if (pvs_proto_parse(buf, len, &r, err, sizeof(err)) < 0)
 		return reply_error(err);
 	switch (r.cmd) {
-	case PVS_CMD_STATUS:
-		return pvs_status_json(d);
-	case PVS_CMD_PING:
-		return reply_ok();
-	case PVS_CMD_RESCAN:
-		pvs_discover(d);
-		return reply_ok();
-	case PVS_CMD_RELOAD:
-		c->reload = 1;
-		return reply_ok();
+	case PVS_CMD_STATUS: return pvs_status_json(d);
+	case PVS_CMD_PING: return reply_ok();
+	case PVS_CMD_RESCAN: pvs_discover(d); return reply_ok();
+	case PVS_CMD_RELOAD: c->reload = 1; return reply_ok();
 	case PVS_CMD_ATTACH:
 		if (pvs_attach_process(d, r.name, r.pid, r.threads, err, sizeof(err)) < 0)
 			return reply_error(err);
@@ -296,7 +297,7 @@ static void client_respond(struct pvs_control *c, struct client *cl, struct pvs_
 }
 
 static void client_io(struct pvs_control *c, struct client *cl, uint32_t events,
-		      struct pvs_daemon *d)
+                      struct pvs_daemon *d)
 {
 	if (pvs_now_ns() > cl->deadline) {
 		client_close(c, cl);

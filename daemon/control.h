@@ -11,7 +11,7 @@ struct pvs_control;
 
 /* Bind PATH (replacing a stale socket, refusing a live one).  */
 struct pvs_control *pvs_control_open(const char *path, gid_t gid, int epfd, char *err,
-				     size_t errlen);
+                                     size_t errlen);
 void pvs_control_close(struct pvs_control *c);
 /* Handle an epoll event whose data.ptr was handed out by this module. */
 void pvs_control_event(struct pvs_control *c, void *tag, uint32_t events, struct pvs_daemon *d);

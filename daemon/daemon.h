@@ -40,7 +40,7 @@ void pvs_discovery_free(void);
 struct pvs_vm *pvs_find_vm(struct pvs_daemon *d, const char *name);
 /* Attach a process VM now; returns 0 or -errno with a message in ERR. */
 int pvs_attach_process(struct pvs_daemon *d, const char *name, pid_t pid, const char *threads,
-		       char *err, size_t errlen);
+                       char *err, size_t errlen);
 int pvs_detach(struct pvs_daemon *d, const char *name, char *err, size_t errlen);
 
 /* publish.c: the region of each VM. */

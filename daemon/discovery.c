@@ -105,7 +105,7 @@ static const struct pvs_vcpu *known_vcpu(const struct pvs_vm *known, pid_t tid)
 }
 
 static int list_threads(pid_t pid, int qemu, const char *pattern, const struct pvs_vm *known,
-			struct found *f)
+                        struct found *f)
 {
 	char path[64];
 	DIR *dir;
@@ -186,7 +186,8 @@ static void update_affinity(struct pvs_vm *vm)
 
 	CPU_ZERO(&all);
 	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
-		if (!vm->vcpus[i].live || sched_getaffinity(vm->vcpus[i].id.tid, sizeof(set), &set) < 0)
+		if (!vm->vcpus[i].live ||
+		    sched_getaffinity(vm->vcpus[i].id.tid, sizeof(set), &set) < 0)
 			continue;
 		CPU_OR(&all, &all, &set);
 		got = 1;
@@ -210,8 +211,8 @@ static void reconcile_threads(struct pvs_daemon *d, struct pvs_vm *vm, struct fo
 {
 	uint32_t old_nr = vm->nr_vcpus;
 	/* slots that fit the region actually mapped, or the one to be created */
-	size_t max_vcpus = PVSCHED_VCPUS_FOR_SIZE(vm->region_ok ? vm->region.size
-								 : d->cfg->region_size);
+	size_t max_vcpus =
+	        PVSCHED_VCPUS_FOR_SIZE(vm->region_ok ? vm->region.size : d->cfg->region_size);
 
 	for (uint32_t i = 0; i < vm->nr_vcpus; i++)
 		vm->vcpus[i].present = 0;
@@ -306,7 +307,7 @@ static int cmp_tid(const void *a, const void *b)
  * is not forking hundreds of thousands of processes a second.
  */
 #define PVS_SKIP_MIN_AGE_S 10
-#define PVS_SKIP_REFRESH 30
+#define PVS_SKIP_REFRESH   30
 
 struct pid_list {
 	pid_t *v;
@@ -414,8 +415,8 @@ static void scan_qemu(struct pvs_daemon *d)
 			if (pvs_find_vm(d, name)) {
 				char alt[PVS_NAME_MAX];
 				snprintf(alt, sizeof(alt), "%.20s-%d", name, (int)id.pid);
-				log_warn("vm %s: name already taken; QEMU pid %d monitored as %s", name,
-					 (int)id.pid, alt);
+				log_warn("vm %s: name already taken; QEMU pid %d monitored as %s",
+				         name, (int)id.pid, alt);
 				snprintf(name, sizeof(name), "%s", alt);
 			}
 			vm = pvs_vm_new(name, PVS_VM_QEMU, &id);
@@ -424,13 +425,13 @@ static void scan_qemu(struct pvs_daemon *d)
 				continue;
 			}
 			if (n < 0 || pvs_qemu_region_path(args, (size_t)n, vm->region_path,
-							  sizeof(vm->region_path)) < 0)
-				snprintf(vm->region_path, sizeof(vm->region_path), "%.200s/pvsched-%.31s",
-					 d->cfg->region_dir, vm->name);
+			                                  sizeof(vm->region_path)) < 0)
+				snprintf(vm->region_path, sizeof(vm->region_path),
+				         "%.200s/pvsched-%.31s", d->cfg->region_dir, vm->name);
 			vm->next = d->vms;
 			d->vms = vm;
 			log_info("vm %s: QEMU pid %d found, region %s", vm->name, (int)id.pid,
-				 vm->region_path);
+			         vm->region_path);
 		}
 		refresh_vm(d, vm, &f);
 	}
@@ -461,7 +462,7 @@ static int read_pidfile(const char *path, pid_t *pid)
 
 /* Bring one process VM up to date.  Returns 0 if the process lives. */
 static int scan_process(struct pvs_daemon *d, const char *name, pid_t pid, uint64_t want_start,
-			const char *threads, const char *region)
+                        const char *threads, const char *region)
 {
 	struct pvs_thread_id id = {pid, pid, 0};
 	struct found f = {0};
@@ -476,7 +477,7 @@ static int scan_process(struct pvs_daemon *d, const char *name, pid_t pid, uint6
 	if (vm && (vm->proc.pid != pid || vm->proc.start != id.start)) {
 		if (vm->kind == PVS_VM_QEMU) {
 			log_warn("vm %s: name used by QEMU pid %d; process %d not attached", name,
-				 (int)vm->proc.pid, (int)pid);
+			         (int)vm->proc.pid, (int)pid);
 			return -EEXIST;
 		}
 		vm->present = 0; /* the process was replaced: start over */
@@ -491,7 +492,7 @@ static int scan_process(struct pvs_daemon *d, const char *name, pid_t pid, uint6
 			snprintf(vm->region_path, sizeof(vm->region_path), "%s", region);
 		else
 			snprintf(vm->region_path, sizeof(vm->region_path), "%.200s/pvsched-%.31s",
-				 d->cfg->region_dir, name);
+			         d->cfg->region_dir, name);
 		vm->next = d->vms;
 		d->vms = vm;
 		log_info("vm %s: process %d attached, region %s", name, (int)pid, vm->region_path);
@@ -571,7 +572,7 @@ static pid_t proc_tgid(pid_t tid)
 }
 
 int pvs_attach_process(struct pvs_daemon *d, const char *name, pid_t pid, const char *threads,
-		       char *err, size_t errlen)
+                       char *err, size_t errlen)
 {
 	struct pvs_attach *a;
 	struct pvs_vm *vm;
@@ -592,13 +593,13 @@ int pvs_attach_process(struct pvs_daemon *d, const char *name, pid_t pid, const 
 	tgid = proc_tgid(pid);
 	if (tgid > 0 && tgid != pid) {
 		snprintf(err, errlen, "%d is a thread of process %d, not a process", (int)pid,
-			 (int)tgid);
+		         (int)tgid);
 		return -EINVAL;
 	}
 	for (vm = d->vms; vm; vm = vm->next)
 		if (vm->proc.pid == pid && vm->proc.start == start) {
 			snprintf(err, errlen, "pid %d is already monitored as VM '%s'", (int)pid,
-				 vm->name);
+			         vm->name);
 			return -EEXIST;
 		}
 	a = calloc(1, sizeof(*a));
@@ -645,9 +646,9 @@ int pvs_detach(struct pvs_daemon *d, const char *name, char *err, size_t errlen)
 	}
 	if (pvs_find_vm(d, name))
 		snprintf(err, errlen,
-			 "VM '%s' was not attached at run time (QEMU VMs are discovered; "
-			 "config VMs are removed by editing the config and SIGHUP)",
-			 name);
+		         "VM '%s' was not attached at run time (QEMU VMs are discovered; "
+		         "config VMs are removed by editing the config and SIGHUP)",
+		         name);
 	else
 		snprintf(err, errlen, "no VM named '%s'", name);
 	return -ENOENT;

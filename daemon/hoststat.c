@@ -18,7 +18,7 @@
 #include "procfs.h"
 #include "sampler.h"
 
-#define MAX_CPUS 1024
+#define MAX_CPUS            1024
 #define PVS_HOSTSTAT_MIN_NS 50000000ull
 
 struct pvs_hoststat {
@@ -79,10 +79,11 @@ int pvs_hoststat_sample(struct pvs_hoststat *h, uint64_t now_ns)
 			unsigned long long v[8] = {0};
 			unsigned cpu;
 			if (sscanf(p + 3, "%u %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0],
-				   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) >= 8 &&
+			           &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) >= 8 &&
 			    cpu < MAX_CPUS) {
 				/* user nice system [idle iowait] irq softirq steal */
-				h->cur[cpu] = (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * h->ns_per_tick;
+				h->cur[cpu] =
+				        (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * h->ns_per_tick;
 				if (cpu + 1 > maxcpu)
 					maxcpu = cpu + 1;
 			}
@@ -96,7 +97,7 @@ int pvs_hoststat_sample(struct pvs_hoststat *h, uint64_t now_ns)
 }
 
 int64_t pvs_hoststat_busy(const struct pvs_hoststat *h, const uint64_t *mask, unsigned nwords,
-			  uint64_t dt_ns)
+                          uint64_t dt_ns)
 {
 	uint64_t sum = 0;
 

@@ -35,28 +35,29 @@ uint64_t pvs_now_ns(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: pvschedd [OPTIONS]\n"
-		"Host agent of pvsched: finds VMs and their vCPU threads, measures how\n"
-		"often the host preempts them and publishes it into each VM's region.\n"
-		"\n"
-		"  -c, --config FILE   configuration (default %s)\n"
-		"  -s, --socket PATH   control socket (overrides the config)\n"
-		"  -n, --check         check the configuration and exit\n"
-		"  -f, --foreground    accepted for compatibility; pvschedd never forks\n"
-		"  -v, --verbose       log debug messages\n"
-		"  -q, --quiet         log warnings and errors only\n"
-		"  -h, --help          this help\n"
-		"  -V, --version       print the version\n"
-		"\n"
-		"Signals: SIGTERM/SIGINT exit cleanly (regions are marked detached),\n"
-		"SIGHUP reloads the configuration.  See pvschedd(8).\n",
-		PVS_DEFAULT_CONFIG);
+	        "Usage: pvschedd [OPTIONS]\n"
+	        "Host agent of pvsched: finds VMs and their vCPU threads, measures how\n"
+	        "often the host preempts them and publishes it into each VM's region.\n"
+	        "\n"
+	        "  -c, --config FILE   configuration (default %s)\n"
+	        "  -s, --socket PATH   control socket (overrides the config)\n"
+	        "  -n, --check         check the configuration and exit\n"
+	        "  -f, --foreground    accepted for compatibility; pvschedd never forks\n"
+	        "  -v, --verbose       log debug messages\n"
+	        "  -q, --quiet         log warnings and errors only\n"
+	        "  -h, --help          this help\n"
+	        "  -V, --version       print the version\n"
+	        "\n"
+	        "Signals: SIGTERM/SIGINT exit cleanly (regions are marked detached),\n"
+	        "SIGHUP reloads the configuration.  See pvschedd(8).\n",
+	        PVS_DEFAULT_CONFIG);
 }
 
 static int arm_timer(int tfd, uint32_t period_us)
 {
 	struct itimerspec its = {
-		.it_interval = {.tv_sec = period_us / 1000000, .tv_nsec = (long)(period_us % 1000000) * 1000},
+	        .it_interval = {.tv_sec = period_us / 1000000,
+	                        .tv_nsec = (long)(period_us % 1000000) * 1000},
 	};
 	its.it_value = its.it_interval;
 	return timerfd_settime(tfd, 0, &its, NULL);
@@ -67,11 +68,15 @@ static int timer_tag, signal_tag;
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"socket", required_argument, NULL, 's'},
-		{"check", no_argument, NULL, 'n'},        {"foreground", no_argument, NULL, 'f'},
-		{"verbose", no_argument, NULL, 'v'},      {"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	        {"config", required_argument, NULL, 'c'},
+	        {"socket", required_argument, NULL, 's'},
+	        {"check", no_argument, NULL, 'n'},
+	        {"foreground", no_argument, NULL, 'f'},
+	        {"verbose", no_argument, NULL, 'v'},
+	        {"quiet", no_argument, NULL, 'q'},
+	        {"help", no_argument, NULL, 'h'},
+	        {"version", no_argument, NULL, 'V'},
+	        {NULL, 0, NULL, 0},
 	};
 	const char *config_path = PVS_DEFAULT_CONFIG, *socket_path = NULL;
 	int check = 0, explicit_config = 0, opt, epfd, tfd, sfd, rc = 0;
@@ -86,15 +91,20 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "c:s:nfvqhV", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': config_path = optarg; explicit_config = 1; break;
+		case 'c':
+			config_path = optarg;
+			explicit_config = 1;
+			break;
 		case 's': socket_path = optarg; break;
 		case 'n': check = 1; break;
 		case 'f': break;
 		case 'v': pvs_log_set_level(PVS_LOG_DEBUG); break;
 		case 'q': pvs_log_set_level(PVS_LOG_WARN); break;
 		case 'h': usage(stdout); return 0;
-		case 'V': printf("pvschedd %s (region ABI %d.%d)\n", PVSCHED_VERSION,
-				 PVSCHED_ABI_MAJOR, PVSCHED_ABI_MINOR); return 0;
+		case 'V':
+			printf("pvschedd %s (region ABI %d.%d)\n", PVSCHED_VERSION,
+			       PVSCHED_ABI_MAJOR, PVSCHED_ABI_MINOR);
+			return 0;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -191,7 +201,7 @@ int main(int argc, char **argv)
 	}
 	d.start_ns = pvs_now_ns();
 	log_info("started: sampler %s, period %u us, rescan %u ms, socket %s", d.sampler->name,
-		 cfg->period_us, cfg->rescan_ms, cfg->socket);
+	         cfg->period_us, cfg->rescan_ms, cfg->socket);
 	pvs_discover(&d);
 	last_rescan = pvs_now_ns();
 
@@ -249,7 +259,7 @@ int main(int argc, char **argv)
 			if (!fresh) {
 				log_err("reload: out of memory; keeping the old configuration");
 			} else if (pvs_config_load(fresh, config_path, explicit_config, err,
-						   sizeof(err)) < 0) {
+			                           sizeof(err)) < 0) {
 				log_err("reload failed, keeping the old configuration: %s", err);
 				free(fresh);
 			} else {
@@ -257,15 +267,17 @@ int main(int argc, char **argv)
 					log_warn("reload: socket path change needs a restart");
 				snprintf(fresh->socket, sizeof(fresh->socket), "%s", cfg->socket);
 				if (fresh->region_size != cfg->region_size)
-					log_info("reload: new region_size applies to new regions only");
+					log_info("reload: new region_size applies to new regions "
+					         "only");
 				if (strcmp(fresh->sampler, cfg->sampler))
 					log_warn("reload: a sampler change needs a restart");
 				if (fresh->period_us != cfg->period_us)
 					arm_timer(tfd, fresh->period_us);
 				for (struct pvs_vm *vm = d.vms; vm; vm = vm->next)
 					if (vm->region_ok)
-						pvs_hregion_set_timing(&vm->region, fresh->period_us,
-								       pvs_config_stale_after_us(fresh));
+						pvs_hregion_set_timing(
+						        &vm->region, fresh->period_us,
+						        pvs_config_stale_after_us(fresh));
 				free(cfg);
 				cfg = fresh;
 				d.cfg = cfg;

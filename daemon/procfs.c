@@ -59,7 +59,7 @@ static int parse_u64(const char *p, size_t n, uint64_t *out, const char **endp)
 }
 
 int pvs_parse_stat(const char *buf, size_t len, char *comm, size_t commlen, char *state,
-		   uint64_t *start)
+                   uint64_t *start)
 {
 	const char *open_p = memchr(buf, '(', len), *close_p = NULL, *p, *end = buf + len;
 	int field;

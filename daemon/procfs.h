@@ -11,7 +11,7 @@
  * ')' (it may contain spaces, parentheses and slashes: "CPU 0/KVM").
  * Returns 0 or -EINVAL.  Any output pointer may be NULL. */
 int pvs_parse_stat(const char *buf, size_t len, char *comm, size_t commlen, char *state,
-		   uint64_t *start);
+                   uint64_t *start);
 /* Parse "run wait slices" from a schedstat file. */
 int pvs_parse_schedstat(const char *buf, size_t len, uint64_t *run, uint64_t *wait);
 /* Find "nonvoluntary_ctxt_switches:" in a status file. */

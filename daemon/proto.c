@@ -12,8 +12,8 @@ static const struct {
 	const char *name;
 	enum pvs_cmd cmd;
 } cmds[] = {
-	{"status", PVS_CMD_STATUS}, {"attach", PVS_CMD_ATTACH}, {"detach", PVS_CMD_DETACH},
-	{"rescan", PVS_CMD_RESCAN}, {"reload", PVS_CMD_RELOAD}, {"ping", PVS_CMD_PING},
+        {"status", PVS_CMD_STATUS}, {"attach", PVS_CMD_ATTACH}, {"detach", PVS_CMD_DETACH},
+        {"rescan", PVS_CMD_RESCAN}, {"reload", PVS_CMD_RELOAD}, {"ping", PVS_CMD_PING},
 };
 
 /* The C string of a JSON string, or NULL if it holds a NUL ("\u0000"):
@@ -31,8 +31,7 @@ static int fail(char *err, size_t errlen, const char *msg, const char *arg)
 	return -EINVAL;
 }
 
-int pvs_proto_parse(const char *buf, size_t len, struct pvs_request *req, char *err,
-		    size_t errlen)
+int pvs_proto_parse(const char *buf, size_t len, struct pvs_request *req, char *err, size_t errlen)
 {
 	struct json_tokener *tok;
 	struct json_object *o;
@@ -98,7 +97,7 @@ int pvs_proto_parse(const char *buf, size_t len, struct pvs_request *req, char *
 			if (!json_object_is_type(val, json_type_string) || !cstr(val) ||
 			    !pvs_valid_vm_name(cstr(val))) {
 				rc = fail(err, errlen,
-					  "'name' must be 1-31 characters of [A-Za-z0-9._-]%s", "");
+				          "'name' must be 1-31 characters of [A-Za-z0-9._-]%s", "");
 				break;
 			}
 			snprintf(req->name, sizeof(req->name), "%s", json_object_get_string(val));

@@ -13,8 +13,14 @@
 
 #define PVS_PROTO_MAX 4096 /* bytes of JSON, not counting the newline */
 
-enum pvs_cmd { PVS_CMD_STATUS, PVS_CMD_ATTACH, PVS_CMD_DETACH, PVS_CMD_RESCAN, PVS_CMD_RELOAD,
-	       PVS_CMD_PING };
+enum pvs_cmd {
+	PVS_CMD_STATUS,
+	PVS_CMD_ATTACH,
+	PVS_CMD_DETACH,
+	PVS_CMD_RESCAN,
+	PVS_CMD_RELOAD,
+	PVS_CMD_PING
+};
 
 struct pvs_request {
 	enum pvs_cmd cmd;
@@ -25,7 +31,6 @@ struct pvs_request {
 
 /* Parse BUF (LEN bytes, need not be NUL-terminated).  0 or -EINVAL with a
  * message in ERR. */
-int pvs_proto_parse(const char *buf, size_t len, struct pvs_request *req, char *err,
-		    size_t errlen);
+int pvs_proto_parse(const char *buf, size_t len, struct pvs_request *req, char *err, size_t errlen);
 
 #endif

@@ -17,14 +17,14 @@ void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm)
 {
 	const struct pvs_config *c = d->cfg;
 	struct pvs_hregion_opts o = {
-		.size = c->region_size,
-		.nr_vcpus = vm->nr_vcpus,
-		.uid = c->region_uid,
-		.gid = c->region_gid,
-		.mode = c->region_mode,
-		.period_us = c->period_us,
-		.stale_after_us = pvs_config_stale_after_us(c),
-		.vm_name = vm->name,
+	        .size = c->region_size,
+	        .nr_vcpus = vm->nr_vcpus,
+	        .uid = c->region_uid,
+	        .gid = c->region_gid,
+	        .mode = c->region_mode,
+	        .period_us = c->period_us,
+	        .stale_after_us = pvs_config_stale_after_us(c),
+	        .vm_name = vm->name,
 	};
 	char err[sizeof(vm->region_err)];
 	struct stat st;
@@ -35,8 +35,9 @@ void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm)
 	 * is logged once. */
 	if (vm->kind == PVS_VM_QEMU && stat(vm->region_path, &st) < 0) {
 		/* No ivshmem device backed by this file: monitor only. */
-		snprintf(err, sizeof(err), "%s: no such region (QEMU has no pvsched ivshmem device)",
-			 vm->region_path);
+		snprintf(err, sizeof(err),
+		         "%s: no such region (QEMU has no pvsched ivshmem device)",
+		         vm->region_path);
 		if (strcmp(err, vm->region_err))
 			log_info("vm %s: %s", vm->name, err);
 		memcpy(vm->region_err, err, sizeof(err));
@@ -55,7 +56,7 @@ void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm)
 		vm->vcpus[i].pub_valid = 0;
 	vm->vm_pub_valid = 0;
 	log_info("vm %s: publishing to %s (%zu bytes, %s)", vm->name, vm->region_path,
-		 vm->region.size, vm->region.created ? "created" : "attached");
+	         vm->region.size, vm->region.created ? "created" : "attached");
 }
 
 #define PVS_VM_DEADBAND_MILLI 10u
@@ -78,7 +79,7 @@ void pvs_publish(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now_ns)
 		pvs_hregion_close(&vm->region);
 		vm->region_ok = 0;
 		snprintf(vm->region_err, sizeof(vm->region_err), "%s: too small for %u vCPUs",
-			 vm->region_path, vm->nr_vcpus);
+		         vm->region_path, vm->nr_vcpus);
 		return;
 	}
 	for (uint32_t i = 0; i < vm->nr_vcpus && i < vm->region.nr_vcpus; i++) {
@@ -97,8 +98,8 @@ void pvs_publish(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now_ns)
 		v->pub_valid = 1;
 	}
 	pvs_vm_to_abi(&vm->track,
-		      &(struct pvs_dop_params){d->cfg->window_us, d->cfg->hysteresis_milli},
-		      d->cfg->period_us, &v);
+	              &(struct pvs_dop_params){d->cfg->window_us, d->cfg->hysteresis_milli},
+	              d->cfg->period_us, &v);
 	/* Like the slots, an unchanged VM block is not rewritten; the smoothed
 	 * values move by a few milli-vCPUs every period, so changes below
 	 * PVS_VM_DEADBAND_MILLI do not count (they are noise at the window's

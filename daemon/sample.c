@@ -36,8 +36,9 @@ void pvs_sample_all(struct pvs_daemon *d, uint64_t now_ns)
 			d->samples++;
 			if (rc < 0) {
 				d->sample_errors++;
-				log_info("vm %s: vCPU %u (tid %d) unreadable: %s; dropped", vm->name, i,
-					 (int)v->id.tid, rc == -ESRCH ? "thread gone" : "bad data");
+				log_info("vm %s: vCPU %u (tid %d) unreadable: %s; dropped",
+				         vm->name, i, (int)v->id.tid,
+				         rc == -ESRCH ? "thread gone" : "bad data");
 				d->sampler->close(v);
 				pvs_vcpu_drop(v);
 				d->rescan_requested = 1;
@@ -57,7 +58,7 @@ void pvs_sample_all(struct pvs_daemon *d, uint64_t now_ns)
 			}
 		}
 		busy = pvs_hoststat_busy(d->hoststat, vm->cpu_mask,
-					 sizeof(vm->cpu_mask) / sizeof(vm->cpu_mask[0]), dt);
+		                         sizeof(vm->cpu_mask) / sizeof(vm->cpu_mask[0]), dt);
 		o.host_busy_valid = busy >= 0;
 		o.host_busy_ns = busy >= 0 ? (uint64_t)busy : 0;
 		pvs_vm_update(&vm->track, &p, &o, now_ns);

@@ -13,9 +13,9 @@ extern const struct pvs_sampler_ops pvs_sampler_bpf;
 /* In order of preference for "auto". */
 static const struct pvs_sampler_ops *const samplers[] = {
 #ifdef PVSCHED_HAVE_BPF
-	&pvs_sampler_bpf,
+        &pvs_sampler_bpf,
 #endif
-	&pvs_sampler_procfs,
+        &pvs_sampler_procfs,
 };
 
 const struct pvs_sampler_ops *pvs_sampler_find(const char *name)

@@ -27,7 +27,7 @@ struct pvs_sampler_ops {
 	/* Take a sample.  NEED_INVOL asks for the involuntary switch counter
 	 * (the sampler may read it at a slower cadence).  -ESRCH: gone. */
 	int (*sample)(struct pvs_vcpu *v, uint64_t now_ns, int need_invol,
-		      struct pvs_vcpu_sample *out);
+	              struct pvs_vcpu_sample *out);
 };
 
 extern const struct pvs_sampler_ops pvs_sampler_procfs;
@@ -49,7 +49,7 @@ int pvs_hoststat_sample(struct pvs_hoststat *h, uint64_t now_ns);
  * (NWORDS 64-bit words) in a period of DT_NS, at the rate seen between the
  * last two reads; -1 if unknown. */
 int64_t pvs_hoststat_busy(const struct pvs_hoststat *h, const uint64_t *mask, unsigned nwords,
-			  uint64_t dt_ns);
+                          uint64_t dt_ns);
 unsigned pvs_hoststat_ncpus(const struct pvs_hoststat *h);
 
 #endif

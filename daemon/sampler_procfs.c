@@ -79,7 +79,7 @@ fail:
 }
 
 static int procfs_sample(struct pvs_vcpu *v, uint64_t now_ns, int need_invol,
-			 struct pvs_vcpu_sample *out)
+                         struct pvs_vcpu_sample *out)
 {
 	char buf[1536];
 	ssize_t n;
@@ -109,10 +109,10 @@ static int procfs_sample(struct pvs_vcpu *v, uint64_t now_ns, int need_invol,
 }
 
 const struct pvs_sampler_ops pvs_sampler_procfs = {
-	.name = "procfs",
-	.init = NULL,
-	.fini = NULL,
-	.open = procfs_open,
-	.close = procfs_close,
-	.sample = procfs_sample,
+        .name = "procfs",
+        .init = NULL,
+        .fini = NULL,
+        .open = procfs_open,
+        .close = procfs_close,
+        .sample = procfs_sample,
 };

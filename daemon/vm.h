@@ -58,7 +58,8 @@ struct pvs_vm {
 	struct pvs_vm *next;
 };
 
-struct pvs_vm *pvs_vm_new(const char *name, enum pvs_vm_kind kind, const struct pvs_thread_id *proc);
+struct pvs_vm *pvs_vm_new(const char *name, enum pvs_vm_kind kind,
+                          const struct pvs_thread_id *proc);
 void pvs_vm_free(struct pvs_vm *vm);
 /* Find or add the slot for INDEX (grows the array). */
 struct pvs_vcpu *pvs_vm_slot(struct pvs_vm *vm, uint32_t index);

@@ -21,7 +21,7 @@
 #include "region_internal.h"
 
 #define HYSTERESIS_MILLI 150u
-#define MAX_CPUS 1024
+#define MAX_CPUS         1024
 
 struct advisor {
 	int off;
@@ -31,12 +31,12 @@ struct advisor {
 	uint64_t next_region_try_ns;
 	/* steal fallback, under lock */
 	pthread_mutex_t lock;
-	int steal_ok;       /* /proc/stat has a steal column */
-	int steal_seen;     /* the hypervisor reports steal (nonzero ever) */
+	int steal_ok;   /* /proc/stat has a steal column */
+	int steal_seen; /* the hypervisor reports steal (nonzero ever) */
 	uint64_t steal_last_ns;
 	uint64_t steal_prev[MAX_CPUS];
 	int steal_primed;
-	double steal_avg;   /* vCPUs' worth of steal, smoothed (under lock) */
+	double steal_avg;         /* vCPUs' worth of steal, smoothed (under lock) */
 	uint32_t steal_avg_milli; /* the same, for lock-free readers */
 	uint32_t steal_dop;
 };
@@ -52,7 +52,7 @@ static uint64_t mono_ns(void)
 }
 
 uint32_t pvsched_dop_step(uint32_t current, uint32_t capacity_milli, uint32_t max,
-			  uint32_t hysteresis_milli)
+                          uint32_t hysteresis_milli)
 {
 	uint32_t cand;
 
@@ -66,9 +66,11 @@ uint32_t pvsched_dop_step(uint32_t current, uint32_t capacity_milli, uint32_t ma
 	if (current < 1 || current > max)
 		return cand;
 	/* up only past current + 0.5 + h, down only below current - 0.5 - h */
-	if (cand > current && (uint64_t)capacity_milli < (uint64_t)current * 1000 + 500 + hysteresis_milli)
+	if (cand > current &&
+	    (uint64_t)capacity_milli < (uint64_t)current * 1000 + 500 + hysteresis_milli)
 		return current;
-	if (cand < current && (uint64_t)capacity_milli + 500 + hysteresis_milli > (uint64_t)current * 1000)
+	if (cand < current &&
+	    (uint64_t)capacity_milli + 500 + hysteresis_milli > (uint64_t)current * 1000)
 		return current;
 	return cand;
 }
@@ -78,8 +80,8 @@ static void debug_msg(const char *what, int rc)
 	const char *d = getenv("PVSCHED_DEBUG");
 	if (d && *d && strcmp(d, "0"))
 		fprintf(stderr, "libpvsched: %s: %s%s%s\n", what, pvsched_strerror(rc),
-			pvsched_last_verr() ? " - " : "",
-			pvsched_last_verr() ? pvsched_verr_str(pvsched_last_verr()) : "");
+		        pvsched_last_verr() ? " - " : "",
+		        pvsched_last_verr() ? pvsched_verr_str(pvsched_last_verr()) : "");
 }
 
 static void try_region(uint64_t now)
@@ -152,8 +154,8 @@ static int read_steal(uint64_t *delta_ns, int *any_nonzero)
 		if (!strncmp(p, "cpu", 3) && p[3] >= '0' && p[3] <= '9') {
 			unsigned cpu;
 			unsigned long long v[8];
-			if (sscanf(p + 3, "%u %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0], &v[1],
-				   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 9 &&
+			if (sscanf(p + 3, "%u %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0],
+			           &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 9 &&
 			    cpu < MAX_CPUS) {
 				uint64_t steal = v[7] * tick_ns;
 				if (steal)
@@ -203,11 +205,12 @@ static void steal_refresh(uint64_t now)
 			double cap = adv.cpus - adv.steal_avg;
 			uint32_t cap_milli = cap <= 0 ? 0 : (uint32_t)(cap * 1000.0 + 0.5);
 			__atomic_store_n(&adv.steal_avg_milli,
-					 (uint32_t)(adv.steal_avg * 1000.0 + 0.5), __ATOMIC_RELAXED);
+			                 (uint32_t)(adv.steal_avg * 1000.0 + 0.5),
+			                 __ATOMIC_RELAXED);
 			__atomic_store_n(&adv.steal_dop,
-					 pvsched_dop_step(adv.steal_dop, cap_milli, adv.cpus,
-							  HYSTERESIS_MILLI),
-					 __ATOMIC_RELAXED);
+			                 pvsched_dop_step(adv.steal_dop, cap_milli, adv.cpus,
+			                                  HYSTERESIS_MILLI),
+			                 __ATOMIC_RELAXED);
 		}
 	}
 	__atomic_store_n(&adv.steal_last_ns, now, __ATOMIC_RELEASE);
@@ -239,7 +242,8 @@ int pvsched_advise(struct pvsched_advice *out)
 	if (g) {
 		struct pvsched_vm_info vi;
 		if (pvsched_read_vm(g, &vi) == 0 && vi.recommended_dop > 0) {
-			out->threads = vi.recommended_dop < adv.cpus ? vi.recommended_dop : adv.cpus;
+			out->threads =
+			        vi.recommended_dop < adv.cpus ? vi.recommended_dop : adv.cpus;
 			out->preempted_milli = vi.preempted_avg_milli;
 			out->capacity_milli = vi.capacity_milli;
 			out->source = PVSCHED_ADVICE_REGION;

@@ -19,7 +19,7 @@
 #include "seqlock.h"
 
 #define PCI_VENDOR_REDHAT_QUMRANET 0x1af4
-#define PCI_DEVICE_IVSHMEM 0x1110
+#define PCI_DEVICE_IVSHMEM         0x1110
 
 struct pvsched_guest {
 	void *mem;
@@ -228,8 +228,7 @@ int pvsched_host_alive(pvsched_guest *g)
 	if (!g)
 		return -EINVAL;
 	h = g->mem;
-	if (PVS_LOAD(&h->magic) != PVSCHED_MAGIC ||
-	    PVS_LOAD(&h->host_state) != PVSCHED_HOST_ACTIVE)
+	if (PVS_LOAD(&h->magic) != PVSCHED_MAGIC || PVS_LOAD(&h->host_state) != PVSCHED_HOST_ACTIVE)
 		return 0;
 	inst = PVS_LOAD(&h->host_instance);
 	if (inst != __atomic_load_n(&g->instance, __ATOMIC_RELAXED)) {
@@ -298,7 +297,7 @@ int pvsched_read_vcpu(pvsched_guest *g, uint32_t idx, struct pvsched_vcpu_info *
 		return -ERANGE;
 	alive = pvsched_host_alive(g);
 	v = (const struct pvsched_vcpu_host *)((const char *)g->mem + g->vcpu_offset +
-					       (size_t)idx * g->vcpu_stride);
+	                                       (size_t)idx * g->vcpu_stride);
 	memset(info, 0, sizeof(*info));
 	do {
 		if (++tries > PVS_SEQ_RETRIES)

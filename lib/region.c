@@ -54,38 +54,38 @@ int pvs__header_check(const struct pvsched_header *h, size_t maplen, enum pvsche
 		v = PVSCHED_V_MAJOR;
 		err = -EPROTONOSUPPORT;
 	} else if (h->header_size < PVSCHED_HEADER_SIZE ||
-		   (h->vm_offset >= PVSCHED_HEADER_SIZE && h->header_size > h->vm_offset)) {
+	           (h->vm_offset >= PVSCHED_HEADER_SIZE && h->header_size > h->vm_offset)) {
 		/* a vm_offset inside the header is vm_offset's fault (below) */
 		v = PVSCHED_V_HEADER_SIZE;
 	} else if (!is_pow2(h->region_size) || h->region_size < PVSCHED_REGION_MIN_SIZE ||
-		   h->region_size > PVSCHED_REGION_MAX_SIZE || h->region_size > maplen) {
+	           h->region_size > PVSCHED_REGION_MAX_SIZE || h->region_size > maplen) {
 		v = PVSCHED_V_REGION_SIZE;
 		if (h->region_size > maplen && is_pow2(h->region_size))
 			err = -EMSGSIZE;
 	} else if (h->vm_offset < PVSCHED_HEADER_SIZE || h->vm_offset % PVSCHED_CACHELINE ||
-		   h->vm_offset >= h->region_size) {
+	           h->vm_offset >= h->region_size) {
 		v = PVSCHED_V_VM_OFFSET;
 	} else if (h->vm_size < PVSCHED_VM_SIZE || h->vm_size % PVSCHED_CACHELINE ||
-		   (uint64_t)h->vm_offset + h->vm_size > h->region_size) {
+	           (uint64_t)h->vm_offset + h->vm_size > h->region_size) {
 		v = PVSCHED_V_VM_SIZE;
 	} else if (h->vcpu_offset % PVSCHED_CACHELINE ||
-		   h->vcpu_offset < (uint64_t)h->vm_offset + h->vm_size ||
-		   h->vcpu_offset >= h->region_size) {
+	           h->vcpu_offset < (uint64_t)h->vm_offset + h->vm_size ||
+	           h->vcpu_offset >= h->region_size) {
 		v = PVSCHED_V_VCPU_OFFSET;
 	} else if (h->vcpu_stride < PVSCHED_VCPU_STRIDE || h->vcpu_stride % PVSCHED_CACHELINE) {
 		v = PVSCHED_V_VCPU_STRIDE;
 	} else if (h->max_vcpus == 0 ||
-		   h->max_vcpus > (h->region_size - h->vcpu_offset) / h->vcpu_stride) {
+	           h->max_vcpus > (h->region_size - h->vcpu_offset) / h->vcpu_stride) {
 		v = PVSCHED_V_MAX_VCPUS;
 	} else if (h->nr_vcpus > h->max_vcpus) {
 		v = PVSCHED_V_NR_VCPUS;
 	} else if (h->host_state > PVSCHED_HOST_DETACHED) {
 		v = PVSCHED_V_HOST_STATE;
 	} else if (h->host_state == PVSCHED_HOST_ACTIVE &&
-		   (h->publish_period_us == 0 || h->publish_period_us > 10u * 1000 * 1000)) {
+	           (h->publish_period_us == 0 || h->publish_period_us > 10u * 1000 * 1000)) {
 		v = PVSCHED_V_PERIOD;
 	} else if (h->host_state == PVSCHED_HOST_ACTIVE &&
-		   h->stale_after_us < h->publish_period_us) {
+	           h->stale_after_us < h->publish_period_us) {
 		v = PVSCHED_V_STALE_AFTER;
 	}
 	if (why)
@@ -114,7 +114,8 @@ const char *pvsched_verr_str(enum pvsched_verr why)
 	case PVSCHED_V_MAGIC: return "bad magic (not a pvsched region)";
 	case PVSCHED_V_MAJOR: return "unsupported ABI major version";
 	case PVSCHED_V_HEADER_SIZE: return "bad header_size";
-	case PVSCHED_V_REGION_SIZE: return "bad region_size (power of two, 8 KiB..1 GiB, within the mapping)";
+	case PVSCHED_V_REGION_SIZE:
+		return "bad region_size (power of two, 8 KiB..1 GiB, within the mapping)";
 	case PVSCHED_V_VM_OFFSET: return "bad vm_offset";
 	case PVSCHED_V_VM_SIZE: return "bad vm_size";
 	case PVSCHED_V_VCPU_OFFSET: return "bad vcpu_offset";

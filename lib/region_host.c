@@ -91,7 +91,7 @@ static void init_header(struct pvs_hregion *r, const struct pvs_hregion_opts *o)
 }
 
 int pvs_hregion_open(struct pvs_hregion *r, const char *path, const struct pvs_hregion_opts *o,
-		     char *err, size_t errlen)
+                     char *err, size_t errlen)
 {
 	struct stat st;
 	int fd, rc, created = 0;
@@ -103,21 +103,21 @@ int pvs_hregion_open(struct pvs_hregion *r, const char *path, const struct pvs_h
 	if (!is_pow2(o->size) || o->size < PVSCHED_REGION_MIN_SIZE ||
 	    o->size > PVSCHED_REGION_MAX_SIZE)
 		return fail(err, errlen, -EINVAL,
-			    "%s: region size %zu is not a power of two in [%u, %u]", path,
-			    o->size, PVSCHED_REGION_MIN_SIZE, PVSCHED_REGION_MAX_SIZE);
+		            "%s: region size %zu is not a power of two in [%u, %u]", path, o->size,
+		            PVSCHED_REGION_MIN_SIZE, PVSCHED_REGION_MAX_SIZE);
 	if (strlen(path) >= sizeof(r->path))
 		return fail(err, errlen, -ENAMETOOLONG, "%s: path too long", path);
 
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, o->mode);
 	if (fd >= 0) {
 		created = 1;
-		if (fchmod(fd, o->mode) < 0 ||
-		    ((o->uid != (uid_t)-1 || o->gid != (gid_t)-1) && fchown(fd, o->uid, o->gid) < 0)) {
+		if (fchmod(fd, o->mode) < 0 || ((o->uid != (uid_t)-1 || o->gid != (gid_t)-1) &&
+		                                fchown(fd, o->uid, o->gid) < 0)) {
 			rc = -errno;
 			unlink(path); /* ours, never mapped by anyone yet */
 			close(fd);
 			return fail(err, errlen, rc, "%s: setting owner/mode: %s", path,
-				    strerror(-rc));
+			            strerror(-rc));
 		}
 	} else if (errno == EEXIST) {
 		fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
@@ -142,12 +142,13 @@ int pvs_hregion_open(struct pvs_hregion *r, const char *path, const struct pvs_h
 		size = o->size;
 	} else {
 		size = (size_t)st.st_size;
-		if (!is_pow2(size) || size < PVSCHED_REGION_MIN_SIZE || size > PVSCHED_REGION_MAX_SIZE) {
+		if (!is_pow2(size) || size < PVSCHED_REGION_MIN_SIZE ||
+		    size > PVSCHED_REGION_MAX_SIZE) {
 			close(fd);
 			return fail(err, errlen, -EMSGSIZE,
-				    "%s: existing file of %zu bytes is not a usable region "
-				    "(power of two in [%u, %u] needed); left untouched",
-				    path, size, PVSCHED_REGION_MIN_SIZE, PVSCHED_REGION_MAX_SIZE);
+			            "%s: existing file of %zu bytes is not a usable region "
+			            "(power of two in [%u, %u] needed); left untouched",
+			            path, size, PVSCHED_REGION_MIN_SIZE, PVSCHED_REGION_MAX_SIZE);
 		}
 	}
 	/* Checked before sizing: a refused region leaves no file behind (one
@@ -157,7 +158,7 @@ int pvs_hregion_open(struct pvs_hregion *r, const char *path, const struct pvs_h
 			unlink(path);
 		close(fd);
 		return fail(err, errlen, -EMSGSIZE, "%s: %u vCPUs do not fit %zu bytes (max %zu)",
-			    path, o->nr_vcpus, size, (size_t)PVSCHED_VCPUS_FOR_SIZE(size));
+		            path, o->nr_vcpus, size, (size_t)PVSCHED_VCPUS_FOR_SIZE(size));
 	}
 	if (st.st_size == 0 && ftruncate(fd, (off_t)size) < 0) {
 		rc = -errno;
@@ -173,8 +174,8 @@ int pvs_hregion_open(struct pvs_hregion *r, const char *path, const struct pvs_h
 		close(fd);
 		if (rc == -EWOULDBLOCK)
 			return fail(err, errlen, -EBUSY,
-				    "%s: in use by another pvsched agent (locked); left untouched",
-				    path);
+			            "%s: in use by another pvsched agent (locked); left untouched",
+			            path);
 		return fail(err, errlen, rc, "%s: flock: %s", path, strerror(-rc));
 	}
 	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -207,8 +208,8 @@ int pvs_hregion_open(struct pvs_hregion *r, const char *path, const struct pvs_h
 			memset(r, 0, sizeof(*r));
 			r->fd = -1;
 			return fail(err, errlen, -EEXIST,
-				    "%s: region belongs to VM '%s', not '%s'; left untouched", path,
-				    other, o->vm_name);
+			            "%s: region belongs to VM '%s', not '%s'; left untouched", path,
+			            other, o->vm_name);
 		}
 	}
 	init_header(r, o);
@@ -262,7 +263,8 @@ int pvs_hregion_set_nr_vcpus(struct pvs_hregion *r, uint32_t nr)
 
 struct pvsched_vcpu *pvs_hregion_vcpu(struct pvs_hregion *r, uint32_t idx)
 {
-	return (struct pvsched_vcpu *)(r->mem + PVSCHED_VCPU_OFFSET + (size_t)idx * PVSCHED_VCPU_STRIDE);
+	return (struct pvsched_vcpu *)(r->mem + PVSCHED_VCPU_OFFSET +
+	                               (size_t)idx * PVSCHED_VCPU_STRIDE);
 }
 
 void pvs_hregion_publish_vm(struct pvs_hregion *r, const struct pvsched_vm *v)
@@ -285,7 +287,7 @@ void pvs_hregion_publish_vm(struct pvs_hregion *r, const struct pvsched_vm *v)
 }
 
 void pvs_hregion_publish_vcpu(struct pvs_hregion *r, uint32_t idx,
-			      const struct pvsched_vcpu_host *v)
+                              const struct pvsched_vcpu_host *v)
 {
 	struct pvsched_vcpu_host *d;
 

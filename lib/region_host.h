@@ -34,7 +34,7 @@ struct pvs_hregion_opts {
 	uint32_t period_us;
 	uint32_t stale_after_us;
 	const char *vm_name;
-	int force;         /* take over a region that names another VM */
+	int force; /* take over a region that names another VM */
 };
 
 /*
@@ -43,7 +43,7 @@ struct pvs_hregion_opts {
  * returns a negative errno and writes a message naming PATH into ERR.
  */
 int pvs_hregion_open(struct pvs_hregion *r, const char *path, const struct pvs_hregion_opts *o,
-		     char *err, size_t errlen);
+                     char *err, size_t errlen);
 /* Mark the region DETACHED (guests stop trusting it) and unmap it.  The
  * file stays: QEMU may still map it. */
 void pvs_hregion_close(struct pvs_hregion *r);
@@ -56,7 +56,7 @@ struct pvsched_vcpu *pvs_hregion_vcpu(struct pvs_hregion *r, uint32_t idx);
 /* Seqlock-protected publishes: VALUES' seq field is ignored. */
 void pvs_hregion_publish_vm(struct pvs_hregion *r, const struct pvsched_vm *values);
 void pvs_hregion_publish_vcpu(struct pvs_hregion *r, uint32_t idx,
-			      const struct pvsched_vcpu_host *values);
+                              const struct pvsched_vcpu_host *values);
 /* Advance the heartbeat: call once per publish period, after the values. */
 void pvs_hregion_heartbeat(struct pvs_hregion *r, uint64_t now_ns);
 

@@ -11,6 +11,6 @@
 
 PVS_HIDDEN void pvs__header_load(struct pvsched_header *dst, const struct pvsched_header *src);
 PVS_HIDDEN int pvs__header_check(const struct pvsched_header *h, size_t maplen,
-				 enum pvsched_verr *why);
+                                 enum pvsched_verr *why);
 
 #endif

@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 
-#define PVS_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define PVS_LOAD(p)     __atomic_load_n((p), __ATOMIC_RELAXED)
 #define PVS_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 
 /* Bound on reader retries before giving up with -EBUSY (a writer that died

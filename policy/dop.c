@@ -33,7 +33,7 @@ void pvs_vm_init(struct pvs_vm_track *t)
 }
 
 uint32_t pvs_dop_advise(uint32_t current, double capacity, uint32_t nr_vcpus,
-			uint32_t hysteresis_milli)
+                        uint32_t hysteresis_milli)
 {
 	double h = hysteresis_milli / 1000.0;
 	uint32_t cand;
@@ -59,7 +59,7 @@ uint32_t pvs_dop_advise(uint32_t current, double capacity, uint32_t nr_vcpus,
 }
 
 void pvs_vm_update(struct pvs_vm_track *t, const struct pvs_dop_params *p,
-		   const struct pvs_vm_obs *o, uint64_t now_ns)
+                   const struct pvs_vm_obs *o, uint64_t now_ns)
 {
 	double cap, pre, a;
 
@@ -79,7 +79,8 @@ void pvs_vm_update(struct pvs_vm_track *t, const struct pvs_dop_params *p,
 		/* keep the last capacity (or the VM's size before the first) */
 		cap = t->primed ? t->capacity : (double)o->nr_vcpus;
 	} else if (o->host_busy_valid) {
-		uint64_t others = o->host_busy_ns > o->vm_run_ns ? o->host_busy_ns - o->vm_run_ns : 0;
+		uint64_t others =
+		        o->host_busy_ns > o->vm_run_ns ? o->host_busy_ns - o->vm_run_ns : 0;
 		cap = (double)o->host_cpus - (double)others / (double)o->dt_ns;
 	} else {
 		/* No host-wide view: fall back to what the VM itself got. */
@@ -112,8 +113,8 @@ static uint32_t to_milli(double v)
 	return (uint32_t)(v * PVSCHED_MILLI + 0.5);
 }
 
-void pvs_vm_to_abi(const struct pvs_vm_track *t, const struct pvs_dop_params *p,
-		   uint32_t period_us, struct pvsched_vm *out)
+void pvs_vm_to_abi(const struct pvs_vm_track *t, const struct pvs_dop_params *p, uint32_t period_us,
+                   struct pvsched_vm *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->update_ns = t->update_ns;

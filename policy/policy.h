@@ -61,11 +61,12 @@ struct pvs_vcpu_track {
 void pvs_vcpu_init(struct pvs_vcpu_track *t);
 /* Would a sample with these cumulative values need the task state? */
 int pvs_vcpu_need_state(const struct pvs_vcpu_track *t, uint64_t run_ns, uint64_t wait_ns,
-			uint64_t now_ns);
+                        uint64_t now_ns);
 /* Fold a sample in.  Counters that went backwards (a new thread behind the
  * same slot) re-prime the track instead of producing huge deltas. */
 void pvs_vcpu_update(struct pvs_vcpu_track *t, const struct pvs_vcpu_sample *s, uint64_t now_ns);
-void pvs_vcpu_to_abi(const struct pvs_vcpu_track *t, uint64_t now_ns, struct pvsched_vcpu_host *out);
+void pvs_vcpu_to_abi(const struct pvs_vcpu_track *t, uint64_t now_ns,
+                     struct pvsched_vcpu_host *out);
 
 /* ---------- per VM: capacity and degree-of-parallelism advice ---------- */
 
@@ -74,7 +75,7 @@ struct pvs_dop_params {
 	uint32_t hysteresis_milli; /* extra margin before the advice moves */
 };
 
-#define PVS_DOP_DEFAULT_WINDOW_US 250000u
+#define PVS_DOP_DEFAULT_WINDOW_US        250000u
 #define PVS_DOP_DEFAULT_HYSTERESIS_MILLI 150u
 
 /* What happened to one VM over one period of dt_ns. */
@@ -84,8 +85,8 @@ struct pvs_vm_obs {
 	uint32_t host_cpus;    /* pCPUs the VM may run on */
 	uint64_t host_busy_ns; /* CPU time used on those pCPUs by anything, incl. steal */
 	int host_busy_valid;
-	uint64_t vm_run_ns;    /* sum of the vCPUs' run deltas */
-	uint64_t vm_wait_ns;   /* sum of the vCPUs' wait deltas */
+	uint64_t vm_run_ns;  /* sum of the vCPUs' run deltas */
+	uint64_t vm_wait_ns; /* sum of the vCPUs' wait deltas */
 	uint32_t preempted, running, idle;
 	/* vCPUs whose counters started this period: their run time is in
 	 * host_busy_ns but not in vm_run_ns, so capacity is not computed */
@@ -103,12 +104,12 @@ struct pvs_vm_track {
 
 void pvs_vm_init(struct pvs_vm_track *t);
 void pvs_vm_update(struct pvs_vm_track *t, const struct pvs_dop_params *p,
-		   const struct pvs_vm_obs *o, uint64_t now_ns);
+                   const struct pvs_vm_obs *o, uint64_t now_ns);
 /* Advice with hysteresis: where CURRENT should go given CAPACITY. */
 uint32_t pvs_dop_advise(uint32_t current, double capacity, uint32_t nr_vcpus,
-			uint32_t hysteresis_milli);
-void pvs_vm_to_abi(const struct pvs_vm_track *t, const struct pvs_dop_params *p,
-		   uint32_t period_us, struct pvsched_vm *out);
+                        uint32_t hysteresis_milli);
+void pvs_vm_to_abi(const struct pvs_vm_track *t, const struct pvs_dop_params *p, uint32_t period_us,
+                   struct pvsched_vm *out);
 
 /* EWMA weight of a new sample after dt with time constant tau. */
 double pvs_ewma_alpha(uint64_t dt_ns, uint64_t tau_ns);

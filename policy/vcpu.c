@@ -48,7 +48,7 @@ static int ambiguous(const struct pvs_vcpu_track *t, uint64_t rd, uint64_t wd, u
 }
 
 int pvs_vcpu_need_state(const struct pvs_vcpu_track *t, uint64_t run_ns, uint64_t wait_ns,
-			uint64_t now_ns)
+                        uint64_t now_ns)
 {
 	if (!t->primed || now_ns <= t->t_last || run_ns < t->last_run || wait_ns < t->last_wait)
 		return 1;
@@ -94,7 +94,7 @@ void pvs_vcpu_update(struct pvs_vcpu_track *t, const struct pvs_vcpu_sample *s, 
 		t->run_delta = t->wait_delta = 0;
 		t->run_milli = t->wait_milli = 0;
 		t->state = s->task_state ? (runnable ? PVSCHED_VCPU_RUNNING : PVSCHED_VCPU_IDLE)
-					 : PVSCHED_VCPU_UNKNOWN;
+		                         : PVSCHED_VCPU_UNKNOWN;
 		if (s->exact_state && s->exact_state <= PVSCHED_VCPU_STATE_MAX)
 			t->state = s->exact_state;
 		rates(t, now_ns);

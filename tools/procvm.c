@@ -55,25 +55,25 @@ static void *vcpu(void *arg)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: pvsched-procvm [OPTIONS]\n"
-		   "A process whose threads play a VM's vCPUs (for pvschedd demos and tests).\n"
-		   "\n"
-		   "  -t, --threads N     vCPU threads (default 2), named vcpu0..vcpuN-1\n"
-		   "  -i, --idle          threads sleep instead of spinning\n"
-		   "  -d, --duration S    exit after S seconds (default: until SIGTERM)\n"
-		   "  -w, --watch MS      print the region's VM values every MS ms\n"
-		   "  -r, --region PATH   region file for --watch (default $PVSCHED_REGION)\n"
-		   "  -h, --help          this help\n");
+	           "A process whose threads play a VM's vCPUs (for pvschedd demos and tests).\n"
+	           "\n"
+	           "  -t, --threads N     vCPU threads (default 2), named vcpu0..vcpuN-1\n"
+	           "  -i, --idle          threads sleep instead of spinning\n"
+	           "  -d, --duration S    exit after S seconds (default: until SIGTERM)\n"
+	           "  -w, --watch MS      print the region's VM values every MS ms\n"
+	           "  -r, --region PATH   region file for --watch (default $PVSCHED_REGION)\n"
+	           "  -h, --help          this help\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option o[] = {{"threads", required_argument, NULL, 't'},
-					  {"idle", no_argument, NULL, 'i'},
-					  {"duration", required_argument, NULL, 'd'},
-					  {"watch", required_argument, NULL, 'w'},
-					  {"region", required_argument, NULL, 'r'},
-					  {"help", no_argument, NULL, 'h'},
-					  {NULL, 0, NULL, 0}};
+	                                  {"idle", no_argument, NULL, 'i'},
+	                                  {"duration", required_argument, NULL, 'd'},
+	                                  {"watch", required_argument, NULL, 'w'},
+	                                  {"region", required_argument, NULL, 'r'},
+	                                  {"help", no_argument, NULL, 'h'},
+	                                  {NULL, 0, NULL, 0}};
 	int nthreads = 2, watch_ms = 0, opt;
 	double duration = 0, t0;
 	const char *region = NULL;
@@ -102,7 +102,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "pvsched-procvm: pthread_create failed\n");
 			return 1;
 		}
-	printf("pid %d: %d %s vCPU threads\n", (int)getpid(), nthreads, mode_busy ? "busy" : "idle");
+	printf("pid %d: %d %s vCPU threads\n", (int)getpid(), nthreads,
+	       mode_busy ? "busy" : "idle");
 	fflush(stdout);
 	t0 = now_s();
 	while (!stop && (duration == 0 || now_s() - t0 < duration)) {
@@ -112,13 +113,15 @@ int main(int argc, char **argv)
 			if (!g) {
 				rc = region ? pvsched_open_path(&g, region) : pvsched_open(&g);
 				if (rc < 0) {
-					printf("t=%.1f region: %s\n", now_s() - t0, pvsched_strerror(rc));
+					printf("t=%.1f region: %s\n", now_s() - t0,
+					       pvsched_strerror(rc));
 					g = NULL;
 				}
 			}
 			if (g) {
 				rc = pvsched_read_vm(g, &vi);
-				printf("t=%.1f %s preempted_now=%u preempted_avg=%.2f capacity=%.2f dop=%u\n",
+				printf("t=%.1f %s preempted_now=%u preempted_avg=%.2f "
+				       "capacity=%.2f dop=%u\n",
 				       now_s() - t0, rc == 0 ? "live" : pvsched_strerror(rc),
 				       vi.preempted_now, vi.preempted_avg_milli / 1000.0,
 				       vi.capacity_milli / 1000.0, vi.recommended_dop);

@@ -24,22 +24,25 @@ static const char *sock_path = DEFAULT_SOCKET;
 
 static void usage_main(FILE *f)
 {
-	fprintf(f, "Usage: pvschedctl [-s SOCKET] COMMAND [ARGS]\n"
-		   "Control and inspect pvschedd.\n"
-		   "\n"
-		   "Commands:\n"
-		   "  status [--json]                          VMs and vCPUs: state, %%RUN, %%RDY, preemptions/s\n"
-		   "  attach --pid PID --name NAME [--threads PATTERN]\n"
-		   "                                           monitor a process VM\n"
-		   "  detach NAME                              stop monitoring a process VM\n"
-		   "  rescan                                   look for VMs and vCPU threads now\n"
-		   "  reload                                   reload the daemon's configuration\n"
-		   "  dump [--json] FILE                       decode a region file (no daemon needed)\n"
-		   "\n"
-		   "Options:\n"
-		   "  -s, --socket PATH   control socket (default %s, or $PVSCHED_SOCKET)\n"
-		   "  -h, --help          this help; COMMAND --help for a command\n",
-		DEFAULT_SOCKET);
+	fprintf(f,
+	        "Usage: pvschedctl [-s SOCKET] COMMAND [ARGS]\n"
+	        "Control and inspect pvschedd.\n"
+	        "\n"
+	        "Commands:\n"
+	        "  status [--json]                          VMs and vCPUs: state, %%RUN, %%RDY, "
+	        "preemptions/s\n"
+	        "  attach --pid PID --name NAME [--threads PATTERN]\n"
+	        "                                           monitor a process VM\n"
+	        "  detach NAME                              stop monitoring a process VM\n"
+	        "  rescan                                   look for VMs and vCPU threads now\n"
+	        "  reload                                   reload the daemon's configuration\n"
+	        "  dump [--json] FILE                       decode a region file (no daemon "
+	        "needed)\n"
+	        "\n"
+	        "Options:\n"
+	        "  -s, --socket PATH   control socket (default %s, or $PVSCHED_SOCKET)\n"
+	        "  -h, --help          this help; COMMAND --help for a command\n",
+	        DEFAULT_SOCKET);
 }
 
 /* Send one request, return the parsed reply or NULL (message printed). */
@@ -60,7 +63,7 @@ static struct json_object *request(struct json_object *req)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		fprintf(stderr, "pvschedctl: cannot reach pvschedd at %s: %s\n", sock_path,
-			strerror(errno));
+		        strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return NULL;
@@ -189,8 +192,9 @@ static int cmd_status(int argc, char **argv)
 		return 1;
 	}
 	if (json) {
-		printf("%s\n", json_object_to_json_string_ext(r, JSON_C_TO_STRING_PRETTY |
-								 JSON_C_TO_STRING_NOSLASHESCAPE));
+		printf("%s\n",
+		       json_object_to_json_string_ext(r, JSON_C_TO_STRING_PRETTY |
+		                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(r);
 		return 0;
 	}
@@ -200,12 +204,13 @@ static int cmd_status(int argc, char **argv)
 	for (size_t i = 0; vms && i < json_object_array_length(vms); i++) {
 		struct json_object *vm = json_object_array_get_idx(vms, i), *vc = get(vm, "vcpus");
 
-		printf("VM %s (%s, pid %d)  region %s: %s\n", json_object_get_string(get(vm, "name")),
+		printf("VM %s (%s, pid %d)  region %s: %s\n",
+		       json_object_get_string(get(vm, "name")),
 		       json_object_get_string(get(vm, "kind")), json_object_get_int(get(vm, "pid")),
 		       json_object_get_string(get(vm, "region")),
 		       json_object_get_boolean(get(vm, "region_ok"))
-			       ? "published"
-			       : json_object_get_string(get(vm, "region_error")));
+		               ? "published"
+		               : json_object_get_string(get(vm, "region_error")));
 		printf("  preempted now %d  avg %.2f  capacity %.2f/%d pCPUs  advice %d threads\n",
 		       json_object_get_int(get(vm, "preempted_now")),
 		       json_object_get_double(get(vm, "preempted_avg")),
@@ -216,7 +221,8 @@ static int cmd_status(int argc, char **argv)
 		       "PRE/s");
 		for (size_t k = 0; vc && k < json_object_array_length(vc); k++) {
 			struct json_object *v = json_object_array_get_idx(vc, k);
-			printf("  %4d %8d %-10s %6.1f %6.1f %7d\n", json_object_get_int(get(v, "index")),
+			printf("  %4d %8d %-10s %6.1f %6.1f %7d\n",
+			       json_object_get_int(get(v, "index")),
 			       json_object_get_int(get(v, "tid")),
 			       json_object_get_string(get(v, "state")),
 			       json_object_get_double(get(v, "run_pct")),
@@ -231,10 +237,10 @@ static int cmd_status(int argc, char **argv)
 static int cmd_attach(int argc, char **argv)
 {
 	static const struct option o[] = {{"pid", required_argument, NULL, 'p'},
-					  {"name", required_argument, NULL, 'n'},
-					  {"threads", required_argument, NULL, 't'},
-					  {"help", no_argument, NULL, 'h'},
-					  {NULL, 0, NULL, 0}};
+	                                  {"name", required_argument, NULL, 'n'},
+	                                  {"threads", required_argument, NULL, 't'},
+	                                  {"help", no_argument, NULL, 'h'},
+	                                  {NULL, 0, NULL, 0}};
 	const char *name = NULL, *threads = NULL;
 	long pid = 0;
 	int opt, rc;
@@ -254,9 +260,12 @@ static int cmd_attach(int argc, char **argv)
 		case 'n': name = optarg; break;
 		case 't': threads = optarg; break;
 		case 'h':
-			printf("Usage: pvschedctl attach --pid PID --name NAME [--threads PATTERN]\n"
-			       "Monitor process PID as a VM named NAME: its threads whose names match\n"
-			       "the glob PATTERN (default: all but the main thread) are its vCPUs, in\n"
+			printf("Usage: pvschedctl attach --pid PID --name NAME [--threads "
+			       "PATTERN]\n"
+			       "Monitor process PID as a VM named NAME: its threads whose names "
+			       "match\n"
+			       "the glob PATTERN (default: all but the main thread) are its vCPUs, "
+			       "in\n"
 			       "order of creation.  The region is REGION_DIR/pvsched-NAME.\n");
 			return 0;
 		default: return 2;
@@ -358,7 +367,7 @@ static int cmd_dump(int argc, char **argv)
 	len = (size_t)st.st_size;
 	if (len < PVSCHED_HEADER_SIZE) {
 		fprintf(stderr, "pvschedctl dump: %s: %zu bytes, smaller than a region header\n",
-			path, len);
+		        path, len);
 		close(fd);
 		return 1;
 	}
@@ -379,37 +388,56 @@ static int cmd_dump(int argc, char **argv)
 		json_object_object_add(o, "major", json_object_new_int(h->major));
 		json_object_object_add(o, "minor", json_object_new_int(h->minor));
 		json_object_object_add(o, "vm_name", json_object_new_string(name));
-		json_object_object_add(o, "host_state", json_object_new_string(host_state_str(h->host_state)));
-		json_object_object_add(o, "heartbeat", json_object_new_int64((int64_t)h->heartbeat));
+		json_object_object_add(o, "host_state",
+		                       json_object_new_string(host_state_str(h->host_state)));
+		json_object_object_add(o, "heartbeat",
+		                       json_object_new_int64((int64_t)h->heartbeat));
 		json_object_object_add(o, "nr_vcpus", json_object_new_int((int)h->nr_vcpus));
 		if (rc == 0) {
-			const struct pvsched_vm *vm = (const void *)((const char *)mem + h->vm_offset);
-			json_object_object_add(o, "preempted_now", json_object_new_int((int)vm->preempted_now));
-			json_object_object_add(o, "preempted_avg_milli", json_object_new_int((int)vm->preempted_avg_milli));
-			json_object_object_add(o, "capacity_milli", json_object_new_int((int)vm->capacity_milli));
-			json_object_object_add(o, "recommended_dop", json_object_new_int((int)vm->recommended_dop));
+			const struct pvsched_vm *vm =
+			        (const void *)((const char *)mem + h->vm_offset);
+			json_object_object_add(o, "preempted_now",
+			                       json_object_new_int((int)vm->preempted_now));
+			json_object_object_add(o, "preempted_avg_milli",
+			                       json_object_new_int((int)vm->preempted_avg_milli));
+			json_object_object_add(o, "capacity_milli",
+			                       json_object_new_int((int)vm->capacity_milli));
+			json_object_object_add(o, "recommended_dop",
+			                       json_object_new_int((int)vm->recommended_dop));
 			for (uint32_t i = 0; i < h->nr_vcpus; i++) {
-				const struct pvsched_vcpu *v = (const void *)((const char *)mem + h->vcpu_offset +
-									      (size_t)i * h->vcpu_stride);
+				const struct pvsched_vcpu *v =
+				        (const void *)((const char *)mem + h->vcpu_offset +
+				                       (size_t)i * h->vcpu_stride);
 				struct json_object *x = json_object_new_object();
-				json_object_object_add(x, "state", json_object_new_string(pvsched_vcpu_state_str(v->host.state)));
-				json_object_object_add(x, "run_ns", json_object_new_int64((int64_t)v->host.run_ns));
-				json_object_object_add(x, "wait_ns", json_object_new_int64((int64_t)v->host.wait_ns));
-				json_object_object_add(x, "preemptions", json_object_new_int64((int64_t)v->host.preemptions));
-				json_object_object_add(x, "boost_req", json_object_new_int64(v->guest.boost_req));
+				json_object_object_add(
+				        x, "state",
+				        json_object_new_string(
+				                pvsched_vcpu_state_str(v->host.state)));
+				json_object_object_add(
+				        x, "run_ns",
+				        json_object_new_int64((int64_t)v->host.run_ns));
+				json_object_object_add(
+				        x, "wait_ns",
+				        json_object_new_int64((int64_t)v->host.wait_ns));
+				json_object_object_add(
+				        x, "preemptions",
+				        json_object_new_int64((int64_t)v->host.preemptions));
+				json_object_object_add(x, "boost_req",
+				                       json_object_new_int64(v->guest.boost_req));
 				json_object_array_add(arr, x);
 			}
 		}
 		json_object_object_add(o, "vcpus", arr);
-		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-								 JSON_C_TO_STRING_NOSLASHESCAPE));
+		printf("%s\n",
+		       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+		                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 		munmap(mem, len);
 		return rc == 0 ? 0 : 1;
 	}
 	printf("file            %s (%zu bytes)\n", path, len);
-	printf("verdict         %s%s%s\n", rc == 0 ? "valid" : "INVALID: ",
-	       rc == 0 ? "" : pvsched_verr_str(why), "");
+	printf("verdict         %s%s%s\n",
+	       rc == 0 ? "valid" : "INVALID: ", rc == 0 ? "" : pvsched_verr_str(why), "");
 	printf("magic           0x%016llx%s\n", (unsigned long long)h->magic,
 	       h->magic == PVSCHED_MAGIC ? " (PVSCHED)" : "");
 	printf("version         %u.%u  header_size %u  region_size %llu\n", h->major, h->minor,
@@ -420,7 +448,8 @@ static int cmd_dump(int argc, char **argv)
 	printf("vm_name         %s\n", name);
 	printf("vcpus           %u in use, %u fit (offset %u, stride %u)\n", h->nr_vcpus,
 	       h->max_vcpus, h->vcpu_offset, h->vcpu_stride);
-	printf("host_state      %s  heartbeat %llu  host_time %.3f s  period %u us  stale after %u us\n",
+	printf("host_state      %s  heartbeat %llu  host_time %.3f s  period %u us  stale after %u "
+	       "us\n",
 	       host_state_str(h->host_state), (unsigned long long)h->heartbeat,
 	       h->host_time_ns / 1e9, h->publish_period_us, h->stale_after_us);
 	if (rc == 0) {
@@ -430,13 +459,15 @@ static int cmd_dump(int argc, char **argv)
 		       vm->preempted_now, vm->preempted_avg_milli / 1000.0,
 		       vm->capacity_milli / 1000.0, vm->recommended_dop, vm->running_now,
 		       vm->idle_now, vm->window_us, vm->host_cpus);
-		printf("%5s %-10s %14s %14s %10s %6s %6s %9s\n", "VCPU", "STATE", "RUN_NS", "WAIT_NS",
-		       "PREEMPT", "RUN%", "WAIT%", "BOOST_REQ");
+		printf("%5s %-10s %14s %14s %10s %6s %6s %9s\n", "VCPU", "STATE", "RUN_NS",
+		       "WAIT_NS", "PREEMPT", "RUN%", "WAIT%", "BOOST_REQ");
 		for (uint32_t i = 0; i < h->nr_vcpus && i < h->max_vcpus; i++) {
-			const struct pvsched_vcpu *v = (const void *)((const char *)mem + h->vcpu_offset +
-								      (size_t)i * h->vcpu_stride);
+			const struct pvsched_vcpu *v =
+			        (const void *)((const char *)mem + h->vcpu_offset +
+			                       (size_t)i * h->vcpu_stride);
 			printf("%5u %-10s %14llu %14llu %10llu %6.1f %6.1f %9u\n", i,
-			       pvsched_vcpu_state_str(v->host.state), (unsigned long long)v->host.run_ns,
+			       pvsched_vcpu_state_str(v->host.state),
+			       (unsigned long long)v->host.run_ns,
 			       (unsigned long long)v->host.wait_ns,
 			       (unsigned long long)v->host.preemptions, v->host.run_milli / 10.0,
 			       v->host.wait_milli / 10.0, v->guest.boost_req);
@@ -449,8 +480,8 @@ static int cmd_dump(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const struct option o[] = {{"socket", required_argument, NULL, 's'},
-					  {"help", no_argument, NULL, 'h'},
-					  {NULL, 0, NULL, 0}};
+	                                  {"help", no_argument, NULL, 'h'},
+	                                  {NULL, 0, NULL, 0}};
 	const char *env = getenv("PVSCHED_SOCKET");
 	const char *cmd;
 	int opt;
@@ -483,9 +514,11 @@ int main(int argc, char **argv)
 		if (want_help(argc, argv)) {
 			printf("Usage: pvschedctl %s\n%s\n", cmd,
 			       !strcmp(cmd, "rescan")
-				       ? "Ask pvschedd to look for VMs and vCPU threads now."
-				       : "Ask pvschedd to reload its configuration (like SIGHUP); a bad\n"
-					 "file is reported in the daemon's log and the old one kept.");
+			               ? "Ask pvschedd to look for VMs and vCPU threads now."
+			               : "Ask pvschedd to reload its configuration (like SIGHUP); "
+			                 "a bad\n"
+			                 "file is reported in the daemon's log and the old one "
+			                 "kept.");
 			return 0;
 		}
 		return simple(cmd);

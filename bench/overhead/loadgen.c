@@ -122,12 +122,13 @@ static void on_signal(int s)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: pvsched-bench-loadgen [-n VMS] [-t THREADS] [-m idle|busy] [-i IDLE_MS]\n"
-		   "                             [-b BURST_US]\n"
-		   "Start VMS processes (default 16) of THREADS vCPU threads (default 4),\n"
-		   "print their pids and 'ready', run until SIGTERM.\n"
-		   "  -m idle   sleep ~IDLE_MS (default 100), spin BURST_US (default 20)\n"
-		   "  -m busy   same loop, defaults IDLE_MS 400, BURST_US 2000\n");
+	fprintf(f,
+	        "Usage: pvsched-bench-loadgen [-n VMS] [-t THREADS] [-m idle|busy] [-i IDLE_MS]\n"
+	        "                             [-b BURST_US]\n"
+	        "Start VMS processes (default 16) of THREADS vCPU threads (default 4),\n"
+	        "print their pids and 'ready', run until SIGTERM.\n"
+	        "  -m idle   sleep ~IDLE_MS (default 100), spin BURST_US (default 20)\n"
+	        "  -m busy   same loop, defaults IDLE_MS 400, BURST_US 2000\n");
 }
 
 int main(int argc, char **argv)
@@ -155,7 +156,8 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (nvms < 1 || nvms > 4096 || threads < 1 || threads > 256 || idle_us < 1 || burst_us < 0) {
+	if (nvms < 1 || nvms > 4096 || threads < 1 || threads > 256 || idle_us < 1 ||
+	    burst_us < 0) {
 		usage(stderr);
 		return 2;
 	}

@@ -57,12 +57,21 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 enum op {
-	OP_FLOOR, OP_DEVZERO, OP_SCHEDSTAT, OP_STAT, OP_STATUS, OP_PROCSTAT, OP_PROCSTAT_PARSE,
-	OP_ORC, OP_LISTDIR, OP_AFFINITY, OP_N
+	OP_FLOOR,
+	OP_DEVZERO,
+	OP_SCHEDSTAT,
+	OP_STAT,
+	OP_STATUS,
+	OP_PROCSTAT,
+	OP_PROCSTAT_PARSE,
+	OP_ORC,
+	OP_LISTDIR,
+	OP_AFFINITY,
+	OP_N
 };
 static const char *const names[OP_N] = {
-	"syscall_floor", "pread_devzero", "pread_schedstat", "pread_stat", "pread_status",
-	"proc_stat_read", "proc_stat_parse", "open_read_close", "list_task_dir", "getaffinity",
+        "syscall_floor",  "pread_devzero",   "pread_schedstat", "pread_stat",    "pread_status",
+        "proc_stat_read", "proc_stat_parse", "open_read_close", "list_task_dir", "getaffinity",
 };
 
 static int fds[OP_N];
@@ -82,8 +91,8 @@ static void parse_proc_stat(ssize_t n)
 		if (!strncmp(p, "cpu", 3) && p[3] >= '0' && p[3] <= '9') {
 			unsigned long long v[8] = {0};
 			unsigned cpu;
-			if (sscanf(p + 3, "%u %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0], &v[1],
-				   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) >= 8)
+			if (sscanf(p + 3, "%u %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0],
+			           &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) >= 8)
 				sink += v[0] + v[7];
 		}
 		p = nl + 1;
@@ -147,7 +156,7 @@ int main(int argc, char **argv)
 		usleep(1000);
 	usleep(10000);
 	snprintf(path_stat, sizeof(path_stat), "/proc/%d/task/%d/stat", (int)getpid(),
-		 (int)helper_tid);
+	         (int)helper_tid);
 	snprintf(path_task, sizeof(path_task), "/proc/%d/task", (int)getpid());
 	fds[OP_DEVZERO] = open("/dev/zero", O_RDONLY);
 	snprintf(p, sizeof(p), "/proc/%d/task/%d/schedstat", (int)getpid(), (int)helper_tid);
@@ -158,7 +167,8 @@ int main(int argc, char **argv)
 	fds[OP_PROCSTAT] = open("/proc/stat", O_RDONLY);
 	for (int o = 0; o < OP_N; o++) {
 		uint64_t r[ROUNDS];
-		int it = (o == OP_PROCSTAT || o == OP_PROCSTAT_PARSE || o == OP_LISTDIR) ? iters / 4 : iters;
+		int it = (o == OP_PROCSTAT || o == OP_PROCSTAT_PARSE || o == OP_LISTDIR) ? iters / 4
+		                                                                         : iters;
 
 		for (int k = 0; k < ROUNDS; k++) {
 			uint64_t t0 = now_ns();

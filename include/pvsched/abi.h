@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 /* "PVSCHED\0" read as a little-endian 64-bit word. */
-#define PVSCHED_MAGIC 0x0044454843535650ULL
+#define PVSCHED_MAGIC     0x0044454843535650ULL
 #define PVSCHED_MAGIC_STR "PVSCHED"
 
 #define PVSCHED_ABI_MAJOR 1
@@ -37,38 +37,38 @@
 
 /* Fixed layout of ABI v1 (the header also carries the offsets, and readers
  * must use the header's values: a later minor version may only grow them). */
-#define PVSCHED_HEADER_SIZE 256u
-#define PVSCHED_VM_OFFSET 256u
-#define PVSCHED_VM_SIZE 256u
-#define PVSCHED_VCPU_OFFSET 4096u
-#define PVSCHED_VCPU_STRIDE 256u
+#define PVSCHED_HEADER_SIZE       256u
+#define PVSCHED_VM_OFFSET         256u
+#define PVSCHED_VM_SIZE           256u
+#define PVSCHED_VCPU_OFFSET       4096u
+#define PVSCHED_VCPU_STRIDE       256u
 #define PVSCHED_VCPU_GUEST_OFFSET 128u /* guest part inside a vCPU slot */
 
 /* Region sizes: a power of two (ivshmem requires it), from 8 KiB to 1 GiB. */
-#define PVSCHED_REGION_MIN_SIZE 8192u
+#define PVSCHED_REGION_MIN_SIZE     8192u
 #define PVSCHED_REGION_DEFAULT_SIZE (1u << 20)
-#define PVSCHED_REGION_MAX_SIZE (1u << 30)
+#define PVSCHED_REGION_MAX_SIZE     (1u << 30)
 
 /* Number of vCPU slots that fit a region of SIZE bytes. */
-#define PVSCHED_VCPUS_FOR_SIZE(size) (((size) - PVSCHED_VCPU_OFFSET) / PVSCHED_VCPU_STRIDE)
+#define PVSCHED_VCPUS_FOR_SIZE(size) (((size)-PVSCHED_VCPU_OFFSET) / PVSCHED_VCPU_STRIDE)
 /* 4080 vCPUs fit the default 1 MiB region. */
 #define PVSCHED_MAX_VCPUS_1MIB PVSCHED_VCPUS_FOR_SIZE(PVSCHED_REGION_DEFAULT_SIZE)
 
 /* Host features (pvsched_header.host_features). */
 #define PVSCHED_F_VCPU_STATE (1ull << 0) /* per-vCPU state/run/wait published */
-#define PVSCHED_F_VM_ADVICE (1ull << 1)  /* per-VM capacity and DoP advice */
-#define PVSCHED_F_ALL_V1 (PVSCHED_F_VCPU_STATE | PVSCHED_F_VM_ADVICE)
+#define PVSCHED_F_VM_ADVICE  (1ull << 1) /* per-VM capacity and DoP advice */
+#define PVSCHED_F_ALL_V1     (PVSCHED_F_VCPU_STATE | PVSCHED_F_VM_ADVICE)
 
 /* pvsched_header.host_state */
-#define PVSCHED_HOST_NONE 0u     /* never initialised or being initialised */
-#define PVSCHED_HOST_ACTIVE 1u   /* an agent publishes: check the heartbeat */
+#define PVSCHED_HOST_NONE     0u /* never initialised or being initialised */
+#define PVSCHED_HOST_ACTIVE   1u /* an agent publishes: check the heartbeat */
 #define PVSCHED_HOST_DETACHED 2u /* the agent left cleanly: values are void */
 
 /* pvsched_vcpu_host.state */
-#define PVSCHED_VCPU_UNKNOWN 0u   /* no thread known, or not sampled yet */
-#define PVSCHED_VCPU_RUNNING 1u   /* runnable and got the CPU it asked for */
+#define PVSCHED_VCPU_UNKNOWN   0u /* no thread known, or not sampled yet */
+#define PVSCHED_VCPU_RUNNING   1u /* runnable and got the CPU it asked for */
 #define PVSCHED_VCPU_PREEMPTED 2u /* runnable, but waited for a CPU more than it ran */
-#define PVSCHED_VCPU_IDLE 3u      /* the vCPU thread sleeps (guest idle/halted) */
+#define PVSCHED_VCPU_IDLE      3u /* the vCPU thread sleeps (guest idle/halted) */
 #define PVSCHED_VCPU_STATE_MAX 3u
 
 /* Fixed-point unit for fractional vCPU counts: 1 vCPU = 1000 milli-vCPUs. */
@@ -97,21 +97,21 @@ struct pvsched_header {
 	uint32_t reserved0;      /* [H] zero */
 
 	/* cache line 1: liveness [H], written at every publish */
-	uint32_t host_state;     /* [H] PVSCHED_HOST_* */
+	uint32_t host_state;        /* [H] PVSCHED_HOST_* */
 	uint32_t publish_period_us; /* [H] nominal period between heartbeats */
-	uint64_t heartbeat;      /* [H] +1 at every publish; never goes back */
-	uint64_t host_time_ns;   /* [H] host CLOCK_MONOTONIC at last publish */
-	uint64_t host_instance;  /* [H] random, new for each agent attach */
-	uint8_t vm_name[32];     /* [H] NUL-padded VM name (informational) */
+	uint64_t heartbeat;         /* [H] +1 at every publish; never goes back */
+	uint64_t host_time_ns;      /* [H] host CLOCK_MONOTONIC at last publish */
+	uint64_t host_instance;     /* [H] random, new for each agent attach */
+	uint8_t vm_name[32];        /* [H] NUL-padded VM name (informational) */
 
 	/* cache line 2: reserved [H] */
 	uint64_t reserved1[8];
 
 	/* cache line 3: guest-written [G] */
-	uint64_t guest_features; /* [G] PVSCHED_F_* the guest uses (atomic OR) */
-	uint16_t guest_major;    /* [G] ABI major of the guest library */
-	uint16_t guest_minor;    /* [G] ABI minor of the guest library */
-	uint32_t guest_reserved0; /* [G] zero */
+	uint64_t guest_features;    /* [G] PVSCHED_F_* the guest uses (atomic OR) */
+	uint16_t guest_major;       /* [G] ABI major of the guest library */
+	uint16_t guest_minor;       /* [G] ABI minor of the guest library */
+	uint32_t guest_reserved0;   /* [G] zero */
 	uint64_t guest_reserved[6]; /* [G] zero */
 };
 
@@ -120,20 +120,20 @@ struct pvsched_header {
  * the seqlock `seq`.  Fractions are in milli-vCPUs (PVSCHED_MILLI).
  */
 struct pvsched_vm {
-	uint32_t seq;              /* [H] seqlock: odd while being written */
-	uint32_t flags;            /* [H] zero in v1 */
-	uint64_t update_ns;        /* [H] host CLOCK_MONOTONIC of these values */
-	uint32_t preempted_now;    /* [H] vCPUs in state PREEMPTED at update_ns */
+	uint32_t seq;                 /* [H] seqlock: odd while being written */
+	uint32_t flags;               /* [H] zero in v1 */
+	uint64_t update_ns;           /* [H] host CLOCK_MONOTONIC of these values */
+	uint32_t preempted_now;       /* [H] vCPUs in state PREEMPTED at update_ns */
 	uint32_t preempted_avg_milli; /* [H] runnable-not-running vCPUs, smoothed */
-	uint32_t capacity_milli;   /* [H] host CPU left for this VM, smoothed */
-	uint32_t recommended_dop;  /* [H] advised parallelism, 1..nr_vcpus */
-	uint32_t running_now;      /* [H] vCPUs in state RUNNING at update_ns */
-	uint32_t idle_now;         /* [H] vCPUs in state IDLE at update_ns */
-	uint32_t window_us;        /* [H] smoothing window (EWMA time constant) */
-	uint32_t publish_period_us; /* [H] period of these updates */
-	uint32_t host_cpus;        /* [H] pCPUs the VM's threads may run on */
-	uint32_t reserved0;        /* [H] zero */
-	uint64_t reserved[25];     /* [H] zero */
+	uint32_t capacity_milli;      /* [H] host CPU left for this VM, smoothed */
+	uint32_t recommended_dop;     /* [H] advised parallelism, 1..nr_vcpus */
+	uint32_t running_now;         /* [H] vCPUs in state RUNNING at update_ns */
+	uint32_t idle_now;            /* [H] vCPUs in state IDLE at update_ns */
+	uint32_t window_us;           /* [H] smoothing window (EWMA time constant) */
+	uint32_t publish_period_us;   /* [H] period of these updates */
+	uint32_t host_cpus;           /* [H] pCPUs the VM's threads may run on */
+	uint32_t reserved0;           /* [H] zero */
+	uint64_t reserved[25];        /* [H] zero */
 };
 
 /* Host part of a vCPU slot: 128 bytes, host-written under `seq`. */

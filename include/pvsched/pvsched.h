@@ -37,20 +37,20 @@ typedef struct pvsched_guest pvsched_guest;
 /* Why a region was rejected: one code per malformed header field. */
 enum pvsched_verr {
 	PVSCHED_V_OK = 0,
-	PVSCHED_V_SHORT,          /* mapping smaller than a header */
-	PVSCHED_V_MAGIC,          /* magic is not PVSCHED_MAGIC */
-	PVSCHED_V_MAJOR,          /* unsupported major version */
-	PVSCHED_V_HEADER_SIZE,    /* header_size < PVSCHED_HEADER_SIZE or > vm_offset */
-	PVSCHED_V_REGION_SIZE,    /* not a power of two, out of range, or > mapping */
-	PVSCHED_V_VM_OFFSET,      /* vm block inside the header, unaligned or past the end */
-	PVSCHED_V_VM_SIZE,        /* vm block smaller than v1 or overlapping */
-	PVSCHED_V_VCPU_OFFSET,    /* vCPU slots overlap the header or vm block */
-	PVSCHED_V_VCPU_STRIDE,    /* stride smaller than a v1 slot or misaligned */
-	PVSCHED_V_MAX_VCPUS,      /* max_vcpus does not fit region_size */
-	PVSCHED_V_NR_VCPUS,       /* nr_vcpus > max_vcpus */
-	PVSCHED_V_HOST_STATE,     /* unknown host_state value */
-	PVSCHED_V_PERIOD,         /* publish_period_us zero or over 10 s */
-	PVSCHED_V_STALE_AFTER,    /* stale_after_us smaller than the period */
+	PVSCHED_V_SHORT,       /* mapping smaller than a header */
+	PVSCHED_V_MAGIC,       /* magic is not PVSCHED_MAGIC */
+	PVSCHED_V_MAJOR,       /* unsupported major version */
+	PVSCHED_V_HEADER_SIZE, /* header_size < PVSCHED_HEADER_SIZE or > vm_offset */
+	PVSCHED_V_REGION_SIZE, /* not a power of two, out of range, or > mapping */
+	PVSCHED_V_VM_OFFSET,   /* vm block inside the header, unaligned or past the end */
+	PVSCHED_V_VM_SIZE,     /* vm block smaller than v1 or overlapping */
+	PVSCHED_V_VCPU_OFFSET, /* vCPU slots overlap the header or vm block */
+	PVSCHED_V_VCPU_STRIDE, /* stride smaller than a v1 slot or misaligned */
+	PVSCHED_V_MAX_VCPUS,   /* max_vcpus does not fit region_size */
+	PVSCHED_V_NR_VCPUS,    /* nr_vcpus > max_vcpus */
+	PVSCHED_V_HOST_STATE,  /* unknown host_state value */
+	PVSCHED_V_PERIOD,      /* publish_period_us zero or over 10 s */
+	PVSCHED_V_STALE_AFTER, /* stale_after_us smaller than the period */
 	PVSCHED_V__COUNT
 };
 
@@ -63,8 +63,8 @@ enum pvsched_source {
 };
 
 struct pvsched_vm_info {
-	uint64_t heartbeat;     /* header heartbeat when the snapshot was taken */
-	uint64_t update_ns;     /* host monotonic time of the values */
+	uint64_t heartbeat; /* header heartbeat when the snapshot was taken */
+	uint64_t update_ns; /* host monotonic time of the values */
 	uint32_t nr_vcpus;
 	uint32_t preempted_now; /* vCPUs preempted at update_ns */
 	uint32_t preempted_avg_milli;
@@ -139,13 +139,13 @@ enum pvsched_advice_source {
 };
 
 #define PVSCHED_STEAL_REFRESH_MS 20
-#define PVSCHED_STEAL_WINDOW_MS 250
+#define PVSCHED_STEAL_WINDOW_MS  250
 
 struct pvsched_advice {
-	uint32_t threads;          /* recommended team size, 1..cpus */
-	uint32_t cpus;             /* CPUs this process may run on */
-	uint32_t preempted_milli;  /* preempted vCPUs, smoothed (0 from CPUS) */
-	uint32_t capacity_milli;   /* CPU capacity left to this VM */
+	uint32_t threads;         /* recommended team size, 1..cpus */
+	uint32_t cpus;            /* CPUs this process may run on */
+	uint32_t preempted_milli; /* preempted vCPUs, smoothed (0 from CPUS) */
+	uint32_t capacity_milli;  /* CPU capacity left to this VM */
 	enum pvsched_advice_source source;
 	uint32_t reserved[3];
 };
@@ -158,7 +158,7 @@ PVSCHED_API const char *pvsched_advice_source_str(enum pvsched_advice_source s);
 /* Hysteresis step shared by host and guest: where CURRENT should move given
  * CAPACITY_MILLI (see docs/policy.md).  Pure. */
 PVSCHED_API uint32_t pvsched_dop_step(uint32_t current, uint32_t capacity_milli, uint32_t max,
-				      uint32_t hysteresis_milli);
+                                      uint32_t hysteresis_milli);
 
 PVSCHED_API const char *pvsched_strerror(int err);
 PVSCHED_API const char *pvsched_vcpu_state_str(uint32_t state);

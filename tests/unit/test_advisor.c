@@ -24,11 +24,18 @@ static unsigned usable_cpus(void)
 /* A live region (host played by this process) advising DOP threads. */
 static void make_region(struct pvs_hregion *r, const char *path, uint32_t dop)
 {
-	struct pvs_hregion_opts o = {.size = 8192, .nr_vcpus = 2, .uid = (uid_t)-1,
-				     .gid = (gid_t)-1, .mode = 0600, .period_us = 10000,
-				     .stale_after_us = 30000000, .vm_name = "adv"};
-	struct pvsched_vm v = {.recommended_dop = dop, .capacity_milli = dop * 1000,
-			       .preempted_avg_milli = 1500, .publish_period_us = 10000};
+	struct pvs_hregion_opts o = {.size = 8192,
+	                             .nr_vcpus = 2,
+	                             .uid = (uid_t)-1,
+	                             .gid = (gid_t)-1,
+	                             .mode = 0600,
+	                             .period_us = 10000,
+	                             .stale_after_us = 30000000,
+	                             .vm_name = "adv"};
+	struct pvsched_vm v = {.recommended_dop = dop,
+	                       .capacity_milli = dop * 1000,
+	                       .preempted_avg_milli = 1500,
+	                       .publish_period_us = 10000};
 	char err[256];
 
 	REQUIRE(pvs_hregion_open(r, path, &o, err, sizeof(err)) == 0);
@@ -181,8 +188,8 @@ static void t_step(void)
 int main(int argc, char **argv)
 {
 	static const struct tcase cases[] = {
-		{"region", t_region},   {"stale", t_stale}, {"no-region", t_no_region},
-		{"off", t_off},         {"malformed", t_malformed}, {"step", t_step},
+	        {"region", t_region}, {"stale", t_stale},         {"no-region", t_no_region},
+	        {"off", t_off},       {"malformed", t_malformed}, {"step", t_step},
 	};
 	return run_cases(argc, argv, cases, NCASES(cases));
 }

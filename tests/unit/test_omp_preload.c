@@ -29,17 +29,22 @@ static int team_size(void)
 
 static void publish(struct pvs_hregion *r, uint32_t dop)
 {
-	pvs_hregion_publish_vm(r, &(struct pvsched_vm){.recommended_dop = dop,
-						       .capacity_milli = dop * 1000});
+	pvs_hregion_publish_vm(
+	        r, &(struct pvsched_vm){.recommended_dop = dop, .capacity_milli = dop * 1000});
 	pvs_hregion_heartbeat(r, tu_mono_ns());
 }
 
 static void t_team(void)
 {
 	struct pvs_hregion r;
-	struct pvs_hregion_opts o = {.size = 8192, .nr_vcpus = 2, .uid = (uid_t)-1,
-				     .gid = (gid_t)-1, .mode = 0600, .period_us = 10000,
-				     .stale_after_us = 30000000, .vm_name = "omp"};
+	struct pvs_hregion_opts o = {.size = 8192,
+	                             .nr_vcpus = 2,
+	                             .uid = (uid_t)-1,
+	                             .gid = (gid_t)-1,
+	                             .mode = 0600,
+	                             .period_us = 10000,
+	                             .stale_after_us = 30000000,
+	                             .vm_name = "omp"};
 	const char *p = tu_path("region");
 	char err[256];
 	cpu_set_t set;
@@ -87,8 +92,8 @@ static void t_not_libgomp(void)
 int main(int argc, char **argv)
 {
 	static const struct tcase cases[] = {
-		{"team", t_team},
-		{"not-libgomp", t_not_libgomp},
+	        {"team", t_team},
+	        {"not-libgomp", t_not_libgomp},
 	};
 	return run_cases(argc, argv, cases, NCASES(cases));
 }
