@@ -136,19 +136,26 @@ static struct json_object *get(struct json_object *o, const char *k)
 	return v;
 }
 
-static int simple(const char *cmd)
+/* Send REQ (consumed) and report the daemon's verdict: 0 or 1. */
+static int send_checked(struct json_object *req)
 {
-	struct json_object *req = json_object_new_object(), *r;
+	struct json_object *r = request(req);
 	int rc;
 
-	json_object_object_add(req, "cmd", json_object_new_string(cmd));
-	r = request(req);
 	json_object_put(req);
 	if (!r)
 		return 1;
 	rc = check_ok(r);
 	json_object_put(r);
 	return rc;
+}
+
+static int simple(const char *cmd)
+{
+	struct json_object *req = json_object_new_object();
+
+	json_object_object_add(req, "cmd", json_object_new_string(cmd));
+	return send_checked(req);
 }
 
 static int want_help(int argc, char **argv)
@@ -243,8 +250,8 @@ static int cmd_attach(int argc, char **argv)
 	                                  {NULL, 0, NULL, 0}};
 	const char *name = NULL, *threads = NULL;
 	long pid = 0;
-	int opt, rc;
-	struct json_object *req, *r;
+	int opt;
+	struct json_object *req;
 	char *end;
 
 	optind = 1;
@@ -281,19 +288,12 @@ static int cmd_attach(int argc, char **argv)
 	json_object_object_add(req, "name", json_object_new_string(name));
 	if (threads)
 		json_object_object_add(req, "threads", json_object_new_string(threads));
-	r = request(req);
-	json_object_put(req);
-	if (!r)
-		return 1;
-	rc = check_ok(r);
-	json_object_put(r);
-	return rc;
+	return send_checked(req);
 }
 
 static int cmd_detach(int argc, char **argv)
 {
-	struct json_object *req, *r;
-	int rc;
+	struct json_object *req;
 
 	if (want_help(argc, argv)) {
 		printf("Usage: pvschedctl detach NAME\n"
@@ -308,13 +308,7 @@ static int cmd_detach(int argc, char **argv)
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string("detach"));
 	json_object_object_add(req, "name", json_object_new_string(argv[1]));
-	r = request(req);
-	json_object_put(req);
-	if (!r)
-		return 1;
-	rc = check_ok(r);
-	json_object_put(r);
-	return rc;
+	return send_checked(req);
 }
 
 static const char *host_state_str(uint32_t s)
