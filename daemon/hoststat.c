@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "procfs.h"
+#include "procstat.h"
 #include "sampler.h"
 
 #define MAX_CPUS            1024
@@ -75,12 +76,10 @@ int pvs_hoststat_sample(struct pvs_hoststat *h, uint64_t now_ns)
 		if (!nl)
 			nl = end;
 		*nl = 0;
-		if (!strncmp(p, "cpu", 3) && p[3] >= '0' && p[3] <= '9') {
-			unsigned long long v[8] = {0};
+		{
+			unsigned long long v[8];
 			unsigned cpu;
-			if (sscanf(p + 3, "%u %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0],
-			           &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) >= 8 &&
-			    cpu < MAX_CPUS) {
+			if (pvs_procstat_cpu_line(p, &cpu, v) >= 7 && cpu < MAX_CPUS) {
 				/* user nice system [idle iowait] irq softirq steal */
 				h->cur[cpu] =
 				        (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * h->ns_per_tick;

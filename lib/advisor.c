@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dop_step.h"
+#include "procstat.h"
 #include "region_internal.h"
 
 #define HYSTERESIS_MILLI 150u
@@ -54,25 +56,7 @@ static uint64_t mono_ns(void)
 uint32_t pvsched_dop_step(uint32_t current, uint32_t capacity_milli, uint32_t max,
                           uint32_t hysteresis_milli)
 {
-	uint32_t cand;
-
-	if (max == 0)
-		return 1;
-	cand = (capacity_milli + 500) / 1000;
-	if (cand < 1)
-		cand = 1;
-	if (cand > max)
-		cand = max;
-	if (current < 1 || current > max)
-		return cand;
-	/* up only past current + 0.5 + h, down only below current - 0.5 - h */
-	if (cand > current &&
-	    (uint64_t)capacity_milli < (uint64_t)current * 1000 + 500 + hysteresis_milli)
-		return current;
-	if (cand < current &&
-	    (uint64_t)capacity_milli + 500 + hysteresis_milli > (uint64_t)current * 1000)
-		return current;
-	return cand;
+	return pvs_dop_step_milli(current, capacity_milli, max, hysteresis_milli);
 }
 
 static void debug_msg(const char *what, int rc)
@@ -151,12 +135,11 @@ static int read_steal(uint64_t *delta_ns, int *any_nonzero)
 		char *nl = strchr(p, '\n');
 		if (!nl)
 			nl = end;
-		if (!strncmp(p, "cpu", 3) && p[3] >= '0' && p[3] <= '9') {
+		*nl = 0; /* one line at a time: sscanf would read on past it */
+		{
 			unsigned cpu;
 			unsigned long long v[8];
-			if (sscanf(p + 3, "%u %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0],
-			           &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 9 &&
-			    cpu < MAX_CPUS) {
+			if (pvs_procstat_cpu_line(p, &cpu, v) == 8 && cpu < MAX_CPUS) {
 				uint64_t steal = v[7] * tick_ns;
 				if (steal)
 					*any_nonzero = 1;

@@ -18,6 +18,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "dop_step.h"
 #include "policy.h"
 
 double pvs_ewma_alpha(uint64_t dt_ns, uint64_t tau_ns)
@@ -35,27 +36,12 @@ void pvs_vm_init(struct pvs_vm_track *t)
 uint32_t pvs_dop_advise(uint32_t current, double capacity, uint32_t nr_vcpus,
                         uint32_t hysteresis_milli)
 {
-	double h = hysteresis_milli / 1000.0;
-	uint32_t cand;
+	/* the rule itself is shared with the guest library (dop_step.h) */
+	uint32_t milli = 0;
 
-	if (nr_vcpus == 0)
-		return 1;
-	if (capacity < 0)
-		capacity = 0;
-	cand = (uint32_t)floor(capacity + 0.5);
-	if (cand < 1)
-		cand = 1;
-	if (cand > nr_vcpus)
-		cand = nr_vcpus;
-	if (current < 1 || current > nr_vcpus)
-		return cand;
-	/* Move up only when capacity clears the boundary above CURRENT by h,
-	 * down only when it falls below the boundary under CURRENT by h. */
-	if (cand > current && capacity < current + 0.5 + h)
-		return current;
-	if (cand < current && capacity > current - 0.5 - h)
-		return current;
-	return cand;
+	if (capacity > 0) /* also false for NaN */
+		milli = capacity >= 4.0e6 ? UINT32_MAX - 500 : (uint32_t)(capacity * 1000.0 + 0.5);
+	return pvs_dop_step_milli(current, milli, nr_vcpus, hysteresis_milli);
 }
 
 void pvs_vm_update(struct pvs_vm_track *t, const struct pvs_dop_params *p,
