@@ -25,6 +25,8 @@ void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm)
 	        .period_us = c->period_us,
 	        .stale_after_us = pvs_config_stale_after_us(c),
 	        .vm_name = vm->name,
+	        .vm_kind =
+	                vm->kind == PVS_VM_QEMU ? PVSCHED_VM_KIND_MACHINE : PVSCHED_VM_KIND_PROCESS,
 	};
 	char err[sizeof(vm->region_err)];
 	struct stat st;
@@ -87,6 +89,7 @@ void pvs_publish(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now_ns)
 		struct pvsched_vcpu_host h;
 
 		pvs_vcpu_to_abi(&v->track, now_ns, &h);
+		h.tid = v->live ? (uint32_t)v->id.tid : 0;
 		/* An unchanged slot is not rewritten (update_ns keeps the time of
 		 * the last change): idle vCPUs then cost no region cache misses. */
 		h.update_ns = v->last_pub.update_ns;

@@ -60,7 +60,7 @@ static void init_header(struct pvs_hregion *r, const struct pvs_hregion_opts *o)
 	PVS_STORE(&h->minor, (uint16_t)PVSCHED_ABI_MINOR);
 	PVS_STORE(&h->header_size, PVSCHED_HEADER_SIZE);
 	PVS_STORE(&h->region_size, (uint64_t)r->size);
-	PVS_STORE(&h->host_features, PVSCHED_F_ALL_V1);
+	PVS_STORE(&h->host_features, PVSCHED_F_ALL_V1_1);
 	PVS_STORE(&h->max_vcpus, (uint32_t)PVSCHED_VCPUS_FOR_SIZE(r->size));
 	PVS_STORE(&h->nr_vcpus, r->nr_vcpus);
 	PVS_STORE(&h->vm_offset, PVSCHED_VM_OFFSET);
@@ -76,7 +76,9 @@ static void init_header(struct pvs_hregion *r, const struct pvs_hregion_opts *o)
 		size_t n = o->vm_name ? strlen(o->vm_name) : 0;
 		PVS_STORE(&h->vm_name[i], (uint8_t)(i < n ? o->vm_name[i] : 0));
 	}
-	for (size_t i = 0; i < 8; i++)
+	PVS_STORE(&h->vm_kind, o->vm_kind);
+	PVS_STORE(&h->reserved2, 0u);
+	for (size_t i = 0; i < sizeof(h->reserved1) / sizeof(h->reserved1[0]); i++)
 		PVS_STORE(&h->reserved1[i], 0);
 	/* Host parts of the VM block and every slot in use start from zero; the
 	 * guest parts are the guest's and are left alone.  Slots beyond

@@ -34,7 +34,8 @@ struct pvs_hregion_opts {
 	uint32_t period_us;
 	uint32_t stale_after_us;
 	const char *vm_name;
-	int force; /* take over a region that names another VM */
+	uint32_t vm_kind; /* PVSCHED_VM_KIND_* */
+	int force;        /* take over a region that names another VM */
 };
 
 /*

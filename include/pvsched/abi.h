@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pvsched/abi.h - the pvsched shared-memory region, ABI version 1.
+ * pvsched/abi.h - the pvsched shared-memory region, ABI version 1.1.
  *
  * One region per VM.  The host agent (pvschedd) writes what it knows about
  * the VM's vCPU threads; the guest (libpvsched) reads it and writes its
@@ -31,7 +31,7 @@
 #define PVSCHED_MAGIC_STR "PVSCHED"
 
 #define PVSCHED_ABI_MAJOR 1
-#define PVSCHED_ABI_MINOR 0
+#define PVSCHED_ABI_MINOR 1
 
 #define PVSCHED_CACHELINE 64
 
@@ -58,6 +58,15 @@
 #define PVSCHED_F_VCPU_STATE (1ull << 0) /* per-vCPU state/run/wait published */
 #define PVSCHED_F_VM_ADVICE  (1ull << 1) /* per-VM capacity and DoP advice */
 #define PVSCHED_F_ALL_V1     (PVSCHED_F_VCPU_STATE | PVSCHED_F_VM_ADVICE)
+/* 1.1: header vm_kind and slot tid: a guest thread can find its own slot */
+#define PVSCHED_F_VCPU_MAP (1ull << 2)
+#define PVSCHED_F_ALL_V1_1 (PVSCHED_F_ALL_V1 | PVSCHED_F_VCPU_MAP)
+
+/* pvsched_header.vm_kind (with PVSCHED_F_VCPU_MAP): how a guest thread
+ * finds the slot of the vCPU it runs on. */
+#define PVSCHED_VM_KIND_UNKNOWN 0u /* pre-1.1 host: use the CPU number */
+#define PVSCHED_VM_KIND_MACHINE 1u /* a real VM: slot = guest CPU number */
+#define PVSCHED_VM_KIND_PROCESS 2u /* a process VM: slot whose tid is the caller's */
 
 /* pvsched_header.host_state */
 #define PVSCHED_HOST_NONE     0u /* never initialised or being initialised */
@@ -104,8 +113,10 @@ struct pvsched_header {
 	uint64_t host_instance;     /* [H] random, new for each agent attach */
 	uint8_t vm_name[32];        /* [H] NUL-padded VM name (informational) */
 
-	/* cache line 2: reserved [H] */
-	uint64_t reserved1[8];
+	/* cache line 2 [H] */
+	uint32_t vm_kind;      /* [H] 1.1: PVSCHED_VM_KIND_*, constant while ACTIVE */
+	uint32_t reserved2;    /* [H] zero */
+	uint64_t reserved1[7]; /* [H] zero */
 
 	/* cache line 3: guest-written [G] */
 	uint64_t guest_features;    /* [G] PVSCHED_F_* the guest uses (atomic OR) */
@@ -138,15 +149,17 @@ struct pvsched_vm {
 
 /* Host part of a vCPU slot: 128 bytes, host-written under `seq`. */
 struct pvsched_vcpu_host {
-	uint32_t seq;          /* [H] seqlock: odd while being written */
-	uint32_t state;        /* [H] PVSCHED_VCPU_* */
-	uint64_t run_ns;       /* [H] cumulative time on a CPU since attach */
-	uint64_t wait_ns;      /* [H] cumulative run-queue wait since attach */
-	uint64_t preemptions;  /* [H] cumulative involuntary switches */
-	uint64_t update_ns;    /* [H] host CLOCK_MONOTONIC of these values */
-	uint32_t wait_milli;   /* [H] share of the last period spent waiting */
-	uint32_t run_milli;    /* [H] share of the last period spent running */
-	uint64_t reserved[10]; /* [H] zero; host-written growth space */
+	uint32_t seq;         /* [H] seqlock: odd while being written */
+	uint32_t state;       /* [H] PVSCHED_VCPU_* */
+	uint64_t run_ns;      /* [H] cumulative time on a CPU since attach */
+	uint64_t wait_ns;     /* [H] cumulative run-queue wait since attach */
+	uint64_t preemptions; /* [H] cumulative involuntary switches */
+	uint64_t update_ns;   /* [H] host CLOCK_MONOTONIC of these values */
+	uint32_t wait_milli;  /* [H] share of the last period spent waiting */
+	uint32_t run_milli;   /* [H] share of the last period spent running */
+	uint32_t tid;         /* [H] 1.1: host thread id of the vCPU (0 = none) */
+	uint32_t reserved0;   /* [H] zero */
+	uint64_t reserved[9]; /* [H] zero; host-written growth space */
 };
 
 /* Guest part of a vCPU slot: 128 bytes, guest-written. */
@@ -183,7 +196,9 @@ _Static_assert(offsetof(struct pvsched_header, heartbeat) == 72, "heartbeat");
 _Static_assert(offsetof(struct pvsched_header, host_time_ns) == 80, "host_time_ns");
 _Static_assert(offsetof(struct pvsched_header, host_instance) == 88, "host_instance");
 _Static_assert(offsetof(struct pvsched_header, vm_name) == 96, "vm_name");
-_Static_assert(offsetof(struct pvsched_header, reserved1) == 128, "reserved1");
+_Static_assert(offsetof(struct pvsched_header, vm_kind) == 128, "vm_kind");
+_Static_assert(offsetof(struct pvsched_header, reserved2) == 132, "reserved2");
+_Static_assert(offsetof(struct pvsched_header, reserved1) == 136, "reserved1");
 _Static_assert(offsetof(struct pvsched_header, guest_features) == 192, "guest_features");
 _Static_assert(offsetof(struct pvsched_header, guest_major) == 200, "guest_major");
 _Static_assert(offsetof(struct pvsched_header, guest_minor) == 202, "guest_minor");
@@ -215,7 +230,9 @@ _Static_assert(offsetof(struct pvsched_vcpu_host, preemptions) == 24, "vcpu.pree
 _Static_assert(offsetof(struct pvsched_vcpu_host, update_ns) == 32, "vcpu.update_ns");
 _Static_assert(offsetof(struct pvsched_vcpu_host, wait_milli) == 40, "vcpu.wait_milli");
 _Static_assert(offsetof(struct pvsched_vcpu_host, run_milli) == 44, "vcpu.run_milli");
-_Static_assert(offsetof(struct pvsched_vcpu_host, reserved) == 48, "vcpu.reserved");
+_Static_assert(offsetof(struct pvsched_vcpu_host, tid) == 48, "vcpu.tid");
+_Static_assert(offsetof(struct pvsched_vcpu_host, reserved0) == 52, "vcpu.reserved0");
+_Static_assert(offsetof(struct pvsched_vcpu_host, reserved) == 56, "vcpu.reserved");
 _Static_assert(sizeof(struct pvsched_vcpu_guest) == 128, "vcpu guest size");
 _Static_assert(offsetof(struct pvsched_vcpu_guest, boost_req) == 0, "vcpu.boost_req");
 _Static_assert(offsetof(struct pvsched_vcpu_guest, reserved0) == 4, "vcpu.guest.reserved0");

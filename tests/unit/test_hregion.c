@@ -355,7 +355,7 @@ static void t_guest_parts(void)
 	               pvs_hregion_vcpu(&r, 3)->host.state == PVSCHED_VCPU_UNKNOWN,
 	       "host part of the slot starts from zero");
 	CHECK_EQU(r.vm->capacity_milli, 0);
-	CHECK_EQU(r.hdr->host_features, PVSCHED_F_ALL_V1);
+	CHECK_EQU(r.hdr->host_features, PVSCHED_F_ALL_V1_1);
 	CHECK_EQU(r.hdr->publish_period_us, 10000);
 	CHECK_EQU(r.hdr->stale_after_us, 100000);
 	pvs_hregion_close(&r);
