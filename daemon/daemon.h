@@ -36,6 +36,14 @@ uint64_t pvs_now_ns(void);
 
 /* discovery.c: reconcile the VM list with /proc, the config and attaches. */
 void pvs_discover(struct pvs_daemon *d);
+/* Process VMs only: one stat() each; rescan a process whose thread count
+ * changed (an OpenMP runtime starting its team), so a new thread becomes a
+ * vCPU within pvs_quick_interval_ns() instead of a full rescan period.
+ * Until then its CPU time counts as other load and lowers the capacity. */
+void pvs_discover_quick(struct pvs_daemon *d);
+/* Every period while there are few process VMs; at most 1000 stat()s a
+ * second in total (1 ms per process VM), and at least every 100 ms. */
+uint64_t pvs_quick_interval_ns(const struct pvs_daemon *d);
 void pvs_discovery_free(void);
 struct pvs_vm *pvs_find_vm(struct pvs_daemon *d, const char *name);
 /* Attach a process VM now; returns 0 or -errno with a message in ERR. */

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -554,6 +555,43 @@ void pvs_discover(struct pvs_daemon *d)
 			continue;
 		}
 		pp = &vm->next;
+	}
+}
+
+uint64_t pvs_quick_interval_ns(const struct pvs_daemon *d)
+{
+	uint64_t n = 0, ns, period = (uint64_t)d->cfg->period_us * 1000u;
+
+	for (const struct pvs_vm *vm = d->vms; vm; vm = vm->next)
+		n += vm->kind == PVS_VM_PROCESS;
+	ns = n * 1000000ull;
+	if (ns > 100000000ull)
+		ns = 100000000ull;
+	return ns < period ? period : ns;
+}
+
+void pvs_discover_quick(struct pvs_daemon *d)
+{
+	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next) {
+		char path[64];
+		struct stat st;
+		uint32_t n;
+
+		if (vm->kind != PVS_VM_PROCESS)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task", (int)vm->proc.pid);
+		if (stat(path, &st) < 0) {
+			d->rescan_requested = 1; /* gone: the full rescan detaches it */
+			continue;
+		}
+		/* a /proc/PID/task directory links "." and ".." and one entry
+		 * per thread */
+		n = st.st_nlink > 2 ? (uint32_t)(st.st_nlink - 2) : 0;
+		if (n == vm->nthreads_seen)
+			continue;
+		vm->nthreads_seen = n;
+		if (scan_process(d, vm->name, vm->proc.pid, vm->proc.start, vm->threads, NULL) < 0)
+			d->rescan_requested = 1;
 	}
 }
 

@@ -86,7 +86,7 @@ int main(int argc, char **argv)
 	struct epoll_event ev;
 	sigset_t mask;
 	char err[512];
-	uint64_t last_rescan = 0, last_reap = 0;
+	uint64_t last_rescan = 0, last_reap = 0, last_quick = 0;
 	int reload = 0;
 
 	while ((opt = getopt_long(argc, argv, "c:s:nfvqhV", opts, NULL)) != -1) {
@@ -229,6 +229,12 @@ int main(int argc, char **argv)
 					d.rescan_requested = 0;
 					pvs_discover(&d);
 					last_rescan = now;
+					last_quick = now;
+				} else if (now - last_quick + cfg->period_us * 500ull >=
+				           pvs_quick_interval_ns(&d)) {
+					/* (half a period of slack: ticks jitter) */
+					pvs_discover_quick(&d);
+					last_quick = now;
 				}
 				pvs_sample_all(&d, now);
 				if (now - last_reap > 1000000000ull) {

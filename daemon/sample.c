@@ -57,6 +57,8 @@ void pvs_sample_all(struct pvs_daemon *d, uint64_t now_ns)
 			default: break;
 			}
 		}
+		if (vm->kind == PVS_VM_PROCESS)
+			o.size = vm->host_cpus;
 		busy = pvs_hoststat_busy(d->hoststat, vm->cpu_mask,
 		                         sizeof(vm->cpu_mask) / sizeof(vm->cpu_mask[0]), dt);
 		o.host_busy_valid = busy >= 0;

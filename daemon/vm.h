@@ -42,7 +42,8 @@ struct pvs_vm {
 	struct pvs_thread_id proc; /* the process; tid == pid */
 	int from_config;
 	int present;
-	char threads[64]; /* process VMs: glob on thread names */
+	char threads[64];       /* process VMs: glob on thread names */
+	uint32_t nthreads_seen; /* process VMs: threads at the last quick check */
 	char region_path[PVS_PATH_MAX];
 	struct pvs_hregion region;
 	int region_ok;

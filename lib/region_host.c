@@ -304,6 +304,7 @@ void pvs_hregion_publish_vcpu(struct pvs_hregion *r, uint32_t idx,
 	PVS_STORE(&d->update_ns, v->update_ns);
 	PVS_STORE(&d->wait_milli, v->wait_milli);
 	PVS_STORE(&d->run_milli, v->run_milli);
+	PVS_STORE(&d->tid, v->tid);
 	pvs_seq_write_end(&d->seq);
 }
 

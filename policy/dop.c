@@ -13,7 +13,11 @@
  * number of this VM's vCPUs that were runnable but not running (%RDY summed).
  *
  * recommended_dop = capacity rounded, moved only when capacity passes the
- * rounding boundary by hysteresis_milli, clamped to [1, nr_vcpus].
+ * rounding boundary by hysteresis_milli, clamped to [1, n].
+ *
+ * n is the VM's vCPU count; for a process VM (obs size) the larger of its
+ * threads and its pCPUs, because an OpenMP process that shrank its team to
+ * one thread must be able to grow it again.
  */
 #include <math.h>
 #include <string.h>
@@ -48,12 +52,14 @@ void pvs_vm_update(struct pvs_vm_track *t, const struct pvs_dop_params *p,
                    const struct pvs_vm_obs *o, uint64_t now_ns)
 {
 	double cap, pre, a;
+	uint32_t n = o->size > o->nr_vcpus ? o->size : o->nr_vcpus;
 
 	t->preempted_now = o->preempted;
 	t->running_now = o->running;
 	t->idle_now = o->idle;
 	t->nr_vcpus = o->nr_vcpus;
 	t->host_cpus = o->host_cpus;
+	t->size = n;
 	t->update_ns = now_ns;
 	if (!o->dt_ns || !o->nr_vcpus)
 		return;
@@ -62,32 +68,36 @@ void pvs_vm_update(struct pvs_vm_track *t, const struct pvs_dop_params *p,
 	if (pre > o->nr_vcpus)
 		pre = o->nr_vcpus;
 	if (o->host_busy_valid && o->fresh) {
-		/* keep the last capacity (or the VM's size before the first) */
-		cap = t->primed ? t->capacity : (double)o->nr_vcpus;
+		/* keep the last capacity; before the first real observation stay
+		 * unprimed (the VM's size is published), so the first one sets
+		 * the average directly instead of being averaged with a guess */
+		if (!t->primed)
+			return;
+		cap = t->capacity;
 	} else if (o->host_busy_valid) {
 		uint64_t others =
 		        o->host_busy_ns > o->vm_run_ns ? o->host_busy_ns - o->vm_run_ns : 0;
 		cap = (double)o->host_cpus - (double)others / (double)o->dt_ns;
 	} else {
 		/* No host-wide view: fall back to what the VM itself got. */
-		cap = (double)o->nr_vcpus - pre;
+		cap = (double)n - pre;
 	}
 	if (cap < 0)
 		cap = 0;
-	if (cap > o->nr_vcpus)
-		cap = o->nr_vcpus;
+	if (cap > n)
+		cap = n;
 
 	if (!t->primed) {
 		t->primed = 1;
 		t->preempted_avg = pre;
 		t->capacity = cap;
-		t->dop = pvs_dop_advise(0, cap, o->nr_vcpus, p->hysteresis_milli);
+		t->dop = pvs_dop_advise(0, cap, n, p->hysteresis_milli);
 		return;
 	}
 	a = pvs_ewma_alpha(o->dt_ns, (uint64_t)p->window_us * 1000u);
 	t->preempted_avg += a * (pre - t->preempted_avg);
 	t->capacity += a * (cap - t->capacity);
-	t->dop = pvs_dop_advise(t->dop, t->capacity, o->nr_vcpus, p->hysteresis_milli);
+	t->dop = pvs_dop_advise(t->dop, t->capacity, n, p->hysteresis_milli);
 }
 
 static uint32_t to_milli(double v)
@@ -106,8 +116,8 @@ void pvs_vm_to_abi(const struct pvs_vm_track *t, const struct pvs_dop_params *p,
 	out->update_ns = t->update_ns;
 	out->preempted_now = t->preempted_now;
 	out->preempted_avg_milli = to_milli(t->preempted_avg);
-	out->capacity_milli = to_milli(t->primed ? t->capacity : t->nr_vcpus);
-	out->recommended_dop = t->dop ? t->dop : (t->nr_vcpus ? t->nr_vcpus : 1);
+	out->capacity_milli = to_milli(t->primed ? t->capacity : t->size);
+	out->recommended_dop = t->dop ? t->dop : (t->size ? t->size : 1);
 	out->running_now = t->running_now;
 	out->idle_now = t->idle_now;
 	out->window_us = p->window_us;

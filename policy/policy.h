@@ -91,6 +91,10 @@ struct pvs_vm_obs {
 	/* vCPUs whose counters started this period: their run time is in
 	 * host_busy_ns but not in vm_run_ns, so capacity is not computed */
 	uint32_t fresh;
+	/* the most vCPUs the VM can use, when more than nr_vcpus (0 = none):
+	 * a process VM's thread count follows its own parallelism, so its
+	 * advice is bounded by its pCPUs, not by the threads it has now */
+	uint32_t size;
 };
 
 struct pvs_vm_track {
@@ -99,6 +103,7 @@ struct pvs_vm_track {
 	double capacity;      /* vCPUs, smoothed */
 	uint32_t dop;
 	uint32_t preempted_now, running_now, idle_now, nr_vcpus, host_cpus;
+	uint32_t size; /* max(nr_vcpus, obs size): bound of capacity and advice */
 	uint64_t update_ns;
 };
 

@@ -527,12 +527,23 @@ static void t_vm_fresh(void)
 	struct pvs_vm_track t;
 	struct pvs_vm_obs o;
 
-	NOTE("first period with a fresh vCPU: capacity = nr_vcpus");
+	NOTE("first period with a fresh vCPU: not primed, nr_vcpus published");
 	pvs_vm_init(&t);
 	o = obs(10 * MS, 4, 4, 3.5, 0.5, 0);
 	o.fresh = 1;
 	pvs_vm_update(&t, &p, &o, S);
-	CHECK_NEAR(t.capacity, 4.0, 1e-9);
+	CHECK_EQU(t.primed, 0);
+	{
+		struct pvsched_vm abi;
+		pvs_vm_to_abi(&t, &p, 10000, &abi);
+		CHECK_EQU(abi.capacity_milli, 4000);
+		CHECK_EQU(abi.recommended_dop, 4);
+	}
+	NOTE("the first real observation sets the average directly");
+	o.fresh = 0;
+	pvs_vm_update(&t, &p, &o, S + 10 * MS);
+	CHECK_NEAR(t.capacity, 1.0, 1e-9);
+	CHECK_EQU(t.dop, 1);
 	NOTE("capacity 2.0, then a period with a fresh vCPU and busy 4.0: kept");
 	pvs_vm_init(&t);
 	o = obs(10 * MS, 4, 4, 3.0, 1.0, 0);
@@ -548,6 +559,48 @@ static void t_vm_fresh(void)
 	o.fresh = 0;
 	pvs_vm_update(&t, &p, &o, S + 200 * MS);
 	CHECK(t.capacity < 2.0);
+}
+
+/* A process VM (obs size = its pCPUs): an OpenMP process that follows the
+ * advice down to one thread must be advised up again when the host frees
+ * up; a QEMU VM (size 0) stays bounded by its vCPUs. */
+static void t_vm_process_size(void)
+{
+	struct pvs_dop_params p = {250000, 150};
+	struct pvs_vm_track t;
+	struct pvs_vm_obs o;
+	struct pvsched_vm abi;
+
+	NOTE("process VM, 1 thread, 2 pCPUs, 1 CPU of other load: advice 1");
+	pvs_vm_init(&t);
+	o = obs(10 * MS, 1, 2, 2.0, 1.0, 0);
+	o.size = 2;
+	pvs_vm_update(&t, &p, &o, S);
+	CHECK_EQU(t.dop, 1);
+	NOTE("the other load stops: capacity 2, advice 2 with one thread");
+	o = obs(10 * MS, 1, 2, 1.0, 1.0, 0);
+	o.size = 2;
+	for (int i = 1; i <= 100; i++)
+		pvs_vm_update(&t, &p, &o, S + (uint64_t)i * 10 * MS);
+	CHECK_NEAR(t.capacity, 2.0, 0.05); /* 1 s = 4 time constants */
+	CHECK_EQU(t.dop, 2);
+	pvs_vm_to_abi(&t, &p, 10000, &abi);
+	CHECK_EQU(abi.recommended_dop, 2);
+	NOTE("size 0 (a QEMU VM with 1 vCPU): bounded by its vCPU");
+	o.size = 0;
+	pvs_vm_init(&t);
+	for (int i = 0; i <= 100; i++)
+		pvs_vm_update(&t, &p, &o, S + (uint64_t)i * 10 * MS);
+	CHECK_NEAR(t.capacity, 1.0, 1e-9);
+	CHECK_EQU(t.dop, 1);
+	NOTE("before any observation a process VM advertises its size");
+	pvs_vm_init(&t);
+	o.size = 2;
+	o.dt_ns = 0;
+	pvs_vm_update(&t, &p, &o, S);
+	pvs_vm_to_abi(&t, &p, 10000, &abi);
+	CHECK_EQU(abi.recommended_dop, 2);
+	CHECK_EQU(abi.capacity_milli, 2000);
 }
 
 /*
@@ -684,6 +737,7 @@ static const struct tcase cases[] = {
         {"vm-capacity", t_vm_capacity},
         {"vm-ewma", t_vm_ewma},
         {"vm-fresh", t_vm_fresh},
+        {"vm-process-size", t_vm_process_size},
         {"feedback", t_feedback},
         {"capacity-independent", t_capacity_independent},
 };
