@@ -264,7 +264,19 @@ static struct json_object *handle(struct pvs_control *c, struct pvs_daemon *d, c
 	case PVS_CMD_ATTACH:
 		if (pvs_attach_process(d, r.name, r.pid, r.threads, err, sizeof(err)) < 0)
 			return reply_error(err);
-		return reply_ok();
+		{
+			/* the region path, so a launcher (pvsched-run) can hand
+			 * it to the process it is about to exec */
+			struct json_object *o = reply_ok();
+			struct pvs_vm *vm = pvs_find_vm(d, r.name);
+			if (vm) {
+				json_object_object_add(o, "region",
+				                       json_object_new_string(vm->region_path));
+				json_object_object_add(o, "region_ok",
+				                       json_object_new_boolean(vm->region_ok));
+			}
+			return o;
+		}
 	case PVS_CMD_DETACH:
 		if (pvs_detach(d, r.name, err, sizeof(err)) < 0)
 			return reply_error(err);

@@ -18,7 +18,9 @@
 
 #include <pvsched/pvsched.h>
 
-#define DEFAULT_SOCKET "/run/pvsched/control.sock"
+#include "ctlclient.h"
+
+#define DEFAULT_SOCKET PVS_CTL_DEFAULT_SOCKET
 
 static const char *sock_path = DEFAULT_SOCKET;
 
@@ -45,90 +47,6 @@ static void usage_main(FILE *f)
 	        DEFAULT_SOCKET);
 }
 
-/* Send one request, return the parsed reply or NULL (message printed). */
-static struct json_object *request(struct json_object *req)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-	size_t cap = 1 << 16, len = 0;
-	char *buf;
-	int fd;
-	struct json_object *reply;
-
-	if (strlen(sock_path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "pvschedctl: socket path '%s' too long\n", sock_path);
-		return NULL;
-	}
-	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fprintf(stderr, "pvschedctl: cannot reach pvschedd at %s: %s\n", sock_path,
-		        strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s) || write(fd, "\n", 1) != 1) {
-		fprintf(stderr, "pvschedctl: write to %s: %s\n", sock_path, strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	shutdown(fd, SHUT_WR);
-	buf = malloc(cap);
-	for (;;) {
-		ssize_t n;
-		if (!buf) {
-			close(fd);
-			return NULL;
-		}
-		if (len + 1 == cap) {
-			char *nb = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
-			if (!nb) {
-				free(buf);
-				close(fd);
-				fprintf(stderr, "pvschedctl: reply too large\n");
-				return NULL;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - 1 - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			fprintf(stderr, "pvschedctl: read: %s\n", strerror(errno));
-			free(buf);
-			close(fd);
-			return NULL;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = 0;
-	reply = json_tokener_parse(buf);
-	free(buf);
-	if (!reply) {
-		fprintf(stderr, "pvschedctl: pvschedd sent an unreadable reply\n");
-		return NULL;
-	}
-	return reply;
-}
-
-static int check_ok(struct json_object *reply)
-{
-	struct json_object *ok, *e;
-
-	if (json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok))
-		return 0;
-	if (json_object_object_get_ex(reply, "error", &e))
-		fprintf(stderr, "pvschedctl: %s\n", json_object_get_string(e));
-	else
-		fprintf(stderr, "pvschedctl: request failed\n");
-	return 1;
-}
-
 static struct json_object *get(struct json_object *o, const char *k)
 {
 	struct json_object *v = NULL;
@@ -139,13 +57,13 @@ static struct json_object *get(struct json_object *o, const char *k)
 /* Send REQ (consumed) and report the daemon's verdict: 0 or 1. */
 static int send_checked(struct json_object *req)
 {
-	struct json_object *r = request(req);
+	struct json_object *r = pvs_ctl_request("pvschedctl", sock_path, req);
 	int rc;
 
 	json_object_put(req);
 	if (!r)
 		return 1;
-	rc = check_ok(r);
+	rc = pvs_ctl_check_ok("pvschedctl", r);
 	json_object_put(r);
 	return rc;
 }
@@ -190,11 +108,11 @@ static int cmd_status(int argc, char **argv)
 	}
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string("status"));
-	r = request(req);
+	r = pvs_ctl_request("pvschedctl", sock_path, req);
 	json_object_put(req);
 	if (!r)
 		return 1;
-	if (check_ok(r)) {
+	if (pvs_ctl_check_ok("pvschedctl", r)) {
 		json_object_put(r);
 		return 1;
 	}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tools/ctlclient.h - one request/reply exchange with pvschedd's control
+ * socket (docs/control.md), shared by pvschedctl and pvsched-run.
+ */
+#ifndef PVSCHED_TOOLS_CTLCLIENT_H
+#define PVSCHED_TOOLS_CTLCLIENT_H
+
+#include <json-c/json.h>
+
+#define PVS_CTL_DEFAULT_SOCKET "/run/pvsched/control.sock"
+
+/* Send REQ (not consumed) to the daemon at SOCK_PATH; the parsed reply, or
+ * NULL after printing why, prefixed with PROG. */
+struct json_object *pvs_ctl_request(const char *prog, const char *sock_path,
+                                    struct json_object *req);
+/* 0 if REPLY says ok; else print the daemon's error (prefixed with PROG)
+ * and return 1. */
+int pvs_ctl_check_ok(const char *prog, struct json_object *reply);
+
+#endif
