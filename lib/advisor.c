@@ -112,6 +112,24 @@ static void init(void)
 		try_region(mono_ns());
 }
 
+/* The advisor's region handle, for the pv-aware lock and barrier (one
+ * mapping per process).  Opened regardless of PVSCHED_ADVICE=off, which
+ * concerns the advice only; a missing region is retried at most once a
+ * second (try_region), by one caller at a time. */
+pvsched_guest *pvs__default_guest(void)
+{
+	pvsched_guest *g = __atomic_load_n(&adv.g, __ATOMIC_ACQUIRE);
+
+	if (g)
+		return g;
+	pthread_once(&adv_once, init);
+	if (pthread_mutex_trylock(&adv.lock) == 0) {
+		try_region(mono_ns());
+		pthread_mutex_unlock(&adv.lock);
+	}
+	return __atomic_load_n(&adv.g, __ATOMIC_ACQUIRE);
+}
+
 /* Read per-CPU steal (ns) of our CPUs from /proc/stat; sum of deltas. */
 static int read_steal(uint64_t *delta_ns, int *any_nonzero)
 {

@@ -3,10 +3,14 @@
  * lib/guest.c - the guest side of the region: find it ($PVSCHED_REGION or
  * the ivshmem PCI device), map it, validate it, and read seqlock-consistent
  * snapshots.  No system call on the read path: clock_gettime is the vDSO.
+ * Also the vCPU map of ABI 1.1: which slot the calling thread runs on, and
+ * whether a slot's vCPU is preempted (the pv-aware lock's questions).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,4 +318,132 @@ int pvsched_read_vcpu(pvsched_guest *g, uint32_t idx, struct pvsched_vcpu_info *
 	if (info->state > PVSCHED_VCPU_STATE_MAX)
 		info->state = PVSCHED_VCPU_UNKNOWN;
 	return alive == 1 ? 0 : -ENOTCONN;
+}
+
+/* ---- ABI 1.1: the calling thread's own slot, and a slot's preemption ---- */
+
+/* Per-thread cache of pvsched_vcpu_self() for process VMs.  The thread id
+ * is a system call to learn, so it is learnt once; the slot found is
+ * revalidated at every call by one load of that slot's tid. */
+struct self_cache {
+	const pvsched_guest *g; /* handle the slot / miss below belong to */
+	uint32_t tid;           /* this thread's id, 0 = not known yet */
+	uint32_t slot;          /* last slot found (valid if have_slot) */
+	int have_slot;
+	int miss;         /* the last scan found no slot ... */
+	uint64_t miss_hb; /* ... at this heartbeat: no rescan until it moves */
+};
+
+static __thread struct self_cache self_tls;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* fork() copies the forking thread's cache into the child, whose only
+ * thread has another id. */
+static void self_atfork_child(void)
+{
+	memset(&self_tls, 0, sizeof(self_tls));
+}
+
+static void self_atfork_register(void)
+{
+	pthread_atfork(NULL, NULL, self_atfork_child);
+}
+
+static uint32_t self_tid(void)
+{
+	if (!self_tls.tid) {
+		pthread_once(&atfork_once, self_atfork_register);
+		self_tls.tid = (uint32_t)gettid();
+	}
+	return self_tls.tid;
+}
+
+uint32_t pvs__nr_vcpus(const pvsched_guest *g)
+{
+	const struct pvsched_header *h = g->mem;
+	uint32_t nr = __atomic_load_n(&h->nr_vcpus, __ATOMIC_ACQUIRE);
+
+	return nr < g->max_vcpus ? nr : g->max_vcpus;
+}
+
+static const struct pvsched_vcpu_host *slot_host(const pvsched_guest *g, uint32_t idx)
+{
+	return (const struct pvsched_vcpu_host *)((const char *)g->mem + g->vcpu_offset +
+	                                          (size_t)idx * g->vcpu_stride);
+}
+
+int pvsched_vcpu_self(pvsched_guest *g)
+{
+	const struct pvsched_header *h;
+	struct self_cache *c = &self_tls;
+	uint32_t nr, tid;
+	uint64_t hb;
+
+	if (!g)
+		return -EINVAL;
+	h = g->mem;
+	nr = pvs__nr_vcpus(g);
+	if (!(PVS_LOAD(&h->host_features) & PVSCHED_F_VCPU_MAP) ||
+	    PVS_LOAD(&h->vm_kind) != PVSCHED_VM_KIND_PROCESS) {
+		/* A real VM (or a host that does not say, which abi.md 10.5
+		 * says to take for one): slot = guest CPU number.  glibc's
+		 * sched_getcpu() reads it from rseq or the vDSO. */
+		int cpu = sched_getcpu();
+
+		if (cpu < 0)
+			return -errno;
+		return (uint32_t)cpu < nr ? cpu : -ERANGE;
+	}
+	/* A process VM: the slot whose tid is ours.  A single 32-bit field
+	 * needs no sequence check: one atomic load cannot be torn. */
+	tid = self_tid();
+	if (c->g == g && c->have_slot && c->slot < nr &&
+	    PVS_LOAD(&slot_host(g, c->slot)->tid) == tid)
+		return (int)c->slot;
+	/* The host writes a slot's tid before the heartbeat that publishes it
+	 * (abi.md 7.3): a failed scan stays valid until the heartbeat moves. */
+	hb = __atomic_load_n(&h->heartbeat, __ATOMIC_ACQUIRE);
+	if (c->g == g && c->miss && c->miss_hb == hb)
+		return -ENOENT;
+	c->g = g;
+	for (uint32_t i = 0; i < nr; i++) {
+		if (PVS_LOAD(&slot_host(g, i)->tid) == tid) {
+			c->slot = i;
+			c->have_slot = 1;
+			c->miss = 0;
+			return (int)i;
+		}
+	}
+	c->have_slot = 0;
+	c->miss = 1;
+	c->miss_hb = hb;
+	return -ENOENT;
+}
+
+/* Retries of the state's seqlock read before answering "not known to be
+ * preempted": this is on the lock's spin path, where the full
+ * PVS_SEQ_RETRIES against a writer that died mid-update would stall. */
+#define PREEMPTED_SEQ_RETRIES 1000u
+
+int pvsched_vcpu_preempted(pvsched_guest *g, uint32_t idx)
+{
+	const struct pvsched_vcpu_host *v;
+	uint32_t s, state, tries = 0;
+
+	if (!g)
+		return -EINVAL;
+	if (idx >= pvs__nr_vcpus(g))
+		return -ERANGE;
+	v = slot_host(g, idx);
+	do {
+		if (++tries > PREEMPTED_SEQ_RETRIES)
+			return 0;
+		s = pvs_seq_read_begin(&v->seq);
+		state = PVS_LOAD(&v->state);
+	} while (pvs_seq_read_retry(&v->seq, s));
+	if (state != PVSCHED_VCPU_PREEMPTED)
+		return 0;
+	/* Only a PREEMPTED answer needs a live host: the common answers
+	 * (running, idle) cost no clock read. */
+	return pvsched_host_alive(g) == 1;
 }

@@ -13,4 +13,11 @@ PVS_HIDDEN void pvs__header_load(struct pvsched_header *dst, const struct pvsche
 PVS_HIDDEN int pvs__header_check(const struct pvsched_header *h, size_t maplen,
                                  enum pvsched_verr *why);
 
+/* guest.c: slots in use (the header's nr_vcpus, clamped to the mapping). */
+PVS_HIDDEN uint32_t pvs__nr_vcpus(const pvsched_guest *g);
+/* advisor.c: the process-wide region handle shared by the advisor and the
+ * pv-aware lock and barrier; opened lazily (again at most once a second
+ * while none is found), kept for the life of the process.  NULL: none. */
+PVS_HIDDEN pvsched_guest *pvs__default_guest(void);
+
 #endif

@@ -160,6 +160,135 @@ PVSCHED_API const char *pvsched_advice_source_str(enum pvsched_advice_source s);
 PVSCHED_API uint32_t pvsched_dop_step(uint32_t current, uint32_t capacity_milli, uint32_t max,
                                       uint32_t hysteresis_milli);
 
+/* ---- the vCPU a thread runs on (ABI 1.1, PVSCHED_F_VCPU_MAP) ----
+ *
+ * pvsched_vcpu_self(G) returns the slot index of the vCPU the calling
+ * thread runs on, or a negative errno:
+ *   - process VM (vm_kind PVSCHED_VM_KIND_PROCESS with PVSCHED_F_VCPU_MAP):
+ *     the slot whose host-published tid is the caller's thread id.  The id
+ *     and the slot are cached per thread; a call loads the cached slot's
+ *     tid and rescans the slots only when it no longer matches, so it costs
+ *     no system call once cached.  -ENOENT: no slot names this thread (the
+ *     host has not bound it yet, or the thread is no vCPU of this VM; the
+ *     answer is cached until the next heartbeat).
+ *   - any other VM (MACHINE, or a pre-1.1 host): sched_getcpu(), which is
+ *     the slot index in a QEMU/KVM guest; -ERANGE if it is >= nr_vcpus.
+ * The answer is a hint: the thread may migrate right after the call.
+ * Liveness is not checked (see pvsched_vcpu_preempted).  -EINVAL: G NULL.
+ *
+ * pvsched_vcpu_preempted(G, IDX) returns 1 if a host agent is alive and
+ * publishes slot IDX as PVSCHED_VCPU_PREEMPTED, 0 otherwise (running,
+ * idle, unknown, no live host, or a writer stuck mid-update), -ERANGE if
+ * IDX >= nr_vcpus, -EINVAL if G is NULL.  Cost: one seqlock read of the
+ * slot's state; a PREEMPTED answer adds the liveness check (a vDSO clock
+ * read).  No system call.  This is the user-space vcpu_is_preempted(). */
+PVSCHED_API int pvsched_vcpu_self(pvsched_guest *g);
+PVSCHED_API int pvsched_vcpu_preempted(pvsched_guest *g, uint32_t idx);
+
+/* ---- pv-aware lock and barrier (lib/pvwait.c) ----
+ *
+ * Waiters spin while the threads they wait for can be running and sleep in
+ * the kernel (futex) when the host says the vCPU of one of them is
+ * preempted: spinning for a thread whose vCPU has no physical CPU only
+ * burns the CPU it needs.  Both also stop spinning after
+ * PVSCHED_SPIN_BUDGET_NS, because the guest's own scheduler may have
+ * descheduled the thread waited for (the host cannot see that).  The vCPU
+ * states come from the process-wide region handle the advisor uses (one
+ * mapping per process, opened at first use from $PVSCHED_REGION or the PCI
+ * scan, looked for again at most once a second while missing).  Without a
+ * region, or with no live host agent, they are plain adaptive primitives:
+ * bounded spin, then futex.  See docs/guest-library.md, section 8.
+ *
+ * The objects are process-private: they use FUTEX_PRIVATE_FLAG and must
+ * not be placed in memory shared between processes (a waiter in another
+ * process would never be woken).  They are 64 bytes, 64-byte aligned, with
+ * reserved space; the layout is part of the library's ABI.  Every function
+ * returns 0 or a negative errno (-EINVAL for a NULL or uninitialised
+ * object), never prints, and is async-signal-unsafe like pthread's. */
+
+/* Spin budget before a waiter sleeps, in nanoseconds (see the docs for
+ * why 20 us: about the cost of sleeping and being woken). */
+#define PVSCHED_SPIN_BUDGET_NS 20000u
+
+#if defined(__GNUC__)
+#define PVSCHED_ALIGN64 __attribute__((aligned(64)))
+#else
+#define PVSCHED_ALIGN64
+#endif
+
+/* A mutex (Drepper's futex mutex "mutex2" with a pv-aware spin phase).
+ * Not recursive, no owner check: unlocking a lock the caller does not hold
+ * is undefined, as for a PTHREAD_MUTEX_NORMAL mutex.  Fields are private. */
+typedef struct pvsched_lock {
+	uint32_t word;         /* 0 free, 1 locked, 2 locked with sleepers */
+	uint32_t owner;        /* owner's vCPU slot + 1, 0 unknown (a hint) */
+	uint32_t flags;        /* zero */
+	uint32_t reserved[13]; /* zero */
+} PVSCHED_ALIGN64 pvsched_lock;
+
+#define PVSCHED_LOCK_INITIALIZER                                                                   \
+	{                                                                                          \
+		0, 0, 0,                                                                           \
+		{                                                                                  \
+			0                                                                          \
+		}                                                                                  \
+	}
+
+/* init: 0.  destroy: 0, or -EBUSY while locked.  lock: 0 once held.
+ * trylock: 0 if acquired, -EBUSY if held by anyone (the caller too).
+ * unlock: 0; wakes one sleeper if there is one.  The acquiring thread
+ * records its vCPU slot (pvsched_vcpu_self) in the lock for contenders. */
+PVSCHED_API int pvsched_lock_init(pvsched_lock *l);
+PVSCHED_API int pvsched_lock_destroy(pvsched_lock *l);
+PVSCHED_API int pvsched_lock_lock(pvsched_lock *l);
+PVSCHED_API int pvsched_lock_trylock(pvsched_lock *l);
+PVSCHED_API int pvsched_lock_unlock(pvsched_lock *l);
+
+/* A reusable barrier for COUNT threads, like pthread_barrier_t: each
+ * generation ends when COUNT threads have called pvsched_barrier_wait();
+ * exactly one of them gets PVSCHED_BARRIER_SERIAL_THREAD, the others 0.
+ * Memory written by any thread before its wait is visible to every thread
+ * after theirs.  A waiter spins while the threads that have not arrived can
+ * be running and sleeps when a vCPU other than its own that no arrived
+ * thread runs on is PREEMPTED (slots 0..127 are tracked one by one; beyond
+ * them any preempted vCPU counts), or after PVSCHED_SPIN_BUDGET_NS.
+ * Fields are private. */
+typedef struct pvsched_barrier {
+	uint32_t word;             /* futex word: generation << 1 | has sleepers */
+	uint32_t arrived;          /* threads arrived in this generation */
+	uint32_t count;            /* threads per generation; 0: not initialised */
+	uint32_t flags;            /* zero */
+	uint64_t arrived_vcpus[2]; /* slots 0..127 of arrived threads */
+	uint64_t reserved[4];      /* zero */
+} PVSCHED_ALIGN64 pvsched_barrier;
+
+#define PVSCHED_BARRIER_SERIAL_THREAD 1
+
+/* init: 0, -EINVAL for COUNT 0.  destroy: 0, or -EBUSY while threads wait.
+ * wait: PVSCHED_BARRIER_SERIAL_THREAD or 0. */
+PVSCHED_API int pvsched_barrier_init(pvsched_barrier *b, unsigned count);
+PVSCHED_API int pvsched_barrier_destroy(pvsched_barrier *b);
+PVSCHED_API int pvsched_barrier_wait(pvsched_barrier *b);
+
+/* What this thread's lock and barrier calls did, counted since the thread
+ * started (or the last reset); plain per-thread counters, no atomics. */
+struct pvsched_wait_stats {
+	uint64_t lock_acquires;   /* pvsched_lock_lock calls, and trylocks that got it */
+	uint64_t lock_contended;  /* pvsched_lock_lock calls that found it held */
+	uint64_t barrier_waits;   /* pvsched_barrier_wait calls */
+	uint64_t spin_successes;  /* contended locks / barrier waits done while spinning */
+	uint64_t spins;           /* spin-loop iterations (one pause each) */
+	uint64_t preempted_waits; /* spin phases ended: a vCPU waited for was PREEMPTED */
+	uint64_t budget_waits;    /* spin phases ended by PVSCHED_SPIN_BUDGET_NS */
+	uint64_t futex_waits;     /* FUTEX_WAIT system calls */
+	uint64_t futex_wakes;     /* FUTEX_WAKE system calls */
+	uint64_t reserved[7];
+};
+
+/* Copy the calling thread's counters into OUT (0, -EINVAL for NULL). */
+PVSCHED_API int pvsched_wait_stats(struct pvsched_wait_stats *out);
+PVSCHED_API void pvsched_wait_stats_reset(void);
+
 PVSCHED_API const char *pvsched_strerror(int err);
 PVSCHED_API const char *pvsched_vcpu_state_str(uint32_t state);
 
