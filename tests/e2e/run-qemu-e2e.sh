@@ -4,7 +4,8 @@
 #
 # run-qemu-e2e.sh - end-to-end test of pvsched with a real QEMU guest.
 #
-#   run-qemu-e2e.sh PVSCHEDD GUEST_PROBE [PVSCHEDCTL]
+#   run-qemu-e2e.sh [--omp-probe GUEST_OMP --omp-shim LIBPVSCHED_OMP]
+#                   PVSCHEDD GUEST_PROBE [PVSCHEDCTL]
 #
 # Boots a Debian kernel + busybox initramfs under QEMU (TCG, 2 vCPUs) with
 # an ivshmem-plain device backed by /dev/shm/pvsched-NAME, runs pvschedd on
@@ -15,6 +16,16 @@
 #   phase B  host CPU hogs running   -> vCPUs preempted (QEMU's 2 busy vCPU
 #                                       threads + the hogs > the 2 pCPUs)
 #   phase C  hogs stopped            -> back down
+#
+# With --omp-probe and --omp-shim (a GCC build), the guest also runs the
+# OpenMP probe guest_omp, an ordinary dynamically linked libgomp program,
+# with OMP_DYNAMIC=true LD_PRELOAD=libpvsched-omp.so beside guest_probe for
+# the whole run: one parallel region every 250 ms, each reported as
+# "PVS omp t_ms=... team=N".  Per phase the median team size must be 2 in A
+# and C (2 vCPUs, nothing of ours competing) and 1 in B (the advice under
+# the hogs): the preload made libgomp follow the host.  Without the preload
+# the team would be 1 in every phase (guest_probe's spinners make the
+# guest's load average >= 2), so A's team of 2 is the preload's doing.
 #
 # The guest prints a "PVS t_ms=..." line every 200 ms on its serial console;
 # the host timestamps every serial line as it reads it and records the phase
@@ -52,12 +63,32 @@ T0=$EPOCHREALTIME
 say() { printf 'e2e: %s\n' "$*"; }
 elapsed() { awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 
+usage() {
+	echo "usage: $0 [--omp-probe GUEST_OMP --omp-shim LIBPVSCHED_OMP] PVSCHEDD GUEST_PROBE [PVSCHEDCTL]" >&2
+	echo "       $0 --analyze WORKDIR" >&2
+	exit 1
+}
 analyze_only=""
+omp_probe=""
+omp_shim=""
 if [ $# -eq 2 ] && [ "$1" = --analyze ]; then
 	analyze_only=$2 # re-check the logs of a kept work dir
-elif [ $# -lt 2 ] || [ $# -gt 3 ]; then
-	echo "usage: $0 PVSCHEDD GUEST_PROBE [PVSCHEDCTL]" >&2
-	echo "       $0 --analyze WORKDIR" >&2
+	shift 2
+	set -- x x
+fi
+while [ $# -gt 0 ]; do
+	case $1 in
+	--omp-probe) [ $# -ge 2 ] || usage; omp_probe=$2; shift 2 ;;
+	--omp-shim) [ $# -ge 2 ] || usage; omp_shim=$2; shift 2 ;;
+	--) shift; break ;;
+	-*) usage ;;
+	*) break ;;
+	esac
+done
+if [ $# -lt 2 ] || [ $# -gt 3 ]; then usage; fi
+# The OpenMP checks need both files; neither is fine (a non-GCC build).
+if { [ -n "$omp_probe" ] && [ -z "$omp_shim" ]; } || { [ -z "$omp_probe" ] && [ -n "$omp_shim" ]; }; then
+	echo "$0: --omp-probe and --omp-shim go together" >&2
 	exit 1
 fi
 pvschedd=$1
@@ -176,7 +207,7 @@ fail() {
 # the max of preempted_now.  Checks use medians: a short burst of unrelated
 # host load (this machine is shared and itself a VM) moves a mean, not them.
 analyze() { # CYCLE
-	awk -v cyc="$1" -v settle="$settle_s" -v amax="$a_max" -v fok="$foreign_max_ok" '
+	awk -v cyc="$1" -v settle="$settle_s" -v amax="$a_max" -v fok="$foreign_max_ok" -v omp="$omp_on" '
 	function field(name,   i, kv) {
 		for (i = 3; i <= NF; i++) {
 			split($i, kv, "=")
@@ -201,6 +232,20 @@ analyze() { # CYCLE
 	}
 	$2 != "PVS" { next }
 	$3 == "open" { open_path = field("path"); open_src = field("source"); next }
+	$3 == "omp" && $4 == "start" { omp_dyn = field("dynamic"); omp_pre = field("preload"); omp_max = field("max_threads"); next }
+	$3 == "omp" && $4 ~ /^t_ms=/ {
+		# guest_omp: one parallel region per line, attributed like the samples
+		ts = $1; tm = field("team") + 0
+		p = ""
+		if (ts >= eA + settle && ts < eB) p = "A"
+		else if (ts >= eB + settle && ts < eC) p = "B"
+		else if (ts >= eC + settle && ts < eE) p = "C"
+		if (p == "") next
+		k = ++on[p]
+		ot[p, k] = tm
+		if (tm == 1) o1[p]++
+		next
+	}
 	$3 !~ /^t_ms=/ { next }
 	{
 		t = field("t_ms")
@@ -245,6 +290,15 @@ analyze() { # CYCLE
 			printf "e2e: %-5s %7d | %8.0f %8.0f %9d | %10.0f %10.0f | %6d %8s | %5.2f | %d\n", q, n[q], pm[q], ma[q], mxa[q], cm[q], mc[q], mx[q], "(" (pos[q] + 0) ")", md[q], f[q]
 		}
 		printf "e2e: (other load: milli-CPUs used by processes other than this test, QEMU and pvschedd, measured on the host)\n"
+		if (omp) {
+			printf "e2e: OpenMP probe (OMP_DYNAMIC=true, LD_PRELOAD=%s; dynamic=%s max_threads=%s): team per parallel region\n", omp_pre, omp_dyn, omp_max
+			for (i = 1; i <= 3; i++) {
+				q = ph[i]
+				delete tmp; for (k = 1; k <= on[q]; k++) tmp[k] = ot[q, k]
+				otm[q] = median(tmp, on[q])
+				printf "e2e:   phase %s: %3d regions, median team %s, team 1 in %d\n", q, on[q], on[q] ? otm[q] : "-", o1[q]
+			}
+		}
 		printf "e2e: region: path=%s source=%s; cycle samples=%d (duplicates dropped %d) not_alive=%d heartbeat_not_advancing=%d nr_vcpus=%d\n", open_path, open_src, nsamp, dup, notalive, hbstuck, maxnv
 		# On a quiet host every sample must see a live agent whose heartbeat
 		# moved.  Under heavy other load pvschedd itself can be kept off the
@@ -274,6 +328,21 @@ analyze() { # CYCLE
 		if (!(cm["B"] <= cm["A"] - 250)) { print "e2e: check FAILED: capacity_milli did not fall under host load (median: by 250)"; bad++ }
 		if (!(md["A"] >= 1.5 || f["A"] > 250)) { printf "e2e: check FAILED: phase A advice %.2f threads, expected 2 without host load\n", md["A"]; bad++ }
 		if (!(md["B"] <= 1.5)) { printf "e2e: check FAILED: phase B advice %.2f threads, expected 1 under the hogs\n", md["B"]; bad++ }
+		# The OpenMP probe: libgomp, through the preload, takes the advice at
+		# every parallel region: a team of 1 of 2 under the hogs, 2 without
+		# them (A or C may be exempt when other processes loaded the host,
+		# as for the advice above, but not both: B must be below one of them).
+		if (omp) {
+			if (omp_dyn != 1 || omp_pre !~ /libpvsched-omp\.so$/) { printf "e2e: check FAILED: OpenMP probe did not start with OMP_DYNAMIC and the preload (dynamic=%s preload=%s)\n", omp_dyn, omp_pre; bad++ }
+			else if (on["A"] < 5 || on["B"] < 5 || on["C"] < 5) { printf "e2e: check FAILED: too few OpenMP probe regions in a phase (A %d, B %d, C %d)\n", on["A"], on["B"], on["C"]; bad++ }
+			else {
+				if (!(otm["B"] <= 1)) { printf "e2e: check FAILED: OpenMP team under the hogs (phase B) is %s, expected 1\n", otm["B"]; bad++ }
+				exA = f["A"] > fok; exC = f["C"] > fok
+				if (!(otm["A"] >= 2 || exA)) { printf "e2e: check FAILED: OpenMP team in phase A (no host load) is %s, expected 2\n", otm["A"]; bad++ }
+				if (!(otm["C"] >= 2 || exC)) { printf "e2e: check FAILED: OpenMP team in phase C (hogs stopped) is %s, expected 2\n", otm["C"]; bad++ }
+				if (!(otm["B"] < otm["A"] || otm["B"] < otm["C"])) { print "e2e: check FAILED: OpenMP team under the hogs is not below phase A or C"; bad++ }
+			}
+		}
 		exit bad ? 1 : 0
 	}' "$work/events.log" "$work/serial.log"
 }
@@ -281,6 +350,8 @@ analyze() { # CYCLE
 if [ -n "$analyze_only" ]; then
 	trap - EXIT
 	work=$analyze_only
+	omp_on=0
+	grep -q 'PVS omp start' "$work/serial.log" && omp_on=1
 	rc=1
 	for c in $(awk '$2 ~ /^end[0-9]+$/ { print substr($2, 4) }' "$work/events.log"); do
 		analyze "$c" && rc=0
@@ -292,6 +363,14 @@ fi
 [ -x "$pvschedd" ] || fail "pvschedd '$pvschedd' is not an executable"
 [ -x "$probe" ] || fail "guest probe '$probe' is not an executable"
 [ -z "$pvschedctl" ] || [ -x "$pvschedctl" ] || fail "pvschedctl '$pvschedctl' is not an executable"
+omp_on=0
+guest_opts=()
+if [ -n "$omp_probe" ]; then
+	[ -x "$omp_probe" ] || fail "OpenMP probe '$omp_probe' is not an executable"
+	[ -f "$omp_shim" ] || fail "libpvsched-omp.so '$omp_shim' is not a file"
+	omp_on=1
+	guest_opts=(--omp-probe "$omp_probe" --omp-shim "$omp_shim")
+fi
 [ -n "${EPOCHREALTIME:-}" ] || fail "bash >= 5 required (EPOCHREALTIME)"
 
 missing=()
@@ -321,7 +400,7 @@ work=$(cd "$work" && pwd)
 
 # ---- guest ------------------------------------------------------------------
 say "building guest (kernel + initramfs) in $work/guest"
-"$here/build-guest.sh" "$work/guest" "$probe" >"$work/build-guest.log" 2>&1 ||
+"$here/build-guest.sh" "${guest_opts[@]}" "$work/guest" "$probe" >"$work/build-guest.log" 2>&1 ||
 	{ cat "$work/build-guest.log"; fail "build-guest.sh failed"; }
 sed 's/^/  /' "$work/build-guest.log" | grep -E 'kernel|initramfs|fetching' || true
 
@@ -384,7 +463,7 @@ mkfifo "$work/qemu.fifo" || fail "mkfifo failed"
 ) &
 reader_pid=$!
 
-append="console=ttyS0 quiet loglevel=3 panic=-1 pvs_duration=$guest_duration_s pvs_interval=200 pvs_busy=2 pvs_wait=$open_wait_s"
+append="console=ttyS0 quiet loglevel=3 panic=-1 pvs_duration=$guest_duration_s pvs_interval=200 pvs_busy=2 pvs_wait=$open_wait_s pvs_omp_interval=250"
 # shellcheck disable=SC2054 # commas inside QEMU options
 qemu_cmd=("$work/bin/$qemu_comm" -accel tcg,thread=multi -smp 2 -m 256M
 	-name "$name,debug-threads=on" -nographic -no-reboot -net none
