@@ -1,6 +1,8 @@
 #!/bin/sh
 # make demo: pvschedd measures a process VM being preempted by a host CPU
-# hog and publishes it into the VM's region.  Needs no QEMU, ~20 s.
+# hog and publishes it into the VM's region; then an unmodified OpenMP
+# program, run by pvsched-run, shrinks its team under a host hog (the
+# spin / block / pvsched table of bench/dop).  Needs no QEMU, ~35 s.
 set -eu
 BUILD=${1:-build}
 D=$(mktemp -d /tmp/pvsched-demo.XXXXXX)
@@ -65,3 +67,8 @@ guest
 printf '\n%%RUN = share of the last second on a CPU, %%RDY = share spent runnable but\n'
 printf 'waiting for a CPU (esxtop'"'"'s ready time).  The region /dev/shm/pvsched-demo-vm is\n'
 printf 'what a guest maps (QEMU ivshmem-plain); decode it with: pvschedctl dump FILE\n'
+
+hr "an OpenMP program adapts: spin / block / pvsched under a host CPU hog"
+# bench/dop's kernel (barrier-heavy, like NPB UA) as a 2-thread process VM
+# with one host hog: spinning and blocking libgomp against pvsched-run.
+"$(dirname "$0")/../bench/dop/run" --demo "$BUILD"
