@@ -77,7 +77,28 @@ void pvs_vm_update(struct pvs_vm_track *t, const struct pvs_dop_params *p,
 	} else if (o->host_busy_valid) {
 		uint64_t others =
 		        o->host_busy_ns > o->vm_run_ns ? o->host_busy_ns - o->vm_run_ns : 0;
-		cap = (double)o->host_cpus - (double)others / (double)o->dt_ns;
+		double demand = (double)others, f = 1.0;
+
+		/* What the others consumed is less than what they want when the
+		 * CPUs are oversubscribed: the VM's own runnable vCPUs got the
+		 * fraction f = run / (run + wait) of their demand, and the fair
+		 * class shares alike, so the others' demand is their use / f.
+		 * Without this, a VM that keeps more vCPUs busy squeezes the
+		 * others' use and sees more capacity: the advice then stays too
+		 * high after load arrives (a feedback loop of its own).  Only on
+		 * saturated CPUs: waiting on a host with idle CPUs is wake-up
+		 * latency or placement, not others' demand. */
+		if (o->vm_wait_ns &&
+		    (double)(o->vm_run_ns + o->vm_wait_ns) >=
+		            PVS_DEMAND_MIN_ACTIVE * (double)o->dt_ns &&
+		    (double)o->host_busy_ns >=
+		            PVS_DEMAND_SATURATED * (double)o->host_cpus * (double)o->dt_ns) {
+			f = (double)o->vm_run_ns / (double)(o->vm_run_ns + o->vm_wait_ns);
+			if (f < PVS_DEMAND_MIN_SHARE)
+				f = PVS_DEMAND_MIN_SHARE;
+			demand /= f;
+		}
+		cap = (double)o->host_cpus - demand / (double)o->dt_ns;
 	} else {
 		/* No host-wide view: fall back to what the VM itself got. */
 		cap = (double)n - pre;

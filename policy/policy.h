@@ -75,8 +75,16 @@ struct pvs_dop_params {
 	uint32_t hysteresis_milli; /* extra margin before the advice moves */
 };
 
-#define PVS_DOP_DEFAULT_WINDOW_US        250000u
+#define PVS_DOP_DEFAULT_WINDOW_US        100000u
 #define PVS_DOP_DEFAULT_HYSTERESIS_MILLI 150u
+
+/* Others' demand from their use and the VM's own share (policy/dop.c):
+ * applied only when the VM's vCPUs were runnable for at least this many
+ * CPUs' worth of the period, and never scaled by more than 1 / this share. */
+#define PVS_DEMAND_MIN_ACTIVE 0.05
+#define PVS_DEMAND_MIN_SHARE  0.1
+/* ... and only when the VM's pCPUs were at least this busy (saturated). */
+#define PVS_DEMAND_SATURATED 0.9
 
 /* What happened to one VM over one period of dt_ns. */
 struct pvs_vm_obs {

@@ -90,7 +90,7 @@ static void t_defaults(void)
 	NOTE("a missing file is fine unless it must exist");
 	CHECK_EQ(pvs_config_load(&cfg, tu_path("absent.conf"), 0, err, sizeof(err)), 0);
 	CHECK_EQU(cfg.period_us, 10000);
-	CHECK_EQU(cfg.window_us, 250000);
+	CHECK_EQU(cfg.window_us, 100000);
 	CHECK_EQU(cfg.region_size, PVSCHED_REGION_DEFAULT_SIZE);
 	CHECK_EQU(cfg.region_mode, 0660);
 	CHECK_EQU(cfg.nr_vms, 0);

@@ -561,6 +561,43 @@ static void t_vm_fresh(void)
 	CHECK(t.capacity < 2.0);
 }
 
+/* Oversubscribed: the others' use understates their demand; the VM's own
+ * share (run / (run + wait)) recovers it, so the capacity is the same
+ * whether the VM keeps 1 or 2 vCPUs busy beside a 1-CPU hog on 2 pCPUs. */
+static void t_vm_contention(void)
+{
+	struct pvs_dop_params p = {250000, 150};
+	struct pvs_vm_track t;
+	struct pvs_vm_obs o;
+
+	NOTE("2 busy vCPUs + a hog on 2 pCPUs: each gets 2/3; hog's demand 1.0");
+	pvs_vm_init(&t);
+	o = obs(10 * MS, 2, 2, 2.0, 4.0 / 3, 2.0 / 3);
+	pvs_vm_update(&t, &p, &o, S);
+	CHECK_NEAR(t.capacity, 1.0, 1e-6);
+	CHECK_EQU(t.dop, 1);
+	NOTE("1 busy vCPU + the hog: no waiting, capacity 1.0 again");
+	pvs_vm_init(&t);
+	o = obs(10 * MS, 2, 2, 2.0, 1.0, 0);
+	pvs_vm_update(&t, &p, &o, S);
+	CHECK_NEAR(t.capacity, 1.0, 1e-6);
+	NOTE("4 vCPUs on 2 pCPUs and nothing else: their own waiting is no other load");
+	pvs_vm_init(&t);
+	o = obs(10 * MS, 4, 2, 2.0, 2.0, 2.0);
+	pvs_vm_update(&t, &p, &o, S);
+	CHECK_NEAR(t.capacity, 2.0, 1e-6);
+	NOTE("a VM barely runnable (below 5%% of a CPU): its share is not used");
+	pvs_vm_init(&t);
+	o = obs(10 * MS, 2, 2, 1.02, 0.01, 0.03);
+	pvs_vm_update(&t, &p, &o, S);
+	CHECK_NEAR(t.capacity, 0.99, 1e-6);
+	NOTE("a starved VM (share 1%%): the scaling is capped at 10x");
+	pvs_vm_init(&t);
+	o = obs(10 * MS, 2, 2, 2.0, 0.01, 0.99);
+	pvs_vm_update(&t, &p, &o, S);
+	CHECK_NEAR(t.capacity, 0.0, 1e-6);
+}
+
 /* A process VM (obs size = its pCPUs): an OpenMP process that follows the
  * advice down to one thread must be advised up again when the host frees
  * up; a QEMU VM (size 0) stays bounded by its vCPUs. */
@@ -738,6 +775,7 @@ static const struct tcase cases[] = {
         {"vm-ewma", t_vm_ewma},
         {"vm-fresh", t_vm_fresh},
         {"vm-process-size", t_vm_process_size},
+        {"vm-contention", t_vm_contention},
         {"feedback", t_feedback},
         {"capacity-independent", t_capacity_independent},
 };
