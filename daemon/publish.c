@@ -101,7 +101,8 @@ void pvs_publish(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now_ns)
 		v->pub_valid = 1;
 	}
 	pvs_vm_to_abi(&vm->track,
-	              &(struct pvs_dop_params){d->cfg->window_us, d->cfg->hysteresis_milli},
+	              &(struct pvs_dop_params){d->cfg->window_us, d->cfg->hysteresis_milli,
+	                                       pvs_prime_after_periods(d->cfg->period_us)},
 	              d->cfg->period_us, &v);
 	/* Like the slots, an unchanged VM block is not rewritten; the smoothed
 	 * values move by a few milli-vCPUs every period, so changes below

@@ -11,7 +11,8 @@
 
 void pvs_sample_all(struct pvs_daemon *d, uint64_t now_ns)
 {
-	struct pvs_dop_params p = {d->cfg->window_us, d->cfg->hysteresis_milli};
+	struct pvs_dop_params p = {d->cfg->window_us, d->cfg->hysteresis_milli,
+	                           pvs_prime_after_periods(d->cfg->period_us)};
 	uint64_t invol_every = 1000000u / (d->cfg->period_us ? d->cfg->period_us : 1);
 	uint64_t dt = d->last_tick_ns ? now_ns - d->last_tick_ns : 0;
 

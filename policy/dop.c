@@ -108,6 +108,10 @@ void pvs_vm_update(struct pvs_vm_track *t, const struct pvs_dop_params *p,
 	if (cap > n)
 		cap = n;
 
+	if (!t->primed && t->seen < p->prime_after) {
+		t->seen++; /* the VM's size stays published meanwhile */
+		return;
+	}
 	if (!t->primed) {
 		t->primed = 1;
 		t->preempted_avg = pre;

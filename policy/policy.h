@@ -73,10 +73,23 @@ void pvs_vcpu_to_abi(const struct pvs_vcpu_track *t, uint64_t now_ns,
 struct pvs_dop_params {
 	uint32_t window_us;        /* EWMA time constant */
 	uint32_t hysteresis_milli; /* extra margin before the advice moves */
+	/* real observations to skip before the first sets the averages: the
+	 * host-wide busy time is a rate over an interval that may predate the
+	 * VM (another process's load); 0 = use the first */
+	uint32_t prime_after;
 };
 
 #define PVS_DOP_DEFAULT_WINDOW_US        100000u
 #define PVS_DOP_DEFAULT_HYSTERESIS_MILLI 150u
+
+/* Real observations to skip before priming when host-wide busy time is a
+ * rate re-read at most every 50 ms (PVS_HOSTSTAT_MIN_NS, daemon/hoststat.c): ceil(50 ms /
+ * period) + 1. */
+static inline uint32_t pvs_prime_after_periods(uint32_t period_us)
+{
+	uint64_t p = period_us ? period_us : 1;
+	return (uint32_t)((50000u + p - 1) / p + 1);
+}
 
 /* Others' demand from their use and the VM's own share (policy/dop.c):
  * applied only when the VM's vCPUs were runnable for at least this many
@@ -107,6 +120,7 @@ struct pvs_vm_obs {
 
 struct pvs_vm_track {
 	int primed;
+	uint32_t seen;        /* real observations before priming */
 	double preempted_avg; /* vCPUs, smoothed */
 	double capacity;      /* vCPUs, smoothed */
 	uint32_t dop;

@@ -393,7 +393,7 @@ static struct pvs_vm_obs obs(uint64_t dt, uint32_t nr, uint32_t cpus, double bus
 
 static void t_vm_capacity(void)
 {
-	struct pvs_dop_params p = {PVS_DOP_DEFAULT_WINDOW_US, PVS_DOP_DEFAULT_HYSTERESIS_MILLI};
+	struct pvs_dop_params p = {PVS_DOP_DEFAULT_WINDOW_US, PVS_DOP_DEFAULT_HYSTERESIS_MILLI, 0};
 	struct pvs_vm_track t;
 	struct pvs_vm_obs o;
 	struct pvsched_vm out;
@@ -477,7 +477,7 @@ static void t_vm_capacity(void)
 
 static void t_vm_ewma(void)
 {
-	struct pvs_dop_params p = {250000, 150};
+	struct pvs_dop_params p = {250000, 150, 0};
 	struct pvs_vm_track t, t2;
 	struct pvs_vm_obs o;
 	uint64_t now = S;
@@ -523,7 +523,7 @@ static void t_vm_ewma(void)
  * nothing about the others' load and the capacity is kept. */
 static void t_vm_fresh(void)
 {
-	struct pvs_dop_params p = {250000, 150};
+	struct pvs_dop_params p = {250000, 150, 0};
 	struct pvs_vm_track t;
 	struct pvs_vm_obs o;
 
@@ -566,7 +566,7 @@ static void t_vm_fresh(void)
  * whether the VM keeps 1 or 2 vCPUs busy beside a 1-CPU hog on 2 pCPUs. */
 static void t_vm_contention(void)
 {
-	struct pvs_dop_params p = {250000, 150};
+	struct pvs_dop_params p = {250000, 150, 0};
 	struct pvs_vm_track t;
 	struct pvs_vm_obs o;
 
@@ -598,12 +598,43 @@ static void t_vm_contention(void)
 	CHECK_NEAR(t.capacity, 0.0, 1e-6);
 }
 
+/* prime_after: the first real observations of a new VM may use a host
+ * busy rate from before it existed; they are skipped, the VM's size stays
+ * published, and the next one sets the averages directly. */
+static void t_vm_prime_after(void)
+{
+	struct pvs_dop_params p = {250000, 150, 3};
+	struct pvs_vm_track t;
+	struct pvs_vm_obs o;
+	struct pvsched_vm abi;
+
+	pvs_vm_init(&t);
+	NOTE("three observations with another process's load (capacity 0): skipped");
+	o = obs(10 * MS, 2, 2, 2.0, 0.0, 0.0);
+	for (int i = 0; i < 3; i++)
+		pvs_vm_update(&t, &p, &o, S + (uint64_t)i * 10 * MS);
+	CHECK_EQ(t.primed, 0);
+	pvs_vm_to_abi(&t, &p, 10000, &abi);
+	CHECK_EQU(abi.recommended_dop, 2);
+	CHECK_EQU(abi.capacity_milli, 2000);
+	NOTE("the fourth (a quiet host) sets capacity 2 directly");
+	o = obs(10 * MS, 2, 2, 2.0, 2.0, 0.0);
+	pvs_vm_update(&t, &p, &o, S + 30 * MS);
+	CHECK_EQ(t.primed, 1);
+	CHECK_NEAR(t.capacity, 2.0, 1e-9);
+	CHECK_EQU(t.dop, 2);
+	NOTE("the daemon's value: 50 ms of /proc/stat at a 10 ms period");
+	CHECK_EQU(pvs_prime_after_periods(10000), 6);
+	CHECK_EQU(pvs_prime_after_periods(1000), 51);
+	CHECK_EQU(pvs_prime_after_periods(100000), 2);
+}
+
 /* A process VM (obs size = its pCPUs): an OpenMP process that follows the
  * advice down to one thread must be advised up again when the host frees
  * up; a QEMU VM (size 0) stays bounded by its vCPUs. */
 static void t_vm_process_size(void)
 {
-	struct pvs_dop_params p = {250000, 150};
+	struct pvs_dop_params p = {250000, 150, 0};
 	struct pvs_vm_track t;
 	struct pvs_vm_obs o;
 	struct pvsched_vm abi;
@@ -654,7 +685,7 @@ struct loop_stats {
 static struct loop_stats run_loop(uint32_t cpus, uint32_t nr, double (*other)(int step), int steps,
                                   int settle)
 {
-	struct pvs_dop_params p = {PVS_DOP_DEFAULT_WINDOW_US, PVS_DOP_DEFAULT_HYSTERESIS_MILLI};
+	struct pvs_dop_params p = {PVS_DOP_DEFAULT_WINDOW_US, PVS_DOP_DEFAULT_HYSTERESIS_MILLI, 0};
 	struct pvs_vm_track t;
 	struct loop_stats st = {0, 0, 0, 0};
 	uint32_t dop = nr, prev = 0;
@@ -746,7 +777,7 @@ static void t_feedback(void)
 /* The estimate must not depend on how many vCPUs the guest keeps busy. */
 static void t_capacity_independent(void)
 {
-	struct pvs_dop_params p = {PVS_DOP_DEFAULT_WINDOW_US, PVS_DOP_DEFAULT_HYSTERESIS_MILLI};
+	struct pvs_dop_params p = {PVS_DOP_DEFAULT_WINDOW_US, PVS_DOP_DEFAULT_HYSTERESIS_MILLI, 0};
 	double cap[5];
 
 	NOTE("4 pCPUs, others 1.0: guest keeps 0..3 vCPUs busy");
@@ -776,6 +807,7 @@ static const struct tcase cases[] = {
         {"vm-fresh", t_vm_fresh},
         {"vm-process-size", t_vm_process_size},
         {"vm-contention", t_vm_contention},
+        {"vm-prime-after", t_vm_prime_after},
         {"feedback", t_feedback},
         {"capacity-independent", t_capacity_independent},
 };
