@@ -29,6 +29,7 @@ struct pvsched_guest {
 	void *mem;
 	size_t len;
 	enum pvsched_source source;
+	int writable; /* mapped read-write: the guest-written fields can be set */
 	uint32_t vm_offset;
 	uint32_t vcpu_offset;
 	uint32_t vcpu_stride;
@@ -37,6 +38,9 @@ struct pvsched_guest {
 	uint64_t last_hb;
 	uint64_t last_change_ns;
 	uint64_t instance;
+	/* host clock - this clock, for deadlines (real VMs), relaxed atomics */
+	int64_t clock_off;
+	uint64_t clock_off_at; /* 0 = not calibrated */
 	char path[256];
 };
 
@@ -120,6 +124,7 @@ static int open_one(pvsched_guest **out, const char *path, enum pvsched_source s
 	}
 	g->source = src;
 	snprintf(g->path, sizeof(g->path), "%s", path);
+	g->writable = (prot & PROT_WRITE) != 0;
 	if (prot & PROT_WRITE) {
 		struct pvsched_header *h = g->mem;
 		__atomic_store_n(&h->guest_major, (uint16_t)PVSCHED_ABI_MAJOR, __ATOMIC_RELAXED);
@@ -364,6 +369,64 @@ uint32_t pvs__nr_vcpus(const pvsched_guest *g)
 	uint32_t nr = __atomic_load_n(&h->nr_vcpus, __ATOMIC_ACQUIRE);
 
 	return nr < g->max_vcpus ? nr : g->max_vcpus;
+}
+
+/* Calibrate once per PVS_CLOCK_RECAL_NS: wait (at most 3 periods) for the
+ * heartbeat to move and pair the host time published with it with this
+ * clock.  The host stores host_time_ns at the start of its publish, so the
+ * offset errs low by the publish and observation delays (tens of us): a
+ * translated deadline is early, never late. */
+#define PVS_CLOCK_RECAL_NS 10000000000ull
+
+int pvs__clock_offset(pvsched_guest *g, int64_t *off)
+{
+	const struct pvsched_header *h = g->mem;
+	uint64_t now = mono_ns(), at = __atomic_load_n(&g->clock_off_at, __ATOMIC_ACQUIRE);
+	uint64_t hb0, limit, period;
+
+	if ((PVS_LOAD(&h->host_features) & PVSCHED_F_VCPU_MAP) &&
+	    PVS_LOAD(&h->vm_kind) == PVSCHED_VM_KIND_PROCESS) {
+		*off = 0; /* the same machine, the same CLOCK_MONOTONIC */
+		return 0;
+	}
+	if (at && now - at < PVS_CLOCK_RECAL_NS) {
+		*off = __atomic_load_n(&g->clock_off, __ATOMIC_RELAXED);
+		return 0;
+	}
+	period = (uint64_t)PVS_LOAD(&h->publish_period_us) * 1000u;
+	limit = now + 3 * (period ? period : 10000000u);
+	hb0 = __atomic_load_n(&h->heartbeat, __ATOMIC_ACQUIRE);
+	for (;;) {
+		uint64_t hb = __atomic_load_n(&h->heartbeat, __ATOMIC_ACQUIRE);
+		uint64_t t = mono_ns();
+
+		if (hb != hb0) {
+			int64_t o = (int64_t)(PVS_LOAD(&h->host_time_ns) - t);
+			__atomic_store_n(&g->clock_off, o, __ATOMIC_RELAXED);
+			__atomic_store_n(&g->clock_off_at, t ? t : 1, __ATOMIC_RELEASE);
+			*off = o;
+			return 0;
+		}
+		if (t > limit)
+			return -ENOTCONN;
+		sched_yield();
+	}
+}
+
+int pvs__writable(const pvsched_guest *g)
+{
+	return g->writable;
+}
+
+struct pvsched_header *pvs__header(pvsched_guest *g)
+{
+	return g->mem;
+}
+
+struct pvsched_vcpu *pvs__slot(pvsched_guest *g, uint32_t idx)
+{
+	return (struct pvsched_vcpu *)((char *)g->mem + g->vcpu_offset +
+	                               (size_t)idx * g->vcpu_stride);
 }
 
 static const struct pvsched_vcpu_host *slot_host(const pvsched_guest *g, uint32_t idx)

@@ -60,7 +60,7 @@ static void init_header(struct pvs_hregion *r, const struct pvs_hregion_opts *o)
 	PVS_STORE(&h->minor, (uint16_t)PVSCHED_ABI_MINOR);
 	PVS_STORE(&h->header_size, PVSCHED_HEADER_SIZE);
 	PVS_STORE(&h->region_size, (uint64_t)r->size);
-	PVS_STORE(&h->host_features, PVSCHED_F_ALL_V1_1);
+	PVS_STORE(&h->host_features, o->host_features ? o->host_features : PVSCHED_F_ALL_V1_1);
 	PVS_STORE(&h->max_vcpus, (uint32_t)PVSCHED_VCPUS_FOR_SIZE(r->size));
 	PVS_STORE(&h->nr_vcpus, r->nr_vcpus);
 	PVS_STORE(&h->vm_offset, PVSCHED_VM_OFFSET);
@@ -285,6 +285,11 @@ void pvs_hregion_publish_vm(struct pvs_hregion *r, const struct pvsched_vm *v)
 	PVS_STORE(&d->window_us, v->window_us);
 	PVS_STORE(&d->publish_period_us, v->publish_period_us);
 	PVS_STORE(&d->host_cpus, v->host_cpus);
+	PVS_STORE(&d->boost_max_us, v->boost_max_us);
+	PVS_STORE(&d->boost_budget_us, v->boost_budget_us);
+	PVS_STORE(&d->boost_window_us, v->boost_window_us);
+	PVS_STORE(&d->boost_lead_us, v->boost_lead_us);
+	PVS_STORE(&d->boost_hold_us, v->boost_hold_us);
 	pvs_seq_write_end(&d->seq);
 }
 
@@ -305,6 +310,10 @@ void pvs_hregion_publish_vcpu(struct pvs_hregion *r, uint32_t idx,
 	PVS_STORE(&d->wait_milli, v->wait_milli);
 	PVS_STORE(&d->run_milli, v->run_milli);
 	PVS_STORE(&d->tid, v->tid);
+	PVS_STORE(&d->boost_state, v->boost_state);
+	PVS_STORE(&d->boost_ns, v->boost_ns);
+	PVS_STORE(&d->boosts, v->boosts);
+	PVS_STORE(&d->throttles, v->throttles);
 	pvs_seq_write_end(&d->seq);
 }
 

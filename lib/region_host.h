@@ -34,7 +34,8 @@ struct pvs_hregion_opts {
 	uint32_t period_us;
 	uint32_t stale_after_us;
 	const char *vm_name;
-	uint32_t vm_kind; /* PVSCHED_VM_KIND_* */
+	uint32_t vm_kind;       /* PVSCHED_VM_KIND_* */
+	uint64_t host_features; /* 0: PVSCHED_F_ALL_V1_1 */
 	int force;        /* take over a region that names another VM */
 };
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pvsched/abi.h - the pvsched shared-memory region, ABI version 1.1.
+ * pvsched/abi.h - the pvsched shared-memory region, ABI version 1.2.
  *
  * One region per VM.  The host agent (pvschedd) writes what it knows about
  * the VM's vCPU threads; the guest (libpvsched) reads it and writes its
@@ -31,7 +31,7 @@
 #define PVSCHED_MAGIC_STR "PVSCHED"
 
 #define PVSCHED_ABI_MAJOR 1
-#define PVSCHED_ABI_MINOR 1
+#define PVSCHED_ABI_MINOR 2
 
 #define PVSCHED_CACHELINE 64
 
@@ -61,6 +61,19 @@
 /* 1.1: header vm_kind and slot tid: a guest thread can find its own slot */
 #define PVSCHED_F_VCPU_MAP (1ull << 2)
 #define PVSCHED_F_ALL_V1_1 (PVSCHED_F_ALL_V1 | PVSCHED_F_VCPU_MAP)
+/* 1.2: the host acts on the guest's boost requests and wake deadlines */
+#define PVSCHED_F_BOOST    (1ull << 3)
+#define PVSCHED_F_ALL_V1_2 (PVSCHED_F_ALL_V1_1 | PVSCHED_F_BOOST)
+
+/* pvsched_vm.flags (1.2) */
+#define PVSCHED_VMF_BOOST (1u << 0) /* boosting is enabled for this VM */
+
+/* pvsched_vcpu_host.boost_state (1.2) */
+#define PVSCHED_BOOST_NONE      0u /* not boosted (no request, or the window ended) */
+#define PVSCHED_BOOST_GRANTED   1u /* boosted now */
+#define PVSCHED_BOOST_DENIED    2u /* requested, but boosting is off for this VM */
+#define PVSCHED_BOOST_THROTTLED 3u /* requested, but a limit or the budget holds it */
+#define PVSCHED_BOOST_STATE_MAX 3u
 
 /* pvsched_header.vm_kind (with PVSCHED_F_VCPU_MAP): how a guest thread
  * finds the slot of the vCPU it runs on. */
@@ -122,7 +135,7 @@ struct pvsched_header {
 	uint64_t guest_features;    /* [G] PVSCHED_F_* the guest uses (atomic OR) */
 	uint16_t guest_major;       /* [G] ABI major of the guest library */
 	uint16_t guest_minor;       /* [G] ABI minor of the guest library */
-	uint32_t guest_reserved0;   /* [G] zero */
+	uint32_t boost_gen;         /* [G] 1.2: +1 after any change of a slot's boost fields */
 	uint64_t guest_reserved[6]; /* [G] zero */
 };
 
@@ -132,7 +145,7 @@ struct pvsched_header {
  */
 struct pvsched_vm {
 	uint32_t seq;                 /* [H] seqlock: odd while being written */
-	uint32_t flags;               /* [H] zero in v1 */
+	uint32_t flags;               /* [H] 1.2: PVSCHED_VMF_*; zero before */
 	uint64_t update_ns;           /* [H] host CLOCK_MONOTONIC of these values */
 	uint32_t preempted_now;       /* [H] vCPUs in state PREEMPTED at update_ns */
 	uint32_t preempted_avg_milli; /* [H] runnable-not-running vCPUs, smoothed */
@@ -143,8 +156,12 @@ struct pvsched_vm {
 	uint32_t window_us;           /* [H] smoothing window (EWMA time constant) */
 	uint32_t publish_period_us;   /* [H] period of these updates */
 	uint32_t host_cpus;           /* [H] pCPUs the VM's threads may run on */
-	uint32_t reserved0;           /* [H] zero */
-	uint64_t reserved[25];        /* [H] zero */
+	uint32_t boost_max_us;        /* [H] 1.2: longest continuous boost */
+	uint32_t boost_budget_us;     /* [H] 1.2: boosted time allowed per window */
+	uint32_t boost_window_us;     /* [H] 1.2: the budget's window */
+	uint32_t boost_lead_us;       /* [H] 1.2: boost this long before wake_at_ns */
+	uint32_t boost_hold_us;       /* [H] 1.2: default boost after wake_at_ns */
+	uint64_t reserved[23];        /* [H] zero */
 };
 
 /* Host part of a vCPU slot: 128 bytes, host-written under `seq`. */
@@ -158,15 +175,21 @@ struct pvsched_vcpu_host {
 	uint32_t wait_milli;  /* [H] share of the last period spent waiting */
 	uint32_t run_milli;   /* [H] share of the last period spent running */
 	uint32_t tid;         /* [H] 1.1: host thread id of the vCPU (0 = none) */
-	uint32_t reserved0;   /* [H] zero */
-	uint64_t reserved[9]; /* [H] zero; host-written growth space */
+	uint32_t boost_state; /* [H] 1.2: PVSCHED_BOOST_* */
+	uint64_t boost_ns;    /* [H] 1.2: cumulative time boosted since attach */
+	uint64_t boosts;      /* [H] 1.2: boosts granted since attach */
+	uint64_t throttles;   /* [H] 1.2: requests throttled since attach */
+	uint64_t reserved[6]; /* [H] zero; host-written growth space */
 };
 
 /* Guest part of a vCPU slot: 128 bytes, guest-written. */
 struct pvsched_vcpu_guest {
-	uint32_t boost_req;    /* [G] boost request (semantics: ABI 1.1+) */
+	uint32_t boost_req;    /* [G] 1.2: boost requests outstanding; > 0 asks */
+	uint32_t boost_seq;    /* [G] 1.2: +1 at every change of this part */
+	uint64_t wake_at_ns;   /* [G] 1.2: next time this vCPU must run (host clock), 0 none */
+	uint32_t wake_len_us;  /* [G] 1.2: boost after wake_at_ns, 0 = host default */
 	uint32_t reserved0;    /* [G] zero */
-	uint64_t reserved[15]; /* [G] zero; guest-written growth space */
+	uint64_t reserved[13]; /* [G] zero; guest-written growth space */
 };
 
 struct pvsched_vcpu {
@@ -202,7 +225,7 @@ _Static_assert(offsetof(struct pvsched_header, reserved1) == 136, "reserved1");
 _Static_assert(offsetof(struct pvsched_header, guest_features) == 192, "guest_features");
 _Static_assert(offsetof(struct pvsched_header, guest_major) == 200, "guest_major");
 _Static_assert(offsetof(struct pvsched_header, guest_minor) == 202, "guest_minor");
-_Static_assert(offsetof(struct pvsched_header, guest_reserved0) == 204, "guest_reserved0");
+_Static_assert(offsetof(struct pvsched_header, boost_gen) == 204, "boost_gen");
 _Static_assert(offsetof(struct pvsched_header, guest_reserved) == 208, "guest_reserved");
 
 _Static_assert(sizeof(struct pvsched_vm) == PVSCHED_VM_SIZE, "vm size");
@@ -218,8 +241,12 @@ _Static_assert(offsetof(struct pvsched_vm, idle_now) == 36, "vm.idle_now");
 _Static_assert(offsetof(struct pvsched_vm, window_us) == 40, "vm.window_us");
 _Static_assert(offsetof(struct pvsched_vm, publish_period_us) == 44, "vm.publish_period_us");
 _Static_assert(offsetof(struct pvsched_vm, host_cpus) == 48, "vm.host_cpus");
-_Static_assert(offsetof(struct pvsched_vm, reserved0) == 52, "vm.reserved0");
-_Static_assert(offsetof(struct pvsched_vm, reserved) == 56, "vm.reserved");
+_Static_assert(offsetof(struct pvsched_vm, boost_max_us) == 52, "vm.boost_max_us");
+_Static_assert(offsetof(struct pvsched_vm, boost_budget_us) == 56, "vm.boost_budget_us");
+_Static_assert(offsetof(struct pvsched_vm, boost_window_us) == 60, "vm.boost_window_us");
+_Static_assert(offsetof(struct pvsched_vm, boost_lead_us) == 64, "vm.boost_lead_us");
+_Static_assert(offsetof(struct pvsched_vm, boost_hold_us) == 68, "vm.boost_hold_us");
+_Static_assert(offsetof(struct pvsched_vm, reserved) == 72, "vm.reserved");
 
 _Static_assert(sizeof(struct pvsched_vcpu_host) == 128, "vcpu host size");
 _Static_assert(offsetof(struct pvsched_vcpu_host, seq) == 0, "vcpu.seq");
@@ -231,12 +258,18 @@ _Static_assert(offsetof(struct pvsched_vcpu_host, update_ns) == 32, "vcpu.update
 _Static_assert(offsetof(struct pvsched_vcpu_host, wait_milli) == 40, "vcpu.wait_milli");
 _Static_assert(offsetof(struct pvsched_vcpu_host, run_milli) == 44, "vcpu.run_milli");
 _Static_assert(offsetof(struct pvsched_vcpu_host, tid) == 48, "vcpu.tid");
-_Static_assert(offsetof(struct pvsched_vcpu_host, reserved0) == 52, "vcpu.reserved0");
-_Static_assert(offsetof(struct pvsched_vcpu_host, reserved) == 56, "vcpu.reserved");
+_Static_assert(offsetof(struct pvsched_vcpu_host, boost_state) == 52, "vcpu.boost_state");
+_Static_assert(offsetof(struct pvsched_vcpu_host, boost_ns) == 56, "vcpu.boost_ns");
+_Static_assert(offsetof(struct pvsched_vcpu_host, boosts) == 64, "vcpu.boosts");
+_Static_assert(offsetof(struct pvsched_vcpu_host, throttles) == 72, "vcpu.throttles");
+_Static_assert(offsetof(struct pvsched_vcpu_host, reserved) == 80, "vcpu.reserved");
 _Static_assert(sizeof(struct pvsched_vcpu_guest) == 128, "vcpu guest size");
 _Static_assert(offsetof(struct pvsched_vcpu_guest, boost_req) == 0, "vcpu.boost_req");
-_Static_assert(offsetof(struct pvsched_vcpu_guest, reserved0) == 4, "vcpu.guest.reserved0");
-_Static_assert(offsetof(struct pvsched_vcpu_guest, reserved) == 8, "vcpu.guest.reserved");
+_Static_assert(offsetof(struct pvsched_vcpu_guest, boost_seq) == 4, "vcpu.boost_seq");
+_Static_assert(offsetof(struct pvsched_vcpu_guest, wake_at_ns) == 8, "vcpu.wake_at_ns");
+_Static_assert(offsetof(struct pvsched_vcpu_guest, wake_len_us) == 16, "vcpu.wake_len_us");
+_Static_assert(offsetof(struct pvsched_vcpu_guest, reserved0) == 20, "vcpu.guest.reserved0");
+_Static_assert(offsetof(struct pvsched_vcpu_guest, reserved) == 24, "vcpu.guest.reserved");
 _Static_assert(sizeof(struct pvsched_vcpu) == PVSCHED_VCPU_STRIDE, "vcpu stride");
 _Static_assert(offsetof(struct pvsched_vcpu, guest) == PVSCHED_VCPU_GUEST_OFFSET, "vcpu.guest");
 _Static_assert(PVSCHED_VCPU_GUEST_OFFSET % PVSCHED_CACHELINE == 0, "guest part on own line");

@@ -289,6 +289,37 @@ struct pvsched_wait_stats {
 PVSCHED_API int pvsched_wait_stats(struct pvsched_wait_stats *out);
 PVSCHED_API void pvsched_wait_stats_reset(void);
 
+/* ---- boosting (ABI 1.2, host feature PVSCHED_F_BOOST) ----
+ *
+ * Ask the host to run the vCPU the caller is on at a boosted host
+ * priority, e.g. around latency-critical work.  No system call: these
+ * write the vCPU slot's guest part; the host agent acts within its scan
+ * period (docs/boost.md) and publishes a verdict, PVSCHED_BOOST_*:
+ * GRANTED, DENIED (boosting is off for this VM), THROTTLED (a limit or the
+ * VM's budget holds it), or NONE.  G may be NULL: the process-wide handle
+ * (the advisor's).  Errors: -ENOENT no region, -EOPNOTSUPP the host does
+ * not offer boosting, -EROFS the region is mapped read-only, -ENOENT or
+ * -ERANGE the caller's vCPU slot is not known, -ENOTCONN no live host.
+ */
+/* Boost the caller's vCPU until the matching pvsched_unboost().  Nests:
+ * per thread, only the outermost pair touches the region; the vCPU's
+ * boost_req counts the threads holding one. */
+PVSCHED_API int pvsched_boost(pvsched_guest *g);
+/* End the innermost pvsched_boost() of this thread (-EINVAL if none). */
+PVSCHED_API int pvsched_unboost(pvsched_guest *g);
+/* The host's last verdict for the caller's vCPU (for the vCPU of an open
+ * boost, if this thread holds one): PVSCHED_BOOST_* >= 0, or -errno. */
+PVSCHED_API int pvsched_boost_state(pvsched_guest *g);
+/*
+ * Say when the caller's vCPU must run next - the next period of a
+ * periodic task, as an absolute CLOCK_MONOTONIC time of the caller - and
+ * for about how long (LEN_US, 0 = the host's default), so the host boosts
+ * it shortly before (boost_lead_us) and releases it after LEN_US or as
+ * soon as the next deadline is published.  0 clears.  In a real VM the
+ * first call calibrates the host clock (waits up to 3 publish periods).
+ */
+PVSCHED_API int pvsched_boost_at(pvsched_guest *g, uint64_t mono_ns, uint32_t len_us);
+
 PVSCHED_API const char *pvsched_strerror(int err);
 PVSCHED_API const char *pvsched_vcpu_state_str(uint32_t state);
 

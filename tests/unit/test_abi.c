@@ -52,7 +52,7 @@ static const struct field header_fields[] = {
         F(struct pvsched_header, guest_features, 192, 'G'),
         F(struct pvsched_header, guest_major, 200, 'G'),
         F(struct pvsched_header, guest_minor, 202, 'G'),
-        F(struct pvsched_header, guest_reserved0, 204, 'G'),
+        F(struct pvsched_header, boost_gen, 204, 'G'),
         F(struct pvsched_header, guest_reserved, 208, 'G'),
 };
 
@@ -69,8 +69,12 @@ static const struct field vm_fields[] = {
         F(struct pvsched_vm, window_us, 40, 'H'),
         F(struct pvsched_vm, publish_period_us, 44, 'H'),
         F(struct pvsched_vm, host_cpus, 48, 'H'),
-        F(struct pvsched_vm, reserved0, 52, 'H'),
-        F(struct pvsched_vm, reserved, 56, 'H'),
+        F(struct pvsched_vm, boost_max_us, 52, 'H'),
+        F(struct pvsched_vm, boost_budget_us, 56, 'H'),
+        F(struct pvsched_vm, boost_window_us, 60, 'H'),
+        F(struct pvsched_vm, boost_lead_us, 64, 'H'),
+        F(struct pvsched_vm, boost_hold_us, 68, 'H'),
+        F(struct pvsched_vm, reserved, 72, 'H'),
 };
 
 /* A whole vCPU slot, host part then guest part. */
@@ -84,11 +88,17 @@ static const struct field vcpu_fields[] = {
         F(struct pvsched_vcpu, host.wait_milli, 40, 'H'),
         F(struct pvsched_vcpu, host.run_milli, 44, 'H'),
         F(struct pvsched_vcpu, host.tid, 48, 'H'),
-        F(struct pvsched_vcpu, host.reserved0, 52, 'H'),
-        F(struct pvsched_vcpu, host.reserved, 56, 'H'),
+        F(struct pvsched_vcpu, host.boost_state, 52, 'H'),
+        F(struct pvsched_vcpu, host.boost_ns, 56, 'H'),
+        F(struct pvsched_vcpu, host.boosts, 64, 'H'),
+        F(struct pvsched_vcpu, host.throttles, 72, 'H'),
+        F(struct pvsched_vcpu, host.reserved, 80, 'H'),
         F(struct pvsched_vcpu, guest.boost_req, 128, 'G'),
-        F(struct pvsched_vcpu, guest.reserved0, 132, 'G'),
-        F(struct pvsched_vcpu, guest.reserved, 136, 'G'),
+        F(struct pvsched_vcpu, guest.boost_seq, 132, 'G'),
+        F(struct pvsched_vcpu, guest.wake_at_ns, 136, 'G'),
+        F(struct pvsched_vcpu, guest.wake_len_us, 144, 'G'),
+        F(struct pvsched_vcpu, guest.reserved0, 148, 'G'),
+        F(struct pvsched_vcpu, guest.reserved, 152, 'G'),
 };
 
 /* Every field where the standard puts it, fields contiguous (no implicit

@@ -352,7 +352,7 @@ static void t_accepted(void)
 	EXPECT("nonzero host reserved fields are ignored", PVSCHED_V_OK, 0);
 	H()->guest_features = ~0ull;
 	H()->guest_major = 99;
-	H()->guest_reserved0 = 1;
+	H()->boost_gen = 1;
 	EXPECT("whatever the guest wrote in its line", PVSCHED_V_OK, 0);
 
 	reset();

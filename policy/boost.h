@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * policy/boost.h - which vCPUs to boost now, from what the guest asked
+ * (ABI 1.2: boost_req, boost_seq, wake_at_ns, wake_len_us), with the limits
+ * that keep a guest from abusing it.  Pure: time is passed in; the daemon
+ * applies the decisions (daemon/boost.c) and publishes the states.
+ *
+ * A vCPU wants a boost while its boost_req is > 0, or inside its deadline
+ * window [wake_at - lead, wake_at + len).  An *episode* is one stretch of
+ * wanting it: it starts when the want starts, when boost_seq changes
+ * (the guest re-requested) or when the deadline moves.  Limits:
+ *  - max_ns: one episode stays boosted at most this long; then the vCPU is
+ *    THROTTLED until the episode ends (the guest drops or renews its
+ *    request, or the deadline moves on);
+ *  - budget: a token bucket per VM, budget_ns of boosted vCPU-time per
+ *    window_ns, burst = budget_ns; empty, every vCPU of the VM is THROTTLED
+ *    until it refills to a quarter;
+ *  - max_changes: transitions into the boosted state per window per VM
+ *    (each costs the daemon a system call); beyond, new boosts are
+ *    THROTTLED until the window ends.  Unboosting is never limited.
+ */
+#ifndef PVSCHED_POLICY_BOOST_H
+#define PVSCHED_POLICY_BOOST_H
+
+#include <stdint.h>
+
+#include <pvsched/abi.h>
+
+struct pvs_boost_params {
+	int enabled;
+	uint64_t max_ns;
+	uint64_t budget_ns;
+	uint64_t window_ns;
+	uint64_t lead_ns;
+	uint64_t hold_ns; /* the deadline window's length when the guest gives none */
+	uint32_t max_changes;
+};
+
+/* Defaults (docs/boost.md explains them). */
+#define PVS_BOOST_MAX_NS      20000000ull  /* 20 ms */
+#define PVS_BOOST_BUDGET_NS   500000000ull /* 50 % of one pCPU per VM */
+#define PVS_BOOST_WINDOW_NS   1000000000ull
+#define PVS_BOOST_LEAD_NS     100000ull /* 100 us */
+#define PVS_BOOST_HOLD_NS     300000ull /* 300 us */
+#define PVS_BOOST_MAX_CHANGES 2000u
+
+/* Deadlines further than this in the future, or older than this in the
+ * past, are ignored (garbage, or a guest clock gone wrong). */
+#define PVS_BOOST_HORIZON_NS 10000000000ull
+
+/* What the guest wrote in one slot, read by this scan. */
+struct pvs_boost_in {
+	uint32_t req;
+	uint32_t seq;
+	uint64_t wake_at_ns;
+	uint32_t wake_len_us;
+};
+
+struct pvs_boost_vcpu {
+	int boosted;    /* the decision (the daemon applies it) */
+	uint32_t state; /* PVSCHED_BOOST_* to publish */
+	int wanting;    /* an episode is in progress */
+	int blocked;    /* the episode ran past max_ns */
+	uint32_t seq;   /* boost_seq of the episode */
+	uint64_t wake_at_ns;
+	uint64_t since_ns; /* when the current boost began */
+	uint64_t last_ns;  /* accounting */
+	uint64_t boost_ns, boosts, throttles;
+};
+
+struct pvs_boost_vm {
+	int primed;
+	int64_t tokens_ns;
+	uint64_t last_ns;
+	uint64_t window_start_ns;
+	uint32_t changes;
+	int throttled;
+};
+
+void pvs_boost_vm_init(struct pvs_boost_vm *vm);
+void pvs_boost_vcpu_init(struct pvs_boost_vcpu *v);
+/*
+ * Decide for the N vCPUs of one VM at time NOW.  Returns how many vCPUs'
+ * `boosted` changed.  *NEXT_NS (if not NULL) is lowered to the earliest
+ * future time at which a decision can change without a new guest write
+ * (a deadline window opening or closing, max_ns, the budget running out
+ * or refilling, the change window ending); the daemon arms a timer for it.
+ */
+uint32_t pvs_boost_step(struct pvs_boost_vm *vm, struct pvs_boost_vcpu *v,
+                        const struct pvs_boost_in *in, uint32_t n, const struct pvs_boost_params *p,
+                        uint64_t now_ns, uint64_t *next_ns);
+
+#endif

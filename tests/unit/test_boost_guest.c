@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/unit/test_boost_guest.c - the guest's boost API (lib/boost.c)
+ * against a region this test plays host for: what it writes, nesting,
+ * deadlines, the host's verdict, and its errors.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pvsched/pvsched.h>
+
+#include "check.h"
+#include "region_host.h"
+#include "testutil.h"
+
+static struct pvs_hregion reg;
+
+static pvsched_guest *host_open(uint32_t kind, uint64_t features, const char *name)
+{
+	struct pvs_hregion_opts o = {.size = 8192,
+	                             .nr_vcpus = 4,
+	                             .uid = (uid_t)-1,
+	                             .gid = (gid_t)-1,
+	                             .mode = 0600,
+	                             .period_us = 10000,
+	                             .stale_after_us = 60000000,
+	                             .vm_name = "boost",
+	                             .vm_kind = kind,
+	                             .host_features = features};
+	char err[256];
+	const char *p = tu_path(name);
+	pvsched_guest *g = NULL;
+
+	REQUIRE(pvs_hregion_open(&reg, p, &o, err, sizeof(err)) == 0);
+	pvs_hregion_heartbeat(&reg, tu_mono_ns());
+	REQUIRE(pvsched_open_path(&g, p) == 0);
+	return g;
+}
+
+static void host_slot(uint32_t idx, uint32_t tid, uint32_t boost_state)
+{
+	struct pvsched_vcpu_host v;
+
+	memset(&v, 0, sizeof(v));
+	v.tid = tid;
+	v.state = PVSCHED_VCPU_RUNNING;
+	v.boost_state = boost_state;
+	pvs_hregion_publish_vcpu(&reg, idx, &v);
+	pvs_hregion_heartbeat(&reg, tu_mono_ns());
+}
+
+static struct pvsched_vcpu_guest *gpart(uint32_t idx)
+{
+	return &pvs_hregion_vcpu(&reg, idx)->guest;
+}
+
+/* Process VM: the caller's slot gets the request; nesting touches the
+ * region only at the outermost pair. */
+static void t_nest(void)
+{
+	pvsched_guest *g = host_open(PVSCHED_VM_KIND_PROCESS, PVSCHED_F_ALL_V1_2, "nest");
+	uint32_t gen0;
+
+	host_slot(2, (uint32_t)gettid(), PVSCHED_BOOST_NONE);
+	gen0 = reg.hdr->boost_gen;
+	CHECK_EQ(pvsched_boost(g), 0);
+	CHECK_EQU(gpart(2)->boost_req, 1);
+	CHECK_EQU(gpart(2)->boost_seq, 1);
+	CHECK_EQU(reg.hdr->boost_gen, gen0 + 1);
+	CHECK_EQU(gpart(0)->boost_req, 0);
+	NOTE("nested: no region write");
+	CHECK_EQ(pvsched_boost(g), 0);
+	CHECK_EQU(gpart(2)->boost_seq, 1);
+	CHECK_EQ(pvsched_unboost(g), 0);
+	CHECK_EQU(gpart(2)->boost_req, 1);
+	NOTE("outermost unboost: request gone");
+	CHECK_EQ(pvsched_unboost(g), 0);
+	CHECK_EQU(gpart(2)->boost_req, 0);
+	CHECK_EQU(gpart(2)->boost_seq, 2);
+	CHECK_EQU(reg.hdr->boost_gen, gen0 + 2);
+	NOTE("an unboost without a boost is refused and writes nothing");
+	CHECK_EQ(pvsched_unboost(g), -EINVAL);
+	CHECK_EQU(gpart(2)->boost_seq, 2);
+	NOTE("a garbage 0 written by someone else is not wrapped below 0");
+	CHECK_EQ(pvsched_boost(g), 0);
+	gpart(2)->boost_req = 0;
+	CHECK_EQ(pvsched_unboost(g), 0);
+	CHECK_EQU(gpart(2)->boost_req, 0);
+	pvsched_close(g);
+	pvs_hregion_close(&reg);
+}
+
+/* The host's verdict comes back through boost_state. */
+static void t_state(void)
+{
+	pvsched_guest *g = host_open(PVSCHED_VM_KIND_PROCESS, PVSCHED_F_ALL_V1_2, "state");
+	uint32_t tid = (uint32_t)gettid();
+
+	host_slot(0, tid, PVSCHED_BOOST_NONE);
+	CHECK_EQ(pvsched_boost_state(g), (int)PVSCHED_BOOST_NONE);
+	CHECK_EQ(pvsched_boost(g), 0);
+	host_slot(0, tid, PVSCHED_BOOST_GRANTED);
+	CHECK_EQ(pvsched_boost_state(g), (int)PVSCHED_BOOST_GRANTED);
+	host_slot(0, tid, PVSCHED_BOOST_THROTTLED);
+	CHECK_EQ(pvsched_boost_state(g), (int)PVSCHED_BOOST_THROTTLED);
+	host_slot(0, tid, PVSCHED_BOOST_DENIED);
+	CHECK_EQ(pvsched_boost_state(g), (int)PVSCHED_BOOST_DENIED);
+	NOTE("an out-of-range state from the host reads as NONE");
+	host_slot(0, tid, 77);
+	CHECK_EQ(pvsched_boost_state(g), (int)PVSCHED_BOOST_NONE);
+	CHECK_EQ(pvsched_unboost(g), 0);
+	NOTE("the host detached: -ENOTCONN");
+	pvs_hregion_close(&reg);
+	CHECK_EQ(pvsched_boost_state(g), -ENOTCONN);
+	pvsched_close(g);
+}
+
+/* Deadlines: a process VM shares the host's clock. */
+static void t_deadline(void)
+{
+	pvsched_guest *g = host_open(PVSCHED_VM_KIND_PROCESS, PVSCHED_F_ALL_V1_2, "deadline");
+	uint64_t t = tu_mono_ns() + 5000000;
+
+	host_slot(1, (uint32_t)gettid(), PVSCHED_BOOST_NONE);
+	CHECK_EQ(pvsched_boost_at(g, t, 250), 0);
+	CHECK_EQU(gpart(1)->wake_at_ns, t);
+	CHECK_EQU(gpart(1)->wake_len_us, 250);
+	CHECK_EQU(gpart(1)->boost_seq, 1);
+	CHECK_EQ(pvsched_boost_at(g, 0, 0), 0);
+	CHECK_EQU(gpart(1)->wake_at_ns, 0);
+	pvsched_close(g);
+	pvs_hregion_close(&reg);
+}
+
+/* A real VM: the slot is the CPU; the host clock is calibrated from the
+ * heartbeat (here the same clock, so the offset is about 0). */
+static void *beat(void *p)
+{
+	for (int i = 0; i < 50 && !*(volatile int *)p; i++) {
+		usleep(2000);
+		pvs_hregion_heartbeat(&reg, tu_mono_ns() + 7000000000ull);
+	}
+	return NULL;
+}
+
+static void t_machine(void)
+{
+	pvsched_guest *g = host_open(PVSCHED_VM_KIND_MACHINE, PVSCHED_F_ALL_V1_2, "machine");
+	cpu_set_t one;
+	pthread_t th;
+	int stop = 0;
+	uint64_t t, got;
+
+	CPU_ZERO(&one);
+	CPU_SET(1, &one);
+	REQUIRE(sched_setaffinity(0, sizeof(one), &one) == 0);
+	CHECK_EQ(pvsched_boost(g), 0);
+	CHECK_EQU(gpart(1)->boost_req, 1);
+	CHECK_EQ(pvsched_unboost(g), 0);
+	NOTE("deadline in a VM whose host clock is 7 s ahead of ours");
+	REQUIRE(pthread_create(&th, NULL, beat, &stop) == 0);
+	t = tu_mono_ns() + 1000000;
+	CHECK_EQ(pvsched_boost_at(g, t, 0), 0);
+	stop = 1;
+	pthread_join(th, NULL);
+	got = gpart(1)->wake_at_ns;
+	NOTE("translated: %+lld us from exact",
+	     (long long)((int64_t)(got - t) - 7000000000ll) / 1000);
+	/* early (the offset errs low), never late, by less than 50 ms */
+	CHECK(got <= t + 7000000000ull && got + 50000000ull >= t + 7000000000ull);
+	CPU_ZERO(&one);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		CPU_SET(c, &one);
+	sched_setaffinity(0, sizeof(one), &one);
+	pvsched_close(g);
+	pvs_hregion_close(&reg);
+}
+
+/* Refusals: no boosting offered, no slot, read-only mapping. */
+static void t_errors(void)
+{
+	pvsched_guest *g = host_open(PVSCHED_VM_KIND_PROCESS, PVSCHED_F_ALL_V1_1, "old-host");
+	const char *p;
+
+	host_slot(0, (uint32_t)gettid(), PVSCHED_BOOST_NONE);
+	NOTE("a 1.1 host: not offered");
+	CHECK_EQ(pvsched_boost(g), -EOPNOTSUPP);
+	CHECK_EQ(pvsched_boost_at(g, 1, 0), -EOPNOTSUPP);
+	CHECK_EQU(gpart(0)->boost_req, 0);
+	pvsched_close(g);
+	pvs_hregion_close(&reg);
+
+	g = host_open(PVSCHED_VM_KIND_PROCESS, PVSCHED_F_ALL_V1_2, "noslot");
+	NOTE("no slot has our thread id");
+	CHECK_EQ(pvsched_boost(g), -ENOENT);
+	pvsched_close(g);
+	pvs_hregion_close(&reg);
+
+	g = host_open(PVSCHED_VM_KIND_PROCESS, PVSCHED_F_ALL_V1_2, "ro");
+	host_slot(0, (uint32_t)gettid(), PVSCHED_BOOST_NONE);
+	pvsched_close(g);
+	p = tu_path("ro");
+	REQUIRE(chmod(p, 0400) == 0);
+	if (geteuid() == 0) {
+		NOTE("root opens a 0400 file read-write anyway: read-only case not testable");
+	} else {
+		REQUIRE(pvsched_open_path(&g, p) == 0);
+		CHECK_EQ(pvsched_boost(g), -EROFS);
+		pvsched_close(g);
+	}
+	pvs_hregion_close(&reg);
+	NOTE("NULL handle and no region anywhere: -ENOENT");
+	unsetenv(PVSCHED_ENV_REGION);
+	setenv(PVSCHED_ENV_SYSFS_PCI, tu_path("no-pci"), 1);
+	CHECK_EQ(pvsched_boost(NULL), -ENOENT);
+}
+
+static const struct tcase cases[] = {
+        {"nest", t_nest},       {"state", t_state},   {"deadline", t_deadline},
+        {"machine", t_machine}, {"errors", t_errors},
+};
+
+int main(int argc, char **argv)
+{
+	tu_tmpdir();
+	return run_cases(argc, argv, cases, NCASES(cases));
+}
