@@ -75,7 +75,7 @@ def main(h):
             return v if v and len([c for c in v['vcpus'] if c['tid']]) == 2 else None
         return h.wait_for(pred, 'the OpenMP process with 2 vCPU threads', timeout=5)
 
-    r, v = run_kernel(h, run, kernel, 'omp-quiet', 30000, watch)
+    r, v = run_kernel(h, run, kernel, 'omp-quiet', 60000, watch)
     check(v['region_ok'], 'no region for the process VM: %r' % v)
     check(r['mean_team'] >= 1.7, 'quiet host: mean team %.2f, expected about 2' % r['mean_team'])
 
@@ -83,7 +83,7 @@ def main(h):
     for i in range(ncpu):
         h.spawn(['sh', '-c', 'while :; do :; done'], 'hog%d' % i)
     time.sleep(0.5)
-    r, _ = run_kernel(h, run, kernel, 'omp-busy', 20000)
+    r, _ = run_kernel(h, run, kernel, 'omp-busy', 40000)
     check(r['mean_team'] <= 1.3,
           '%d host hogs on %d pCPUs: mean team %.2f, expected about 1' % (ncpu, ncpu,
                                                                            r['mean_team']))
