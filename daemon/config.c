@@ -20,7 +20,7 @@ void pvs_config_defaults(struct pvs_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->period_us = 10000;
-	c->rescan_ms = 2000; /* bench/overhead: 1 s costs 0.2% of a core at 256 vCPUs */
+	c->rescan_ms = 2000;   /* bench/overhead: 1 s costs 0.2% of a core at 256 vCPUs */
 	c->window_us = 100000; /* docs/policy.md: why 100 ms */
 	c->hysteresis_milli = 150;
 	snprintf(c->socket, sizeof(c->socket), "%s", PVS_DEFAULT_SOCKET);
@@ -32,6 +32,36 @@ void pvs_config_defaults(struct pvs_config *c)
 	c->region_gid = (gid_t)-1;
 	snprintf(c->qemu_comm, sizeof(c->qemu_comm), "qemu*,kvm");
 	snprintf(c->sampler, sizeof(c->sampler), "auto");
+	snprintf(c->journal, sizeof(c->journal), "%s", PVS_DEFAULT_JOURNAL);
+	/* boosting is opt-in: it lets guests put host threads in the RT class */
+	c->boost.enabled = 0;
+	c->boost.how = PVS_BOOST_FIFO;
+	c->boost.priority = 10;
+	c->boost.nice = -10;
+	c->boost.scan_us = 500;
+	c->boost.max_ms = 20;
+	c->boost.budget_pct = 50;
+	c->boost.window_ms = 1000;
+	c->boost.lead_us = 100;
+	c->boost.hold_us = 300;
+	c->boost.max_changes = 2000;
+}
+
+const struct pvs_config_vm *pvs_config_vm_find(const struct pvs_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->nr_vms; i++)
+		if (!strcmp(c->vms[i].name, name))
+			return &c->vms[i];
+	return NULL;
+}
+
+static int parse_onoff(const char *v)
+{
+	if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+		return 1;
+	if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
+		return 0;
+	return -1;
 }
 
 uint32_t pvs_config_stale_after_us(const struct pvs_config *c)
@@ -145,6 +175,7 @@ static void section_start(struct parse_ctx *p, const char *s)
 	}
 	p->vm = &c->vms[c->nr_vms++];
 	memset(p->vm, 0, sizeof(*p->vm));
+	p->vm->boost = -1;
 	copy_str(p->vm->name, sizeof(p->vm->name), name + 3);
 	p->vm->line = p->line;
 }
@@ -308,6 +339,52 @@ static int daemon_key(struct parse_ctx *p, const char *k, const char *v)
 	} else if (!strcmp(k, "qemu_comm")) {
 		if (copy_str(c->qemu_comm, sizeof(c->qemu_comm), v))
 			return bad(p, "qemu_comm: too long");
+	} else if (!strcmp(k, "boost")) {
+		if ((c->boost.enabled = parse_onoff(v)) < 0)
+			return bad(p, "boost '%s': expected on or off", v);
+	} else if (!strcmp(k, "boost_policy")) {
+		if (!strcmp(v, "fifo"))
+			c->boost.how = PVS_BOOST_FIFO;
+		else if (!strcmp(v, "rr"))
+			c->boost.how = PVS_BOOST_RR;
+		else if (!strcmp(v, "nice"))
+			c->boost.how = PVS_BOOST_NICE;
+		else
+			return bad(p, "boost_policy '%s': expected fifo, rr or nice", v);
+	} else if (!strcmp(k, "boost_priority")) {
+		/* the daemon runs one above: 98 at most */
+		if (parse_u32(v, 1, 97, &c->boost.priority))
+			return bad(p, "boost_priority '%s': expected 1..97", v);
+	} else if (!strcmp(k, "boost_nice")) {
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (end == v || *end || n < -20 || n > 19)
+			return bad(p, "boost_nice '%s': expected -20..19", v);
+		c->boost.nice = (int)n;
+	} else if (!strcmp(k, "boost_scan_us")) {
+		if (parse_u32(v, 100, 100000, &c->boost.scan_us))
+			return bad(p, "boost_scan_us '%s': expected 100..100000", v);
+	} else if (!strcmp(k, "boost_max_ms")) {
+		if (parse_u32(v, 1, 10000, &c->boost.max_ms))
+			return bad(p, "boost_max_ms '%s': expected 1..10000", v);
+	} else if (!strcmp(k, "boost_budget_pct")) {
+		if (parse_u32(v, 1, 100, &c->boost.budget_pct))
+			return bad(p, "boost_budget_pct '%s': expected 1..100", v);
+	} else if (!strcmp(k, "boost_window_ms")) {
+		if (parse_u32(v, 10, 60000, &c->boost.window_ms))
+			return bad(p, "boost_window_ms '%s': expected 10..60000", v);
+	} else if (!strcmp(k, "boost_lead_us")) {
+		if (parse_u32(v, 0, 100000, &c->boost.lead_us))
+			return bad(p, "boost_lead_us '%s': expected 0..100000", v);
+	} else if (!strcmp(k, "boost_hold_us")) {
+		if (parse_u32(v, 1, 1000000, &c->boost.hold_us))
+			return bad(p, "boost_hold_us '%s': expected 1..1000000", v);
+	} else if (!strcmp(k, "boost_max_changes")) {
+		if (parse_u32(v, 1, 1000000, &c->boost.max_changes))
+			return bad(p, "boost_max_changes '%s': expected 1..1000000", v);
+	} else if (!strcmp(k, "journal")) {
+		if (v[0] != '/' || copy_str(c->journal, sizeof(c->journal), v))
+			return bad(p, "journal '%s': expected an absolute path", v);
 	} else if (!strcmp(k, "sampler")) {
 		if (strcmp(v, "auto") && !pvs_sampler_find(v))
 			return bad(p,
@@ -337,6 +414,15 @@ static int vm_key(struct parse_ctx *p, struct pvs_config_vm *vm, const char *k, 
 	} else if (!strcmp(k, "region")) {
 		if (v[0] != '/' || copy_str(vm->region, sizeof(vm->region), v))
 			return bad(p, "region '%s': expected an absolute path", v);
+	} else if (!strcmp(k, "boost")) {
+		if ((vm->boost = parse_onoff(v)) < 0)
+			return bad(p, "boost '%s': expected on or off", v);
+	} else if (!strcmp(k, "boost_max_ms")) {
+		if (parse_u32(v, 1, 10000, &vm->boost_max_ms))
+			return bad(p, "boost_max_ms '%s': expected 1..10000", v);
+	} else if (!strcmp(k, "boost_budget_pct")) {
+		if (parse_u32(v, 1, 100, &vm->boost_budget_pct))
+			return bad(p, "boost_budget_pct '%s': expected 1..100", v);
 	} else {
 		return bad(p, "unknown key '%s' in [vm %s]", k, vm->name);
 	}
@@ -396,9 +482,13 @@ int pvs_config_load(struct pvs_config *c, const char *path, int must_exist, char
 		return -1;
 	}
 	for (size_t i = 0; i < c->nr_vms; i++) {
-		if (!c->vms[i].pid && !c->vms[i].pidfile[0]) {
+		const struct pvs_config_vm *v = &c->vms[i];
+		/* a section with only boost keys sets them for a discovered
+		 * (QEMU) VM of that name; otherwise it declares a process VM */
+		int boost_keys = v->boost >= 0 || v->boost_max_ms || v->boost_budget_pct;
+		if (!v->pid && !v->pidfile[0] && (v->threads[0] || v->region[0] || !boost_keys)) {
 			snprintf(err, errlen, "%s:%d: [vm %s]: needs pid= or pidfile=", path,
-			         c->vms[i].line, c->vms[i].name);
+			         v->line, v->name);
 			return -1;
 		}
 	}

@@ -21,7 +21,27 @@ struct pvs_config_vm {
 	char pidfile[PVS_PATH_MAX];
 	char threads[64];          /* glob on thread names, "" = all but main */
 	char region[PVS_PATH_MAX]; /* "" = region_dir/pvsched-NAME */
+	/* boosting for this VM: -1 / 0 = as [daemon] */
+	int boost;             /* -1 as [daemon], 0 off, 1 on */
+	uint32_t boost_max_ms; /* 0: as [daemon] */
+	uint32_t boost_budget_pct;
 	int line;
+};
+
+enum pvs_boost_how { PVS_BOOST_FIFO, PVS_BOOST_RR, PVS_BOOST_NICE };
+
+struct pvs_boost_config {
+	int enabled; /* default for every VM */
+	enum pvs_boost_how how;
+	uint32_t priority;   /* SCHED_FIFO/RR priority of a boosted vCPU */
+	int nice;            /* nice of a boosted vCPU (how = nice) */
+	uint32_t scan_us;    /* how often guest requests are read */
+	uint32_t max_ms;     /* longest continuous boost */
+	uint32_t budget_pct; /* % of one pCPU per VM per window */
+	uint32_t window_ms;
+	uint32_t lead_us;
+	uint32_t hold_us;
+	uint32_t max_changes; /* boosts per window per VM */
 };
 
 struct pvs_config {
@@ -40,12 +60,18 @@ struct pvs_config {
 	gid_t region_gid;
 	char qemu_comm[128]; /* comma-separated globs on process names */
 	char sampler[16];
+	struct pvs_boost_config boost;
+	char journal[PVS_PATH_MAX];
 	struct pvs_config_vm vms[PVS_MAX_CONFIG_VMS];
 	size_t nr_vms;
 };
 
-#define PVS_DEFAULT_CONFIG "/etc/pvsched/pvschedd.conf"
-#define PVS_DEFAULT_SOCKET "/run/pvsched/control.sock"
+#define PVS_DEFAULT_CONFIG  "/etc/pvsched/pvschedd.conf"
+#define PVS_DEFAULT_SOCKET  "/run/pvsched/control.sock"
+#define PVS_DEFAULT_JOURNAL "/run/pvsched/journal"
+
+/* The [vm NAME] section for NAME, or NULL. */
+const struct pvs_config_vm *pvs_config_vm_find(const struct pvs_config *c, const char *name);
 
 void pvs_config_defaults(struct pvs_config *c);
 /* Parse PATH into C (defaults first).  A missing file is an error only when

@@ -158,6 +158,16 @@ static const char *kind_str(enum pvs_vm_kind k)
 	return k == PVS_VM_QEMU ? "qemu" : "process";
 }
 
+static const char *boost_state_str(uint32_t s)
+{
+	switch (s) {
+	case PVSCHED_BOOST_GRANTED: return "granted";
+	case PVSCHED_BOOST_DENIED: return "denied";
+	case PVSCHED_BOOST_THROTTLED: return "throttled";
+	default: return "none";
+	}
+}
+
 struct json_object *pvs_status_json(struct pvs_daemon *d)
 {
 	struct json_object *root = json_object_new_object(), *vms = json_object_new_array();
@@ -170,6 +180,13 @@ struct json_object *pvs_status_json(struct pvs_daemon *d)
 	                       json_object_new_double((double)(now - d->start_ns) / 1e9));
 	json_object_object_add(root, "samples", json_object_new_int64((int64_t)d->samples));
 	json_object_object_add(root, "rescans", json_object_new_int64((int64_t)d->rescans));
+	json_object_object_add(root, "boost_available",
+	                       json_object_new_boolean(d->journal != NULL));
+	json_object_object_add(root, "boost_default",
+	                       json_object_new_boolean(d->cfg->boost.enabled));
+	json_object_object_add(root, "boost_scans", json_object_new_int64((int64_t)d->boost_scans));
+	json_object_object_add(root, "boost_syscalls",
+	                       json_object_new_int64((int64_t)d->boost_syscalls));
 	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next) {
 		struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
 
@@ -199,6 +216,25 @@ struct json_object *pvs_status_json(struct pvs_daemon *d)
 		        o, "heartbeat",
 		        json_object_new_int64(vm->region_ok ? (int64_t)vm->region.hdr->heartbeat
 		                                            : 0));
+		{
+			struct pvs_boost_params bp;
+			struct json_object *b = json_object_new_object();
+
+			pvs_boost_params(d, vm, &bp);
+			json_object_object_add(b, "enabled", json_object_new_boolean(bp.enabled));
+			json_object_object_add(
+			        b, "max_ms",
+			        json_object_new_int64((int64_t)(bp.max_ns / 1000000u)));
+			json_object_object_add(
+			        b, "budget_pct",
+			        json_object_new_int64(
+			                bp.window_ns ? (int64_t)(bp.budget_ns * 100u / bp.window_ns)
+			                             : 0));
+			json_object_object_add(
+			        b, "window_ms",
+			        json_object_new_int64((int64_t)(bp.window_ns / 1000000u)));
+			json_object_object_add(o, "boost", b);
+		}
 		for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
 			struct pvs_vcpu *v = &vm->vcpus[i];
 			struct json_object *x = json_object_new_object();
@@ -224,6 +260,17 @@ struct json_object *pvs_status_json(struct pvs_daemon *d)
 			json_object_object_add(
 			        x, "preemptions",
 			        json_object_new_int64((int64_t)v->track.preemptions));
+			json_object_object_add(
+			        x, "boost",
+			        json_object_new_string(boost_state_str(v->boost.state)));
+			json_object_object_add(x, "boost_pct",
+			                       json_object_new_double(v->boost_pct_x100 / 100.0));
+			json_object_object_add(x, "boost_ns",
+			                       json_object_new_int64((int64_t)v->boost.boost_ns));
+			json_object_object_add(x, "boosts",
+			                       json_object_new_int64((int64_t)v->boost.boosts));
+			json_object_object_add(x, "throttles",
+			                       json_object_new_int64((int64_t)v->boost.throttles));
 			json_object_array_add(arr, x);
 		}
 		json_object_object_add(o, "vcpus", arr);
@@ -246,6 +293,37 @@ static struct json_object *reply_ok(void)
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "ok", json_object_new_boolean(1));
 	return o;
+}
+
+static struct json_object *boost_cmd(struct pvs_daemon *d, const struct pvs_request *r)
+{
+	struct pvs_vm *vm;
+	char err[160];
+
+	if (r->enable == 1 && !d->journal)
+		return reply_error("boosting is unavailable: no journal (see the daemon's log)");
+	if (!r->name[0]) {
+		/* the default for every VM without its own setting, until the
+		 * next reload re-reads the config */
+		d->cfg->boost.enabled = r->enable;
+		log_info("boost: default %s", r->enable ? "on" : "off");
+		return reply_ok();
+	}
+	vm = pvs_find_vm(d, r->name);
+	if (!vm) {
+		snprintf(err, sizeof(err), "no VM named '%s'", r->name);
+		return reply_error(err);
+	}
+	if (r->enable >= 0)
+		vm->boost_override = r->enable;
+	if (r->max_ms > 0)
+		vm->boost_max_ms = (uint32_t)r->max_ms;
+	if (r->budget_pct > 0)
+		vm->boost_budget_pct = (uint32_t)r->budget_pct;
+	vm->boost_next_ns = 0; /* rescan it at once */
+	log_info("vm %s: boost %s%s", vm->name, pvs_boost_vm_enabled(d, vm) ? "on" : "off",
+	         r->max_ms > 0 || r->budget_pct > 0 ? " (limits changed)" : "");
+	return reply_ok();
 }
 
 static struct json_object *handle(struct pvs_control *c, struct pvs_daemon *d, const char *buf,
@@ -277,6 +355,7 @@ static struct json_object *handle(struct pvs_control *c, struct pvs_daemon *d, c
 			}
 			return o;
 		}
+	case PVS_CMD_BOOST: return boost_cmd(d, &r);
 	case PVS_CMD_DETACH:
 		if (pvs_detach(d, r.name, err, sizeof(err)) < 0)
 			return reply_error(err);

@@ -30,6 +30,9 @@ struct pvs_daemon {
 	int rescan_requested;
 	/* self-accounting, for pvschedctl status */
 	uint64_t samples, sample_errors, rescans;
+	/* boosting */
+	struct pvs_journal *journal; /* NULL: boosting unavailable */
+	uint64_t boost_scans, boost_syscalls, boost_grants;
 };
 
 uint64_t pvs_now_ns(void);
@@ -54,6 +57,22 @@ int pvs_detach(struct pvs_daemon *d, const char *name, char *err, size_t errlen)
 /* publish.c: the region of each VM. */
 void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm);
 void pvs_publish(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now_ns);
+
+/* Write one vCPU's slot now (a boost verdict changed). */
+void pvs_publish_vcpu(struct pvs_vm *vm, struct pvs_vcpu *v, uint64_t now_ns);
+
+/* boost.c: the boost loop (see the file). */
+int pvs_boost_vm_enabled(const struct pvs_daemon *d, const struct pvs_vm *vm);
+void pvs_boost_params(const struct pvs_daemon *d, const struct pvs_vm *vm,
+                      struct pvs_boost_params *p);
+/* Scan every VM; returns the earliest time a decision changes by itself. */
+uint64_t pvs_boost_scan(struct pvs_daemon *d, uint64_t now_ns);
+/* Some VM has boosting on: the scan timer must run. */
+int pvs_boost_active(const struct pvs_daemon *d);
+/* Put every thread of VM back (it is going away or boosting was turned off). */
+void pvs_boost_vm_release(struct pvs_daemon *d, struct pvs_vm *vm);
+/* SCHED_FIFO one above the boost priority for the daemon itself. */
+int pvs_boost_self_priority(const struct pvs_daemon *d);
 
 /* sample.c: one period of sampling and policy for every VM. */
 void pvs_sample_all(struct pvs_daemon *d, uint64_t now_ns);

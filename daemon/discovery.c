@@ -529,6 +529,8 @@ void pvs_discover(struct pvs_daemon *d)
 		const struct pvs_config_vm *c = &d->cfg->vms[i];
 		pid_t pid = c->pid;
 
+		if (!pid && !c->pidfile[0])
+			continue; /* only settings for a VM found otherwise */
 		if (c->pidfile[0] && read_pidfile(c->pidfile, &pid) < 0)
 			continue;
 		scan_process(d, c->name, pid, 0, c->threads, c->region);
@@ -551,6 +553,7 @@ void pvs_discover(struct pvs_daemon *d)
 			*pp = vm->next;
 			for (uint32_t i = 0; i < vm->nr_vcpus; i++)
 				d->sampler->close(&vm->vcpus[i]);
+			pvs_boost_vm_release(d, vm);
 			pvs_vm_free(vm);
 			continue;
 		}
@@ -677,6 +680,7 @@ int pvs_detach(struct pvs_daemon *d, const char *name, char *err, size_t errlen)
 			for (uint32_t i = 0; i < vm->nr_vcpus; i++)
 				d->sampler->close(&vm->vcpus[i]);
 			log_info("vm %s: detached", name);
+			pvs_boost_vm_release(d, vm);
 			pvs_vm_free(vm);
 			break;
 		}

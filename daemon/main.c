@@ -23,6 +23,7 @@
 
 #include "control.h"
 #include "daemon.h"
+#include "journal.h"
 #include "log.h"
 
 uint64_t pvs_now_ns(void)
@@ -63,7 +64,34 @@ static int arm_timer(int tfd, uint32_t period_us)
 	return timerfd_settime(tfd, 0, &its, NULL);
 }
 
-static int timer_tag, signal_tag;
+/* Fire once at absolute CLOCK_MONOTONIC time AT_NS (0: disarm). */
+static int arm_at(int tfd, uint64_t at_ns)
+{
+	struct itimerspec its = {
+	        .it_value = {.tv_sec = (time_t)(at_ns / 1000000000u),
+	                     .tv_nsec = (long)(at_ns % 1000000000u)},
+	};
+	return timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void jlog(void *ctx, int level, const char *msg)
+{
+	(void)ctx;
+	pvs_log(level, "journal: %s", msg);
+}
+
+/* Any [vm] section asks for boosting. */
+static int config_wants_boost(const struct pvs_config *c)
+{
+	if (c->boost.enabled)
+		return 1;
+	for (size_t i = 0; i < c->nr_vms; i++)
+		if (c->vms[i].boost == 1)
+			return 1;
+	return 0;
+}
+
+static int timer_tag, signal_tag, boost_tag;
 
 int main(int argc, char **argv)
 {
@@ -87,6 +115,8 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	char err[512];
 	uint64_t last_rescan = 0, last_reap = 0, last_quick = 0;
+	uint64_t boost_next = UINT64_MAX, boost_at = 0;
+	int btfd = -1, boost_armed = 0, rt_set = 0;
 	int reload = 0;
 
 	while ((opt = getopt_long(argc, argv, "c:s:nfvqhV", opts, NULL)) != -1) {
@@ -199,6 +229,25 @@ int main(int argc, char **argv)
 		pvs_control_close(ctl);
 		return 1;
 	}
+	/* The journal first: it puts back what a previous pvschedd killed
+	 * with SIGKILL left boosted, and without it nothing is boosted. */
+	if (pvs_journal_open(&d.journal, cfg->journal, jlog, NULL, err, sizeof(err)) < 0) {
+		d.journal = NULL;
+		if (config_wants_boost(cfg)) {
+			log_err("boosting is configured but the journal is unusable: %s", err);
+			pvs_control_close(ctl);
+			return 1;
+		}
+		log_warn("boosting unavailable (journal: %s)", err);
+	}
+	btfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (btfd < 0) {
+		log_err("boost timer: %s", strerror(errno));
+		pvs_control_close(ctl);
+		return 1;
+	}
+	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &boost_tag};
+	epoll_ctl(epfd, EPOLL_CTL_ADD, btfd, &ev);
 	d.start_ns = pvs_now_ns();
 	log_info("started: sampler %s, period %u us, rescan %u ms, socket %s", d.sampler->name,
 	         cfg->period_us, cfg->rescan_ms, cfg->socket);
@@ -237,10 +286,20 @@ int main(int argc, char **argv)
 					last_quick = now;
 				}
 				pvs_sample_all(&d, now);
+				/* without a fast boost loop, verdicts (DENIED) and
+				 * releases still happen every period */
+				if (!boost_armed)
+					pvs_boost_scan(&d, now);
 				if (now - last_reap > 1000000000ull) {
 					pvs_control_reap(ctl);
 					last_reap = now;
 				}
+			} else if (tag == &boost_tag) {
+				uint64_t exp;
+				if (read(btfd, &exp, sizeof(exp)) < 0)
+					continue;
+				boost_next = pvs_boost_scan(&d, pvs_now_ns());
+				boost_armed = 0; /* one-shot: re-armed below */
 			} else if (tag == &signal_tag) {
 				struct signalfd_siginfo si;
 				while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
@@ -254,6 +313,33 @@ int main(int argc, char **argv)
 			} else if (pvs_control_owns(ctl, tag)) {
 				pvs_control_event(ctl, tag, evs[i].events, &d);
 			}
+		}
+		if (pvs_boost_active(&d)) {
+			/* the next scan: the scan period, or sooner when a decision
+			 * changes by itself (a deadline window opens) */
+			uint64_t now = pvs_now_ns(),
+			         at = now + (uint64_t)cfg->boost.scan_us * 1000u;
+
+			if (!rt_set) {
+				int e = pvs_boost_self_priority(&d);
+				if (e < 0)
+					log_warn("boosting: cannot run at SCHED_FIFO %u: %s",
+					         cfg->boost.priority + 1, strerror(-e));
+				else
+					log_info("boosting: pvschedd runs at SCHED_FIFO %u",
+					         cfg->boost.priority + 1);
+				rt_set = 1;
+			}
+			if (boost_next < at)
+				at = boost_next > now ? boost_next : now + 1;
+			if (!boost_armed || at < boost_at) {
+				arm_at(btfd, at);
+				boost_at = at;
+				boost_armed = 1;
+			}
+		} else if (boost_armed) {
+			arm_at(btfd, 0);
+			boost_armed = 0;
 		}
 		if (pvs_control_take_reload(ctl))
 			reload = 1;
@@ -296,6 +382,7 @@ int main(int argc, char **argv)
 	while (d.vms) {
 		struct pvs_vm *vm = d.vms;
 		d.vms = vm->next;
+		pvs_boost_vm_release(&d, vm);
 		for (uint32_t i = 0; i < vm->nr_vcpus; i++)
 			d.sampler->close(&vm->vcpus[i]);
 		pvs_vm_free(vm); /* marks the region DETACHED */
@@ -305,12 +392,15 @@ int main(int argc, char **argv)
 		d.attached = a->next;
 		free(a);
 	}
+	if (pvs_journal_close(d.journal) < 0)
+		log_err("some threads could not be restored; see pvschedctl reset");
 	pvs_discovery_free();
 	pvs_control_close(ctl);
 	if (d.sampler->fini)
 		d.sampler->fini();
 	pvs_hoststat_free(d.hoststat);
 	close(tfd);
+	close(btfd);
 	close(sfd);
 	close(epfd);
 	free(cfg);

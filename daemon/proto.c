@@ -14,7 +14,27 @@ static const struct {
 } cmds[] = {
         {"status", PVS_CMD_STATUS}, {"attach", PVS_CMD_ATTACH}, {"detach", PVS_CMD_DETACH},
         {"rescan", PVS_CMD_RESCAN}, {"reload", PVS_CMD_RELOAD}, {"ping", PVS_CMD_PING},
+        {"boost", PVS_CMD_BOOST},
 };
+
+/* An integer key in [MIN, MAX] into *OUT; 0 or -EINVAL with a message. */
+static int int_key(struct json_object *val, const char *key, int32_t min, int32_t max, int32_t *out,
+                   char *err, size_t errlen)
+{
+	int64_t v;
+
+	if (!json_object_is_type(val, json_type_int)) {
+		snprintf(err, errlen, "'%s' must be an integer", key);
+		return -EINVAL;
+	}
+	v = json_object_get_int64(val);
+	if (v < min || v > max) {
+		snprintf(err, errlen, "'%s' out of range (%d..%d)", key, (int)min, (int)max);
+		return -EINVAL;
+	}
+	*out = (int32_t)v;
+	return 0;
+}
 
 /* The C string of a JSON string, or NULL if it holds a NUL ("\u0000"):
  * the part before it is not what the client sent. */
@@ -39,6 +59,7 @@ int pvs_proto_parse(const char *buf, size_t len, struct pvs_request *req, char *
 	int rc = 0, have_cmd = 0;
 
 	memset(req, 0, sizeof(*req));
+	req->enable = req->max_ms = req->budget_pct = -1;
 	if (len && buf[len - 1] == '\n')
 		len--;
 	if (len && buf[len - 1] == '\r')
@@ -129,6 +150,19 @@ int pvs_proto_parse(const char *buf, size_t len, struct pvs_request *req, char *
 				break;
 			}
 			snprintf(req->threads, sizeof(req->threads), "%s", s);
+		} else if (!strcmp(key, "enable")) {
+			if (!json_object_is_type(val, json_type_boolean)) {
+				rc = fail(err, errlen, "'enable' must be true or false%s", "");
+				break;
+			}
+			req->enable = json_object_get_boolean(val) ? 1 : 0;
+		} else if (!strcmp(key, "max_ms")) {
+			if ((rc = int_key(val, "max_ms", 1, 10000, &req->max_ms, err, errlen)) < 0)
+				break;
+		} else if (!strcmp(key, "budget_pct")) {
+			if ((rc = int_key(val, "budget_pct", 1, 100, &req->budget_pct, err,
+			                  errlen)) < 0)
+				break;
 		} else {
 			rc = fail(err, errlen, "unknown key '%.40s'", key);
 			break;
@@ -140,6 +174,12 @@ int pvs_proto_parse(const char *buf, size_t len, struct pvs_request *req, char *
 		rc = fail(err, errlen, "attach needs 'name' and 'pid'%s", "");
 	if (rc == 0 && req->cmd == PVS_CMD_DETACH && !req->name[0])
 		rc = fail(err, errlen, "detach needs 'name'%s", "");
+	if (rc == 0 && req->cmd == PVS_CMD_BOOST && req->enable < 0 && req->max_ms < 0 &&
+	    req->budget_pct < 0)
+		rc = fail(err, errlen, "boost needs 'enable', 'max_ms' or 'budget_pct'%s", "");
+	if (rc == 0 && req->cmd == PVS_CMD_BOOST && !req->name[0] &&
+	    (req->max_ms >= 0 || req->budget_pct >= 0))
+		rc = fail(err, errlen, "boost limits are per VM: 'name' is needed%s", "");
 	json_object_put(o);
 	return rc;
 }

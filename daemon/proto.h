@@ -9,6 +9,7 @@
 #define PVSCHED_DAEMON_PROTO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define PVS_PROTO_MAX 4096 /* bytes of JSON, not counting the newline */
@@ -19,7 +20,8 @@ enum pvs_cmd {
 	PVS_CMD_DETACH,
 	PVS_CMD_RESCAN,
 	PVS_CMD_RELOAD,
-	PVS_CMD_PING
+	PVS_CMD_PING,
+	PVS_CMD_BOOST
 };
 
 struct pvs_request {
@@ -27,6 +29,10 @@ struct pvs_request {
 	char name[32];
 	pid_t pid;
 	char threads[64];
+	/* boost: -1 = not given */
+	int enable;
+	int32_t max_ms;
+	int32_t budget_pct;
 };
 
 /* Parse BUF (LEN bytes, need not be NUL-terminated).  0 or -EINVAL with a

@@ -27,6 +27,8 @@ void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm)
 	        .vm_name = vm->name,
 	        .vm_kind =
 	                vm->kind == PVS_VM_QEMU ? PVSCHED_VM_KIND_MACHINE : PVSCHED_VM_KIND_PROCESS,
+	        /* boosting is offered only with a journal to undo it */
+	        .host_features = d->journal ? PVSCHED_F_ALL_V1_2 : PVSCHED_F_ALL_V1_1,
 	};
 	char err[sizeof(vm->region_err)];
 	struct stat st;
@@ -68,6 +70,29 @@ static int near(uint32_t a, uint32_t b)
 	return (a > b ? a - b : b - a) < PVS_VM_DEADBAND_MILLI;
 }
 
+/* The host part of V's slot: samples, thread id, boost verdict. */
+static void fill(const struct pvs_vcpu *v, uint64_t now_ns, struct pvsched_vcpu_host *h)
+{
+	pvs_vcpu_to_abi(&v->track, now_ns, h);
+	h->tid = v->live ? (uint32_t)v->id.tid : 0;
+	h->boost_state = v->boost.state;
+	h->boost_ns = v->boost.boost_ns;
+	h->boosts = v->boost.boosts;
+	h->throttles = v->boost.throttles;
+}
+
+void pvs_publish_vcpu(struct pvs_vm *vm, struct pvs_vcpu *v, uint64_t now_ns)
+{
+	struct pvsched_vcpu_host h;
+
+	if (!vm->region_ok || v->index >= vm->region.nr_vcpus)
+		return;
+	fill(v, now_ns, &h);
+	pvs_hregion_publish_vcpu(&vm->region, v->index, &h);
+	v->last_pub = h;
+	v->pub_valid = 1;
+}
+
 void pvs_publish(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now_ns)
 {
 	struct pvsched_vm v;
@@ -88,8 +113,7 @@ void pvs_publish(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now_ns)
 		struct pvs_vcpu *v = &vm->vcpus[i];
 		struct pvsched_vcpu_host h;
 
-		pvs_vcpu_to_abi(&v->track, now_ns, &h);
-		h.tid = v->live ? (uint32_t)v->id.tid : 0;
+		fill(v, now_ns, &h);
 		/* An unchanged slot is not rewritten (update_ns keeps the time of
 		 * the last change): idle vCPUs then cost no region cache misses. */
 		h.update_ns = v->last_pub.update_ns;
@@ -104,6 +128,16 @@ void pvs_publish(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now_ns)
 	              &(struct pvs_dop_params){d->cfg->window_us, d->cfg->hysteresis_milli,
 	                                       pvs_prime_after_periods(d->cfg->period_us)},
 	              d->cfg->period_us, &v);
+	{
+		struct pvs_boost_params bp;
+		pvs_boost_params(d, vm, &bp);
+		v.flags = bp.enabled ? PVSCHED_VMF_BOOST : 0;
+		v.boost_max_us = (uint32_t)(bp.max_ns / 1000u);
+		v.boost_budget_us = (uint32_t)(bp.budget_ns / 1000u);
+		v.boost_window_us = (uint32_t)(bp.window_ns / 1000u);
+		v.boost_lead_us = (uint32_t)(bp.lead_ns / 1000u);
+		v.boost_hold_us = (uint32_t)(bp.hold_ns / 1000u);
+	}
 	/* Like the slots, an unchanged VM block is not rewritten; the smoothed
 	 * values move by a few milli-vCPUs every period, so changes below
 	 * PVS_VM_DEADBAND_MILLI do not count (they are noise at the window's

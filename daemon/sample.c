@@ -45,6 +45,15 @@ void pvs_sample_all(struct pvs_daemon *d, uint64_t now_ns)
 				d->rescan_requested = 1;
 				continue;
 			}
+			if (now_ns - v->boost_rate_t0 >= 1000000000ull) {
+				/* %BOOST over the last second or so, for operators */
+				if (v->boost_rate_t0)
+					v->boost_pct_x100 =
+					        (uint32_t)((v->boost.boost_ns - v->boost_rate_ns0) *
+					                   10000u / (now_ns - v->boost_rate_t0));
+				v->boost_rate_t0 = now_ns;
+				v->boost_rate_ns0 = v->boost.boost_ns;
+			}
 			if (!v->track.primed)
 				o.fresh++;
 			pvs_vcpu_update(&v->track, &s, now_ns);

@@ -17,6 +17,9 @@ struct pvs_vm *pvs_vm_new(const char *name, enum pvs_vm_kind kind, const struct 
 	vm->kind = kind;
 	vm->proc = *proc;
 	pvs_vm_init(&vm->track);
+	pvs_boost_vm_init(&vm->boost);
+	vm->boost_override = -1;
+	vm->boost_enabled_seen = -1;
 	return vm;
 }
 

@@ -11,18 +11,13 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "boost.h"
 #include "policy.h"
 #include "region_host.h"
 
 enum pvs_vm_kind { PVS_VM_QEMU, PVS_VM_PROCESS };
 
-/* A thread's identity: its tid and its start time (stat field 22, clock
- * ticks since boot).  A tid reused by a new thread has another start time. */
-struct pvs_thread_id {
-	pid_t pid;
-	pid_t tid;
-	uint64_t start;
-};
+#include "thread_id.h"
 
 struct pvs_vcpu {
 	uint32_t index;
@@ -34,6 +29,13 @@ struct pvs_vcpu {
 	struct pvs_vcpu_track track;
 	struct pvsched_vcpu_host last_pub; /* what the region holds */
 	int pub_valid;
+	/* boosting (daemon/boost.c) */
+	struct pvs_boost_vcpu boost;
+	int boost_applied;             /* the thread has the boost attributes */
+	struct pvs_thread_id boost_id; /* the thread they were applied to */
+	int boost_err_logged;
+	uint64_t boost_rate_t0, boost_rate_ns0; /* %BOOST over about a second */
+	uint32_t boost_pct_x100;
 };
 
 struct pvs_vm {
@@ -56,6 +58,13 @@ struct pvs_vm {
 	struct pvs_vm_track track;
 	struct pvsched_vm last_vm_pub; /* what the region's VM block holds */
 	int vm_pub_valid;
+	/* boosting (daemon/boost.c) */
+	struct pvs_boost_vm boost;
+	int boost_override;                      /* -1: config; 0 / 1 set by pvschedctl boost */
+	uint32_t boost_max_ms, boost_budget_pct; /* pvschedctl overrides, 0 = none */
+	uint32_t boost_gen_seen;
+	int boost_enabled_seen;
+	uint64_t boost_next_ns;
 	struct pvs_vm *next;
 };
 

@@ -19,6 +19,7 @@
 #include <pvsched/pvsched.h>
 
 #include "ctlclient.h"
+#include "journal.h"
 
 #define DEFAULT_SOCKET PVS_CTL_DEFAULT_SOCKET
 
@@ -40,6 +41,11 @@ static void usage_main(FILE *f)
 	        "  reload                                   reload the daemon's configuration\n"
 	        "  dump [--json] FILE                       decode a region file (no daemon "
 	        "needed)\n"
+	        "  reset [--journal PATH] [--force]         restore the threads pvschedd changed "
+	        "(no daemon needed)\n"
+	        "  boost on|off [VM]                        boosting for VM, or the default\n"
+	        "  boost set VM [--max-ms N] [--budget-pct N]\n"
+	        "                                           a VM's boost limits\n"
 	        "\n"
 	        "Options:\n"
 	        "  -s, --socket PATH   control socket (default %s, or $PVSCHED_SOCKET)\n"
@@ -95,7 +101,9 @@ static int cmd_status(int argc, char **argv)
 		       "other host load, recommended parallelism.  Per vCPU: host thread id,\n"
 		       "state, %%RUN (share of the last second on a CPU), %%RDY (share spent\n"
 		       "runnable in a run queue, not running), PRE/s (involuntary switches\n"
-		       "per second).  --json prints the daemon's status document.\n");
+		       "per second), BOOST (the vCPU's boost verdict: granted, throttled,\n"
+		       "denied or -) and %%BOOST (share of the last second boosted).  --json\n"
+		       "prints the daemon's status document.\n");
 		return 0;
 	}
 	for (int i = 1; i < argc; i++) {
@@ -142,17 +150,29 @@ static int cmd_status(int argc, char **argv)
 		       json_object_get_double(get(vm, "capacity")),
 		       json_object_get_int(get(vm, "host_cpus")),
 		       json_object_get_int(get(vm, "recommended_dop")));
-		printf("  %4s %8s %-10s %6s %6s %7s\n", "VCPU", "TID", "STATE", "%RUN", "%RDY",
-		       "PRE/s");
+		{
+			struct json_object *b = get(vm, "boost");
+			if (b && json_object_get_boolean(get(b, "enabled")))
+				printf("  boost on: at most %d ms at a time, %d%% of a pCPU per %d "
+				       "ms\n",
+				       json_object_get_int(get(b, "max_ms")),
+				       json_object_get_int(get(b, "budget_pct")),
+				       json_object_get_int(get(b, "window_ms")));
+		}
+		printf("  %4s %8s %-10s %6s %6s %7s %-9s %6s\n", "VCPU", "TID", "STATE", "%RUN",
+		       "%RDY", "PRE/s", "BOOST", "%BOOST");
 		for (size_t k = 0; vc && k < json_object_array_length(vc); k++) {
 			struct json_object *v = json_object_array_get_idx(vc, k);
-			printf("  %4d %8d %-10s %6.1f %6.1f %7d\n",
+			const char *bs = json_object_get_string(get(v, "boost"));
+			printf("  %4d %8d %-10s %6.1f %6.1f %7d %-9s %6.1f\n",
 			       json_object_get_int(get(v, "index")),
 			       json_object_get_int(get(v, "tid")),
 			       json_object_get_string(get(v, "state")),
 			       json_object_get_double(get(v, "run_pct")),
 			       json_object_get_double(get(v, "rdy_pct")),
-			       json_object_get_int(get(v, "preempt_per_s")));
+			       json_object_get_int(get(v, "preempt_per_s")),
+			       bs && strcmp(bs, "none") ? bs : "-",
+			       json_object_get_double(get(v, "boost_pct")));
 		}
 	}
 	json_object_put(r);
@@ -389,6 +409,148 @@ static int cmd_dump(int argc, char **argv)
 	return rc == 0 ? 0 : 1;
 }
 
+static void reset_log(void *ctx, int level, const char *msg)
+{
+	(void)ctx;
+	if (level <= PVS_JLOG_ERR)
+		fprintf(stderr, "pvschedctl reset: %s\n", msg);
+	else if (level <= PVS_JLOG_INFO)
+		printf("%s\n", msg);
+}
+
+static int parse_limit(const char *opt, const char *v, long min, long max, long *out)
+{
+	char *end;
+	long x;
+
+	errno = 0;
+	x = strtol(v, &end, 10);
+	if (errno || end == v || *end || x < min || x > max) {
+		fprintf(stderr, "pvschedctl boost: %s '%s': expected %ld..%ld\n", opt, v, min, max);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+static int cmd_boost(int argc, char **argv)
+{
+	static const char usage[] =
+	        "Usage: pvschedctl boost on|off [VM]\n"
+	        "       pvschedctl boost set VM [--max-ms N] [--budget-pct N]\n"
+	        "Turn boosting on or off for VM (for the life of the VM), or, without\n"
+	        "VM, the default for every VM without its own setting (until the next\n"
+	        "reload).  'set' changes VM's limits: the longest continuous boost\n"
+	        "(1..10000 ms) and its budget (1..100 %% of one pCPU per window).\n"
+	        "See docs/boost.md.\n";
+	struct json_object *req;
+
+	if (want_help(argc, argv) || argc < 2) {
+		if (argc < 2) {
+			fputs(usage, stderr);
+			return 2;
+		}
+		fputs(usage, stdout);
+		return 0;
+	}
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string("boost"));
+	if (!strcmp(argv[1], "on") || !strcmp(argv[1], "off")) {
+		if (argc > 3) {
+			fprintf(stderr, "pvschedctl boost: unexpected argument '%s'\n", argv[3]);
+			json_object_put(req);
+			return 2;
+		}
+		json_object_object_add(req, "enable", json_object_new_boolean(argv[1][1] == 'n'));
+		if (argc == 3)
+			json_object_object_add(req, "name", json_object_new_string(argv[2]));
+	} else if (!strcmp(argv[1], "set")) {
+		long v;
+		int any = 0;
+
+		if (argc < 3 || argv[2][0] == '-') {
+			fprintf(stderr, "pvschedctl boost set: which VM?\n");
+			json_object_put(req);
+			return 2;
+		}
+		json_object_object_add(req, "name", json_object_new_string(argv[2]));
+		for (int i = 3; i < argc; i += 2) { /* option, value */
+			const char *key = !strcmp(argv[i], "--max-ms")       ? "max_ms"
+			                  : !strcmp(argv[i], "--budget-pct") ? "budget_pct"
+			                                                     : NULL;
+			if (!key || i + 1 >= argc) {
+				fprintf(stderr, "pvschedctl boost set: %s '%s'\n",
+				        key ? "missing value after" : "unknown option", argv[i]);
+				json_object_put(req);
+				return 2;
+			}
+			if (parse_limit(argv[i], argv[i + 1], 1, key[0] == 'm' ? 10000 : 100, &v)) {
+				json_object_put(req);
+				return 2;
+			}
+			json_object_object_add(req, key, json_object_new_int64(v));
+			any = 1;
+		}
+		if (!any) {
+			fprintf(stderr, "pvschedctl boost set: nothing to set (--max-ms, "
+			                "--budget-pct)\n");
+			json_object_put(req);
+			return 2;
+		}
+	} else {
+		fprintf(stderr, "pvschedctl boost: '%s': expected on, off or set\n", argv[1]);
+		json_object_put(req);
+		return 2;
+	}
+	return send_checked(req);
+}
+
+static int cmd_reset(int argc, char **argv)
+{
+	static const struct option o[] = {{"journal", required_argument, NULL, 'j'},
+	                                  {"force", no_argument, NULL, 'f'},
+	                                  {"help", no_argument, NULL, 'h'},
+	                                  {NULL, 0, NULL, 0}};
+	const char *path = PVS_JOURNAL_DEFAULT_PATH;
+	struct pvs_journal_stats st;
+	unsigned flags = 0;
+	char err[512];
+	int opt, rc;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "j:fh", o, NULL)) != -1) {
+		switch (opt) {
+		case 'j': path = optarg; break;
+		case 'f': flags |= PVS_JOURNAL_FORCE; break;
+		case 'h':
+			printf("Usage: pvschedctl reset [--journal PATH] [--force]\n"
+			       "Give every thread listed in pvschedd's journal (default\n"
+			       "%s) its original scheduling attributes\n"
+			       "back, as pvschedd does when it starts after being killed.\n"
+			       "Threads that exited, or whose thread ID now belongs to\n"
+			       "another thread, are skipped.  Works without pvschedd;\n"
+			       "refused while pvschedd holds the journal, unless --force\n"
+			       "(which restores the threads and leaves the file to the\n"
+			       "daemon).\n",
+			       PVS_JOURNAL_DEFAULT_PATH);
+			return 0;
+		default: return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pvschedctl reset: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	rc = pvs_journal_recover(path, flags, reset_log, NULL, &st, err, sizeof(err));
+	if (rc && err[0])
+		fprintf(stderr, "pvschedctl reset: %s\n", err);
+	if (!rc || rc == -EIO)
+		printf("restored %u thread(s); skipped %u gone, %u with a reused thread ID, %u "
+		       "now SCHED_DEADLINE; %u failed; %u bad line(s)\n",
+		       st.restored, st.gone, st.reused, st.deadline, st.failed, st.bad);
+	return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option o[] = {{"socket", required_argument, NULL, 's'},
@@ -422,6 +584,10 @@ int main(int argc, char **argv)
 		return cmd_detach(argc, argv);
 	if (!strcmp(cmd, "dump"))
 		return cmd_dump(argc, argv);
+	if (!strcmp(cmd, "reset"))
+		return cmd_reset(argc, argv);
+	if (!strcmp(cmd, "boost"))
+		return cmd_boost(argc, argv);
 	if (!strcmp(cmd, "rescan") || !strcmp(cmd, "reload")) {
 		if (want_help(argc, argv)) {
 			printf("Usage: pvschedctl %s\n%s\n", cmd,

@@ -65,11 +65,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < cfg.nr_vms; i++) {
 		const struct pvs_config_vm *v = &cfg.vms[i];
 		must(v->name[0] && strlen(v->name) < PVS_NAME_MAX, "vm name length");
-		must(v->pid > 0 || v->pidfile[0] == '/', "vm has a pid or an absolute pidfile");
+		/* a process VM, or boost settings only for a VM found otherwise */
+		must(v->pid > 0 || v->pidfile[0] == '/' ||
+		             (!v->threads[0] && !v->region[0] &&
+		              (v->boost >= 0 || v->boost_max_ms || v->boost_budget_pct)),
+		     "vm has a pid, an absolute pidfile, or boost settings only");
+		must(v->boost >= -1 && v->boost <= 1, "vm boost -1, 0 or 1");
+		must(v->boost_max_ms <= 10000 && v->boost_budget_pct <= 100, "vm boost limits");
 		must(!v->region[0] || v->region[0] == '/', "vm region absolute");
 		for (size_t j = 0; j < i; j++)
 			must(strcmp(v->name, cfg.vms[j].name) != 0, "vm names unique");
 	}
 	must(pvs_config_stale_after_us(&cfg) >= cfg.period_us, "stale_after >= period");
+	must(cfg.boost.enabled == 0 || cfg.boost.enabled == 1, "boost on or off");
+	must(cfg.boost.priority >= 1 && cfg.boost.priority <= 97, "boost_priority range");
+	must(cfg.boost.nice >= -20 && cfg.boost.nice <= 19, "boost_nice range");
+	must(cfg.boost.scan_us >= 100 && cfg.boost.scan_us <= 100000, "boost_scan_us range");
+	must(cfg.boost.max_ms >= 1 && cfg.boost.budget_pct >= 1 && cfg.boost.budget_pct <= 100,
+	     "boost limits");
+	must(cfg.journal[0] == '/', "journal absolute");
 	return 0;
 }

@@ -52,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	must(size > 0 && size <= PVS_PROTO_MAX, "accepted sizes");
 	must(memchr(data, 0, size) == NULL, "no NUL byte in an accepted request");
-	must(r.cmd >= PVS_CMD_STATUS && r.cmd <= PVS_CMD_PING, "known command");
+	must(r.cmd >= PVS_CMD_STATUS && r.cmd <= PVS_CMD_BOOST, "known command");
 	must(name_ok(r.name, sizeof(r.name)), "name charset and NUL");
 	must(strnlen(r.threads, sizeof(r.threads)) < sizeof(r.threads), "threads NUL-terminated");
 	must(r.pid >= 0 && r.pid <= 4194304, "pid range");
@@ -60,5 +60,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		must(r.name[0] && r.pid > 0, "attach has name and pid");
 	if (r.cmd == PVS_CMD_DETACH)
 		must(r.name[0] != 0, "detach has a name");
+	must(r.enable >= -1 && r.enable <= 1, "enable is -1, 0 or 1");
+	must(r.max_ms == -1 || (r.max_ms >= 1 && r.max_ms <= 10000), "max_ms range");
+	must(r.budget_pct == -1 || (r.budget_pct >= 1 && r.budget_pct <= 100), "budget_pct range");
+	if (r.cmd == PVS_CMD_BOOST) {
+		must(r.enable >= 0 || r.max_ms > 0 || r.budget_pct > 0, "boost sets something");
+		must(r.name[0] || (r.max_ms < 0 && r.budget_pct < 0), "limits need a name");
+	}
 	return 0;
 }

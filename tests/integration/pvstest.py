@@ -229,6 +229,9 @@ class Harness:
                 'socket': self.sock,
                 'region_dir': self.tmp,
                 'qemu_comm': self.no_qemu,
+                # each test its own journal: no daemon of another test (or
+                # of the machine) holds it
+                'journal': self.path('journal'),
             }
             # meson.build runs some tests once per sampler
             if os.environ.get('PVS_SAMPLER'):

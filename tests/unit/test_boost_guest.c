@@ -32,7 +32,7 @@ static pvsched_guest *host_open(uint32_t kind, uint64_t features, const char *na
 	                             .vm_kind = kind,
 	                             .host_features = features};
 	char err[256];
-	const char *p = tu_path(name);
+	const char *p = tu_path("%s", name);
 	pvsched_guest *g = NULL;
 
 	REQUIRE(pvs_hregion_open(&reg, p, &o, err, sizeof(err)) == 0);

@@ -167,12 +167,66 @@ static void t_bad_values(void)
 	bad_case(D "[vm a]\npidfile = run/a.pid\n", 4, "vm pidfile relative");
 	bad_case(D "[vm a]\npid = 1\nregion = pvsched-a\n", 5, "vm region relative");
 	bad_case2(D "[vm a]\nthreads = CPU *\n", 3, 4, "vm without pid or pidfile");
+	bad_case(D "boost = maybe\n", 3, "boost not on/off");
+	bad_case(D "boost_policy = deadline\n", 3, "boost_policy unknown");
+	bad_case(D "boost_priority = 98\n", 3, "boost_priority above 97");
+	bad_case(D "boost_priority = 0\n", 3, "boost_priority 0");
+	bad_case(D "boost_nice = -21\n", 3, "boost_nice below -20");
+	bad_case(D "boost_scan_us = 99\n", 3, "boost_scan_us below 100");
+	bad_case(D "boost_max_ms = 0\n", 3, "boost_max_ms 0");
+	bad_case(D "boost_budget_pct = 101\n", 3, "boost_budget_pct above 100");
+	bad_case(D "boost_window_ms = 9\n", 3, "boost_window_ms below 10");
+	bad_case(D "boost_max_changes = 0\n", 3, "boost_max_changes 0");
+	bad_case(D "journal = run/j\n", 3, "journal relative");
+	bad_case(D "[vm a]\nboost = sometimes\n", 4, "vm boost not on/off");
+	bad_case(D "[vm a]\nboost_budget_pct = 0\n", 4, "vm boost_budget_pct 0");
 	bad_case(D "garbage line\n", 3, "syntax error");
 	bad_case(D "[daemon\n", 3, "unterminated section");
 }
 
 /* Section-level errors: the section header's line, or the line of the
  * section's first key (what inih's key callbacks can see). */
+/* Boost keys: defaults, values, and a [vm] section with boost keys only
+ * (settings for a VM found otherwise, e.g. QEMU). */
+static void t_boost(void)
+{
+	char err[256];
+
+	CHECK_EQ(load("b0.conf", "[daemon]\n", err, sizeof(err)), 0);
+	CHECK_EQ(cfg.boost.enabled, 0);
+	CHECK_EQ(cfg.boost.how, PVS_BOOST_FIFO);
+	CHECK_EQU(cfg.boost.priority, 10);
+	CHECK_EQU(cfg.boost.max_ms, 20);
+	CHECK_EQU(cfg.boost.budget_pct, 50);
+	CHECK_EQU(cfg.boost.scan_us, 500);
+	CHECK_STR(cfg.journal, "/run/pvsched/journal");
+	CHECK_EQ(load("b1.conf",
+	              "[daemon]\nboost = on\nboost_policy = nice\nboost_nice = -5\n"
+	              "boost_priority = 20\nboost_scan_us = 250\nboost_max_ms = 5\n"
+	              "boost_budget_pct = 50\nboost_window_ms = 500\nboost_lead_us = 0\n"
+	              "boost_hold_us = 50\nboost_max_changes = 10\njournal = /tmp/j\n"
+	              "[vm qemu1]\nboost = off\n[vm proc1]\npid = 1\nboost_max_ms = 7\n",
+	              err, sizeof(err)),
+	         0);
+	CHECK_EQ(cfg.boost.enabled, 1);
+	CHECK_EQ(cfg.boost.how, PVS_BOOST_NICE);
+	CHECK_EQ(cfg.boost.nice, -5);
+	CHECK_EQU(cfg.boost.priority, 20);
+	CHECK_EQU(cfg.boost.scan_us, 250);
+	CHECK_EQU(cfg.boost.max_ms, 5);
+	CHECK_EQU(cfg.boost.budget_pct, 50);
+	CHECK_EQU(cfg.boost.window_ms, 500);
+	CHECK_EQU(cfg.boost.lead_us, 0);
+	CHECK_EQU(cfg.boost.hold_us, 50);
+	CHECK_EQU(cfg.boost.max_changes, 10);
+	CHECK_STR(cfg.journal, "/tmp/j");
+	REQUIRE(pvs_config_vm_find(&cfg, "qemu1") != NULL);
+	CHECK_EQ(pvs_config_vm_find(&cfg, "qemu1")->boost, 0);
+	CHECK_EQ(pvs_config_vm_find(&cfg, "proc1")->boost, -1);
+	CHECK_EQU(pvs_config_vm_find(&cfg, "proc1")->boost_max_ms, 7);
+	CHECK(pvs_config_vm_find(&cfg, "nosuch") == NULL);
+}
+
 static void t_unknown(void)
 {
 	bad_case(D "\nperiod = 10\n", 4, "unknown key in [daemon]");
@@ -261,6 +315,7 @@ static const struct tcase cases[] = {
         {"good", t_good},
         {"defaults", t_defaults},
         {"bad-values", t_bad_values},
+        {"boost", t_boost},
         {"unknown", t_unknown},
         {"duplicate", t_duplicate},
         {"sections", t_sections},

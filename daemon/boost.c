@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon/boost.c - the boost loop: read what guests ask for (memory reads
+ * of their regions' guest parts), decide with policy/boost.c, apply the
+ * decisions to the vCPU threads through the journal, publish the verdicts.
+ *
+ * It runs on its own timer (boost_scan_us, default 500 us) while any VM
+ * has boosting on, and also exactly at the times policy says a decision
+ * changes by itself (a deadline window opening, max_ns).  A scan of a VM
+ * costs one read of its header's boost_gen when nothing changed and none
+ * of its vCPUs wants a boost; system calls happen only when a thread's
+ * attributes must change.  Guest values are never trusted: policy bounds
+ * everything they can cause (docs/boost.md).
+ */
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "journal.h"
+#include "log.h"
+
+static void boost_attr(const struct pvs_boost_config *b, struct pvs_sched_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	switch (b->how) {
+	case PVS_BOOST_FIFO:
+		a->policy = SCHED_FIFO;
+		a->prio = (int)b->priority;
+		break;
+	case PVS_BOOST_RR:
+		a->policy = SCHED_RR;
+		a->prio = (int)b->priority;
+		break;
+	case PVS_BOOST_NICE:
+		a->policy = SCHED_OTHER;
+		a->nice = b->nice;
+		break;
+	}
+}
+
+/* Make the thread of V match V->boost.boosted.  A boost that cannot be
+ * applied is reported DENIED (the error is logged once per vCPU). */
+static void actuate(struct pvs_daemon *d, struct pvs_vm *vm, struct pvs_vcpu *v)
+{
+	struct pvs_sched_attr a;
+	int rc;
+
+	if (v->boost.boosted == v->boost_applied)
+		return;
+	if (v->boost.boosted) {
+		boost_attr(&d->cfg->boost, &a);
+		rc = pvs_journal_apply(d->journal, &v->id, &a);
+	} else {
+		rc = pvs_journal_restore(d->journal, &v->id);
+	}
+	d->boost_syscalls++;
+	if (rc < 0) {
+		if (rc != -ESRCH && !v->boost_err_logged) {
+			log_warn("vm %s: vCPU %u (tid %d): %s: %s", vm->name, v->index,
+			         (int)v->id.tid, v->boost.boosted ? "boost" : "unboost",
+			         strerror(-rc));
+			v->boost_err_logged = 1;
+		}
+		if (v->boost.boosted) {
+			/* not applied: say so and do not count it as boosted */
+			v->boost.boosted = 0;
+			v->boost.state = PVSCHED_BOOST_DENIED;
+		}
+		if (rc == -ESRCH)
+			v->boost_applied = 0;
+		return;
+	}
+	v->boost_applied = v->boost.boosted;
+	v->boost_id = v->id;
+	if (v->boost.boosted)
+		d->boost_grants++;
+}
+
+/* The thread of a slot changed or went away while boosted: put the old
+ * thread back (if it still exists) and forget it. */
+static void release_stale(struct pvs_daemon *d, struct pvs_vcpu *v)
+{
+	if (!v->boost_applied && !v->boost_id.tid)
+		return;
+	if (v->boost_id.tid &&
+	    (!v->live || v->boost_id.tid != v->id.tid || v->boost_id.start != v->id.start)) {
+		pvs_journal_forget(d->journal, &v->boost_id);
+		memset(&v->boost_id, 0, sizeof(v->boost_id));
+		v->boost_applied = 0;
+		pvs_boost_vcpu_init(&v->boost);
+	}
+}
+
+static void publish_slot(struct pvs_vm *vm, struct pvs_vcpu *v, uint64_t now)
+{
+	/* publish.c writes the slot with the boost fields every period; a
+	 * verdict that changed is written now, so the guest learns it within
+	 * the scan */
+	if (vm->region_ok)
+		pvs_publish_vcpu(vm, v, now);
+}
+
+/* One VM; returns the earliest time something changes by itself. */
+static uint64_t scan_vm(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now)
+{
+	struct pvs_boost_in in[64];
+	struct pvs_boost_params p;
+	const struct pvsched_header *h;
+	uint64_t next = UINT64_MAX;
+	uint32_t gen, n;
+	int busy = 0;
+
+	if (!vm->region_ok)
+		return next;
+	h = vm->region.hdr;
+	pvs_boost_params(d, vm, &p);
+	n = vm->nr_vcpus < vm->region.nr_vcpus ? vm->nr_vcpus : vm->region.nr_vcpus;
+	for (uint32_t i = 0; i < n; i++) {
+		release_stale(d, &vm->vcpus[i]);
+		busy |= vm->vcpus[i].boost.wanting || vm->vcpus[i].boost.boosted;
+	}
+	gen = __atomic_load_n(&h->boost_gen, __ATOMIC_ACQUIRE);
+	if (gen == vm->boost_gen_seen && !busy && vm->boost_next_ns > now &&
+	    p.enabled == vm->boost_enabled_seen)
+		return vm->boost_next_ns;
+	vm->boost_gen_seen = gen;
+	vm->boost_enabled_seen = p.enabled;
+	/* in chunks: the policy's per-VM state spans them */
+	for (uint32_t base = 0; base < n; base += 64) {
+		uint32_t k = n - base < 64 ? n - base : 64;
+
+		for (uint32_t i = 0; i < k; i++) {
+			const struct pvsched_vcpu_guest *g =
+			        &pvs_hregion_vcpu(&vm->region, base + i)->guest;
+			struct pvs_vcpu *v = &vm->vcpus[base + i];
+
+			in[i].req = v->live ? __atomic_load_n(&g->boost_req, __ATOMIC_ACQUIRE) : 0;
+			in[i].seq = __atomic_load_n(&g->boost_seq, __ATOMIC_ACQUIRE);
+			in[i].wake_at_ns =
+			        v->live ? __atomic_load_n(&g->wake_at_ns, __ATOMIC_ACQUIRE) : 0;
+			in[i].wake_len_us = __atomic_load_n(&g->wake_len_us, __ATOMIC_RELAXED);
+		}
+		{
+			/* the policy takes an array of its own per-vCPU state */
+			struct pvs_boost_vcpu bv[64];
+			uint32_t before[64];
+			int applied[64];
+
+			for (uint32_t i = 0; i < k; i++) {
+				bv[i] = vm->vcpus[base + i].boost;
+				before[i] = bv[i].state;
+				applied[i] = vm->vcpus[base + i].boost_applied;
+			}
+			pvs_boost_step(&vm->boost, bv, in, k, &p, now, &next);
+			for (uint32_t i = 0; i < k; i++) {
+				struct pvs_vcpu *v = &vm->vcpus[base + i];
+
+				v->boost = bv[i];
+				actuate(d, vm, v);
+				if (v->boost.state != before[i] || v->boost_applied != applied[i])
+					publish_slot(vm, v, now);
+			}
+		}
+	}
+	vm->boost_next_ns = next;
+	return next;
+}
+
+uint64_t pvs_boost_scan(struct pvs_daemon *d, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+
+	if (!d->journal)
+		return next;
+	d->boost_scans++;
+	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next) {
+		uint64_t t = scan_vm(d, vm, now);
+		if (t < next)
+			next = t;
+	}
+	return next;
+}
+
+int pvs_boost_active(const struct pvs_daemon *d)
+{
+	if (!d->journal)
+		return 0;
+	for (const struct pvs_vm *vm = d->vms; vm; vm = vm->next)
+		if (pvs_boost_vm_enabled(d, vm))
+			return 1;
+	return 0;
+}
+
+void pvs_boost_vm_release(struct pvs_daemon *d, struct pvs_vm *vm)
+{
+	if (!d->journal)
+		return;
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+		struct pvs_vcpu *v = &vm->vcpus[i];
+
+		if (v->boost_id.tid)
+			pvs_journal_forget(d->journal, &v->boost_id);
+		memset(&v->boost_id, 0, sizeof(v->boost_id));
+		v->boost_applied = 0;
+		pvs_boost_vcpu_init(&v->boost);
+	}
+}
+
+int pvs_boost_self_priority(const struct pvs_daemon *d)
+{
+	/* above every boost, so the daemon can always take a boost back;
+	 * RESET_ON_FORK so nothing it starts inherits it */
+	struct sched_param sp = {.sched_priority = (int)d->cfg->boost.priority + 1};
+
+	if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) < 0)
+		return -errno;
+	return 0;
+}
