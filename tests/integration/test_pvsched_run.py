@@ -69,15 +69,31 @@ def main(h):
     errors(h, run, kernel)
 
     def watch(p):
-        # the VM appears and gets both threads as vCPUs while it runs
+        # the VM appears and gets both threads as vCPUs while it runs; then
+        # the advice pvschedd publishes is sampled until the program ends
         def pred():
             v = h.vm(h.status(), 'omp-quiet')
             return v if v and len([c for c in v['vcpus'] if c['tid']]) == 2 else None
-        return h.wait_for(pred, 'the OpenMP process with 2 vCPU threads', timeout=5)
+        v = h.wait_for(pred, 'the OpenMP process with 2 vCPU threads', timeout=5)
+        advice = []
+        while p.poll() is None:
+            x = h.vm(h.status(), 'omp-quiet')
+            if x:
+                advice.append(x['recommended_dop'])
+            time.sleep(0.05)
+        return v, advice
 
-    r, v = run_kernel(h, run, kernel, 'omp-quiet', 60000, watch)
+    r, (v, advice) = run_kernel(h, run, kernel, 'omp-quiet', 60000, watch)
     check(v['region_ok'], 'no region for the process VM: %r' % v)
-    check(r['mean_team'] >= 1.7, 'quiet host: mean team %.2f, expected about 2' % r['mean_team'])
+    mean_advice = sum(advice) / len(advice) if advice else 2.0
+    h.log('omp-quiet: mean advice %.2f over %d samples' % (mean_advice, len(advice)))
+    # libgomp's team follows the advice; on a quiet host (as in CI) the
+    # advice is 2 and so is the team.  Other load on the machine may lower
+    # the advice, and then the team with it (the check is the following).
+    check(abs(r['mean_team'] - mean_advice) <= 0.3,
+          'mean team %.2f does not follow the mean advice %.2f' % (r['mean_team'], mean_advice))
+    if mean_advice >= 1.9:
+        check(r['mean_team'] >= 1.7, 'advice 2: mean team %.2f' % r['mean_team'])
 
     ncpu = os.cpu_count() or 2
     for i in range(ncpu):
