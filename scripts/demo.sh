@@ -20,6 +20,7 @@ period_ms = 10
 rescan_ms = 500
 socket = $D/control.sock
 region_dir = /dev/shm
+journal = $D/journal
 CONF
 CTL="$BUILD/tools/pvschedctl -s $D/control.sock"
 
@@ -67,6 +68,12 @@ guest
 printf '\n%%RUN = share of the last second on a CPU, %%RDY = share spent runnable but\n'
 printf 'waiting for a CPU (esxtop'"'"'s ready time).  The region /dev/shm/pvsched-demo-vm is\n'
 printf 'what a guest maps (QEMU ivshmem-plain); decode it with: pvschedctl dump FILE\n'
+
+# the first part's VM and daemon go first: their busy threads would be
+# load of their own for the second
+for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+wait 2>/dev/null || true
+PIDS=""
 
 hr "an OpenMP program adapts: spin / block / pvsched under a host CPU hog"
 # bench/dop's kernel (barrier-heavy, like NPB UA) as a 2-thread process VM

@@ -443,6 +443,7 @@ rescan_ms = 500
 socket = $sock
 region_dir = /dev/shm
 qemu_comm = $qemu_comm
+journal = $work/journal
 EOF
 say "starting pvschedd: $pvschedd -f -c $work/pvschedd.conf"
 "$pvschedd" -f -c "$work/pvschedd.conf" >"$work/pvschedd.log" 2>&1 </dev/null &
