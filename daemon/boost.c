@@ -112,21 +112,20 @@ static uint64_t scan_vm(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now)
 	const struct pvsched_header *h;
 	uint64_t next = UINT64_MAX;
 	uint32_t gen, n;
-	int busy = 0;
 
 	if (!vm->region_ok)
 		return next;
 	h = vm->region.hdr;
 	pvs_boost_params(d, vm, &p);
-	n = vm->nr_vcpus < vm->region.nr_vcpus ? vm->nr_vcpus : vm->region.nr_vcpus;
-	for (uint32_t i = 0; i < n; i++) {
-		release_stale(d, &vm->vcpus[i]);
-		busy |= vm->vcpus[i].boost.wanting || vm->vcpus[i].boost.boosted;
-	}
 	gen = __atomic_load_n(&h->boost_gen, __ATOMIC_ACQUIRE);
-	if (gen == vm->boost_gen_seen && !busy && vm->boost_next_ns > now &&
+	/* the common case, one read: the guest changed nothing and none of
+	 * its vCPUs wants, has or held a boost (boost_busy, counted below) */
+	if (gen == vm->boost_gen_seen && !vm->boost_busy && vm->boost_next_ns > now &&
 	    p.enabled == vm->boost_enabled_seen)
 		return vm->boost_next_ns;
+	n = vm->nr_vcpus < vm->region.nr_vcpus ? vm->nr_vcpus : vm->region.nr_vcpus;
+	for (uint32_t i = 0; i < n; i++)
+		release_stale(d, &vm->vcpus[i]);
 	vm->boost_gen_seen = gen;
 	vm->boost_enabled_seen = p.enabled;
 	/* in chunks: the policy's per-VM state spans them */
@@ -165,6 +164,11 @@ static uint64_t scan_vm(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now)
 					publish_slot(vm, v, now);
 			}
 		}
+	}
+	vm->boost_busy = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct pvs_vcpu *v = &vm->vcpus[i];
+		vm->boost_busy += v->boost.wanting || v->boost.boosted || v->boost_id.tid;
 	}
 	vm->boost_next_ns = next;
 	return next;
@@ -208,6 +212,7 @@ void pvs_boost_vm_release(struct pvs_daemon *d, struct pvs_vm *vm)
 		v->boost_applied = 0;
 		pvs_boost_vcpu_init(&v->boost);
 	}
+	vm->boost_busy = 0;
 }
 
 int pvs_boost_self_priority(const struct pvs_daemon *d)

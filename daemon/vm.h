@@ -63,6 +63,7 @@ struct pvs_vm {
 	int boost_override;                      /* -1: config; 0 / 1 set by pvschedctl boost */
 	uint32_t boost_max_ms, boost_budget_pct; /* pvschedctl overrides, 0 = none */
 	uint32_t boost_gen_seen;
+	uint32_t boost_busy; /* vCPUs wanting, having or having held a boost */
 	int boost_enabled_seen;
 	uint64_t boost_next_ns;
 	struct pvs_vm *next;
