@@ -8,7 +8,7 @@
  * open /proc/PID/task/TID/stat (its reads fail with ESRCH once the thread
  * is gone, even if the number is reused).  The handle is bound by reading
  * the start time after opening it.  Every change is then
- *     alive(handle)?  sched_setattr(tid)  alive(handle)?
+ *     alive(handle)?  sched_setattr(tid) / sched_setaffinity(tid)  alive(handle)?
  * The second check proves the call hit our thread: a thread alive after
  * the call held its tid during it.  Only when the thread dies between the
  * two checks can the call have hit another thread that got the tid in that
@@ -71,7 +71,9 @@ struct pvs_ksched_attr {
 	uint32_t sched_util_min, sched_util_max;
 };
 
-#define HEADER   "# pvsched journal: + PID TID START POLICY PRIO NICE FLAGS | - TID START\n"
+#define HEADER                                                                                     \
+	"# pvsched journal: + PID TID START POLICY PRIO NICE FLAGS | A PID TID START CPULIST | - " \
+	"TID START\n"
 #define MAX_FILE (16u << 20)
 
 /* ---- scheduling attributes ---- */
@@ -374,6 +376,104 @@ static int tok_int(const char *s, size_t n, int min, int max, int *out)
 	return 0;
 }
 
+/* The CPU list of M ("0-3,8") into BUF (NUL-terminated): its length, or 0
+ * when M is empty or the list does not fit in LEN. */
+static size_t cpulist_fmt(const cpu_set_t *m, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	if (len)
+		buf[0] = 0;
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		char item[16];
+		int d = c, k;
+
+		if (!CPU_ISSET(c, m))
+			continue;
+		while (d + 1 < CPU_SETSIZE && CPU_ISSET(d + 1, m))
+			d++;
+		if (d > c)
+			k = snprintf(item, sizeof(item), "%s%d-%d", n ? "," : "", c, d);
+		else
+			k = snprintf(item, sizeof(item), "%s%d", n ? "," : "", c);
+		if (k < 0 || n + (size_t)k >= len) {
+			if (len)
+				buf[0] = 0;
+			return 0;
+		}
+		memcpy(buf + n, item, (size_t)k);
+		n += (size_t)k;
+		buf[n] = 0;
+		c = d;
+	}
+	return n;
+}
+
+/* For messages: the CPU list, or a count when it is too long. */
+static const char *cpulist_str(const cpu_set_t *m, char *buf, size_t len)
+{
+	if (!cpulist_fmt(m, buf, len))
+		snprintf(buf, len, "%d CPUs", CPU_COUNT(m));
+	return buf;
+}
+
+/* Parse a CPU list (N bytes): items N or N-M, ascending and disjoint, CPUs
+ * below CPU_SETSIZE, at least one.  0 or -EINVAL with *WHY. */
+static int cpulist_parse(const char *s, size_t n, cpu_set_t *m, const char **why)
+{
+	size_t i = 0;
+	int last = -1;
+
+	CPU_ZERO(m);
+	if (n == 0) {
+		*why = "empty cpu list";
+		return -EINVAL;
+	}
+	for (;;) {
+		uint64_t a, b;
+		size_t k = i;
+
+		while (k < n && s[k] >= '0' && s[k] <= '9')
+			k++;
+		if (tok_u64(s + i, k - i, &a)) {
+			*why = "bad cpu list";
+			return -EINVAL;
+		}
+		b = a;
+		if (k < n && s[k] == '-') {
+			i = ++k;
+			while (k < n && s[k] >= '0' && s[k] <= '9')
+				k++;
+			if (tok_u64(s + i, k - i, &b)) {
+				*why = "bad cpu range";
+				return -EINVAL;
+			}
+		}
+		if (a >= CPU_SETSIZE || b >= CPU_SETSIZE) {
+			*why = "cpu number out of range (0..1023)";
+			return -EINVAL;
+		}
+		if (b < a) {
+			*why = "bad cpu range";
+			return -EINVAL;
+		}
+		if ((int64_t)a <= last) {
+			*why = "cpu list not ascending";
+			return -EINVAL;
+		}
+		for (uint64_t c = a; c <= b; c++)
+			CPU_SET((size_t)c, m);
+		last = (int)b;
+		if (k == n)
+			return 0;
+		if (s[k] != ',' || k + 1 == n) {
+			*why = "bad cpu list";
+			return -EINVAL;
+		}
+		i = k + 1;
+	}
+}
+
 int pvs_journal_parse_line(const char *line, size_t len, struct pvs_journal_line *out,
                            const char **why)
 {
@@ -404,7 +504,7 @@ int pvs_journal_parse_line(const char *line, size_t len, struct pvs_journal_line
 		tlen[nt] = (size_t)(line + i - tok[nt]);
 		nt++;
 	}
-	if (tlen[0] != 1 || (tok[0][0] != '+' && tok[0][0] != '-')) {
+	if (tlen[0] != 1 || (tok[0][0] != '+' && tok[0][0] != '-' && tok[0][0] != 'A')) {
 		*why = "not a record";
 		return -EINVAL;
 	}
@@ -425,7 +525,11 @@ int pvs_journal_parse_line(const char *line, size_t len, struct pvs_journal_line
 		out->op = PVS_JOURNAL_DEL;
 		return 0;
 	}
-	if (nt != 8) {
+	if (tok[0][0] == 'A' && nt != 5) {
+		*why = "'A' takes PID TID START CPULIST";
+		return -EINVAL;
+	}
+	if (tok[0][0] == '+' && nt != 8) {
 		*why = "'+' takes PID TID START POLICY PRIO NICE FLAGS";
 		return -EINVAL;
 	}
@@ -442,6 +546,12 @@ int pvs_journal_parse_line(const char *line, size_t len, struct pvs_journal_line
 	if (tok_u64(tok[3], tlen[3], &out->id.start)) {
 		*why = "bad start time";
 		return -EINVAL;
+	}
+	if (tok[0][0] == 'A') {
+		if (cpulist_parse(tok[4], tlen[4], &out->mask, why))
+			return -EINVAL;
+		out->op = PVS_JOURNAL_AFFINITY;
+		return 0;
 	}
 	for (size_t p = 0; p < sizeof(policies) / sizeof(policies[0]); p++)
 		if (strlen(policies[p].name) == tlen[4] &&
@@ -472,6 +582,22 @@ size_t pvs_journal_format(const struct pvs_journal_line *l, char *buf, size_t le
 {
 	int n;
 
+	if (l->op == PVS_JOURNAL_AFFINITY) {
+		size_t k;
+
+		n = snprintf(buf, len, "A %d %d %" PRIu64 " ", (int)l->id.pid, (int)l->id.tid,
+		             l->id.start);
+		if (n < 0 || (size_t)n >= len ||
+		    !(k = cpulist_fmt(&l->mask, buf + n, len - (size_t)n)) ||
+		    (size_t)n + k + 1 >= len) {
+			if (len)
+				buf[0] = 0;
+			return 0;
+		}
+		buf[n + k] = '\n';
+		buf[n + k + 1] = 0;
+		return (size_t)n + k + 1;
+	}
 	if (l->op == PVS_JOURNAL_ADD)
 		n = snprintf(buf, len, "+ %d %d %" PRIu64 " %s %d %d %u\n", (int)l->id.pid,
 		             (int)l->id.tid, l->id.start, policy_name(l->attr.policy), l->attr.prio,
@@ -552,6 +678,65 @@ static void lock_holder(int fd, char *buf, size_t len)
 		break;
 	}
 	fclose(f);
+}
+
+/* ---- restoring ---- */
+
+/* The online CPUs (sysfs); every CPU when that cannot be read (the kernel
+ * keeps the ones the thread may use). */
+static void online_cpus(cpu_set_t *m)
+{
+	char buf[4096];
+	const char *why;
+	ssize_t n = -1;
+	int fd = open("/sys/devices/system/cpu/online", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf));
+		close(fd);
+	}
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	if (n > 0 && !cpulist_parse(buf, (size_t)n, m, &why))
+		return;
+	CPU_ZERO(m);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		CPU_SET(c, m);
+}
+
+/*
+ * Give thread ID its original affinity M.  When the kernel refuses M with
+ * EINVAL (none of its CPUs usable now: offline, or out of the thread's
+ * cpuset), the thread gets all online CPUs instead, with a warning, rather
+ * than staying where pvschedd put it (and if that fails too, every CPU:
+ * the kernel keeps those the cpuset allows).  0 or -errno.
+ */
+static int set_aff_orig(const struct pvs_thread_id *id, const cpu_set_t *m, pvs_journal_log_fn log,
+                        void *ctx)
+{
+	cpu_set_t all;
+	char a[128], b[128];
+
+	if (!sched_setaffinity(id->tid, sizeof(*m), m))
+		return 0;
+	if (errno != EINVAL)
+		return -errno;
+	online_cpus(&all);
+	if (sched_setaffinity(id->tid, sizeof(all), &all) < 0) {
+		if (errno != EINVAL)
+			return -errno;
+		CPU_ZERO(&all);
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			CPU_SET(c, &all);
+		if (sched_setaffinity(id->tid, sizeof(all), &all) < 0)
+			return -errno;
+	}
+	say(log, ctx, PVS_JLOG_WARN,
+	    "thread %d (pid %d): original affinity %s cannot be set now (%s): gave it all "
+	    "online CPUs (%s)",
+	    (int)id->tid, (int)id->pid, cpulist_str(m, a, sizeof(a)), strerror(EINVAL),
+	    cpulist_str(&all, b, sizeof(b)));
+	return 0;
 }
 
 /* ---- files ---- */
@@ -649,9 +834,13 @@ static int read_all(int fd, char **bufp, size_t *lenp)
 	return 0;
 }
 
+/* A thread's records: its original attributes, its original affinity, or
+ * both. */
 struct rec {
 	struct pvs_thread_id id;
 	struct pvs_sched_attr attr;
+	cpu_set_t aff;
+	unsigned char has_attr, has_aff;
 	size_t seq;
 };
 
@@ -676,8 +865,8 @@ static int write_full(int fd, const char *b, size_t n)
  * becomes the new file's fd, opened O_APPEND; *SIZEP its size. */
 static int rewrite(const char *path, const struct rec *r, size_t n, int *fdp, off_t *sizep)
 {
-	char tmp[4096 + 8], line[160];
-	size_t cap = sizeof(HEADER) + n * sizeof(line), len = 0;
+	char tmp[4096 + 8], line[PVS_JOURNAL_LINE_MAX];
+	size_t cap = sizeof(HEADER) + n * 128 + 4096, len = 0;
 	char *b = malloc(cap);
 	int fd, e;
 
@@ -686,11 +875,31 @@ static int rewrite(const char *path, const struct rec *r, size_t n, int *fdp, of
 	memcpy(b, HEADER, sizeof(HEADER) - 1);
 	len = sizeof(HEADER) - 1;
 	for (size_t i = 0; i < n; i++) {
-		struct pvs_journal_line l = {PVS_JOURNAL_ADD, r[i].id, r[i].attr};
-		size_t k = pvs_journal_format(&l, line, sizeof(line));
+		for (int a = 0; a < 2; a++) {
+			struct pvs_journal_line l = {.id = r[i].id};
+			size_t k;
 
-		memcpy(b + len, line, k);
-		len += k;
+			if (a == 0 && r[i].has_attr) {
+				l.op = PVS_JOURNAL_ADD;
+				l.attr = r[i].attr;
+			} else if (a == 1 && r[i].has_aff) {
+				l.op = PVS_JOURNAL_AFFINITY;
+				l.mask = r[i].aff;
+			} else
+				continue;
+			k = pvs_journal_format(&l, line, sizeof(line));
+			if (len + k > cap) {
+				char *nb = realloc(b, cap = cap * 2 + k);
+
+				if (!nb) {
+					free(b);
+					return -ENOMEM;
+				}
+				b = nb;
+			}
+			memcpy(b + len, line, k);
+			len += k;
+		}
 	}
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
 		free(b);
@@ -721,9 +930,18 @@ static int rewrite(const char *path, const struct rec *r, size_t n, int *fdp, of
 
 /* ---- replay and recovery ---- */
 
+/* One record line of a journal being replayed (an 'A' line's mask is
+ * parsed again, from OFF, only if it counts). */
+struct op {
+	struct pvs_thread_id id;
+	struct pvs_sched_attr attr;
+	enum pvs_journal_op op;
+	size_t seq, off, len;
+};
+
 static int cmp_key(const void *a, const void *b)
 {
-	const struct rec *x = a, *y = b;
+	const struct op *x = a, *y = b;
 
 	if (x->id.tid != y->id.tid)
 		return x->id.tid < y->id.tid ? -1 : 1;
@@ -740,14 +958,16 @@ static int cmp_seq(const void *a, const void *b)
 }
 
 /*
- * Replay BUF: the '+' records not voided by a later '-' (the first '+' of
- * an identity wins: it holds the original), in file order.  Bad lines are
- * reported and counted.  Pure but for LOG and malloc.
+ * Replay BUF: per identity, the '+' and the 'A' not voided by a later '-'
+ * (the first '+' and the first 'A' since the last '-' win: they hold the
+ * originals), merged into one record, in file order (of its first line).
+ * Bad lines are reported and counted.  Pure but for LOG and malloc.
  */
 static int replay(const char *buf, size_t len, const char *path, pvs_journal_log_fn log, void *ctx,
                   struct rec **out, size_t *nout, unsigned *bad)
 {
-	struct rec *ops = NULL;
+	struct op *ops = NULL;
+	struct rec *recs;
 	size_t nops = 0, cap = 0, lineno = 0, k = 0;
 	const char *p = buf, *end = buf + len;
 
@@ -774,7 +994,7 @@ static int replay(const char *buf, size_t len, const char *path, pvs_journal_log
 			++*bad;
 		} else if (l.op != PVS_JOURNAL_NONE) {
 			if (nops == cap) {
-				struct rec *no =
+				struct op *no =
 				        realloc(ops, (cap = cap ? cap * 2 : 64) * sizeof(*ops));
 				if (!no) {
 					free(ops);
@@ -784,8 +1004,10 @@ static int replay(const char *buf, size_t len, const char *path, pvs_journal_log
 			}
 			ops[nops].id = l.id;
 			ops[nops].attr = l.attr;
-			/* file order, and the low bit tells a '-' */
-			ops[nops].seq = nops * 2 + (l.op == PVS_JOURNAL_DEL);
+			ops[nops].op = l.op;
+			ops[nops].seq = nops; /* file order */
+			ops[nops].off = (size_t)(p - buf);
+			ops[nops].len = n;
 			nops++;
 		}
 		p += n + 1;
@@ -794,38 +1016,80 @@ static int replay(const char *buf, size_t len, const char *path, pvs_journal_log
 		free(ops);
 		return 0;
 	}
-	/* per identity, in file order: '+' when absent adds, '-' removes */
+	/* per identity, in file order: '+' or 'A' when absent adds, '-'
+	 * removes both.  Two passes: count, then fill. */
 	qsort(ops, nops, sizeof(*ops), cmp_key);
-	for (size_t i = 0; i < nops;) {
-		size_t j = i, live = (size_t)-1;
+	recs = NULL;
+	for (int pass = 0; pass < 2; pass++) {
+		k = 0;
+		for (size_t i = 0; i < nops;) {
+			size_t j = i, attr = (size_t)-1, aff = (size_t)-1;
 
-		while (j < nops && ops[j].id.tid == ops[i].id.tid &&
-		       ops[j].id.start == ops[i].id.start) {
-			if (ops[j].seq & 1)
-				live = (size_t)-1;
-			else if (live == (size_t)-1)
-				live = j;
-			j++;
+			while (j < nops && ops[j].id.tid == ops[i].id.tid &&
+			       ops[j].id.start == ops[i].id.start) {
+				if (ops[j].op == PVS_JOURNAL_DEL)
+					attr = aff = (size_t)-1;
+				else if (ops[j].op == PVS_JOURNAL_ADD && attr == (size_t)-1)
+					attr = j;
+				else if (ops[j].op == PVS_JOURNAL_AFFINITY && aff == (size_t)-1)
+					aff = j;
+				j++;
+			}
+			i = j;
+			if (attr == (size_t)-1 && aff == (size_t)-1)
+				continue;
+			if (pass == 1) {
+				struct rec *r = &recs[k];
+
+				memset(r, 0, sizeof(*r));
+				r->seq = (size_t)-1;
+				if (aff != (size_t)-1) {
+					struct pvs_journal_line l;
+
+					/* parsed once already: cannot fail */
+					if (!pvs_journal_parse_line(buf + ops[aff].off,
+					                            ops[aff].len, &l, NULL)) {
+						r->id = ops[aff].id;
+						r->seq = ops[aff].seq;
+						r->has_aff = 1;
+						r->aff = l.mask;
+					}
+				}
+				if (attr != (size_t)-1) {
+					r->id = ops[attr].id;
+					if (ops[attr].seq < r->seq)
+						r->seq = ops[attr].seq;
+					r->has_attr = 1;
+					r->attr = ops[attr].attr;
+				}
+				if (!r->has_attr && !r->has_aff)
+					continue;
+			}
+			k++;
 		}
-		if (live != (size_t)-1)
-			ops[k++] = ops[live];
-		i = j;
+		if (pass == 0 && !(recs = calloc(k ? k : 1, sizeof(*recs)))) {
+			free(ops);
+			return -ENOMEM;
+		}
 	}
-	qsort(ops, k, sizeof(*ops), cmp_seq);
-	*out = ops;
+	free(ops);
+	qsort(recs, k, sizeof(*recs), cmp_seq);
+	*out = recs;
 	*nout = k;
 	return 0;
 }
 
 enum outcome { OUT_RESTORED, OUT_GONE, OUT_REUSED, OUT_DEADLINE, OUT_FAILED };
 
-/* Put the original of R back on its thread, checking the identity. */
+/* Put the originals of R (attributes, affinity, or both) back on its
+ * thread, checking the identity. */
 static enum outcome restore_rec(const struct rec *r, int use_pidfd, pvs_journal_log_fn log,
                                 void *ctx, int *errp)
 {
 	struct pvs_sched_attr now;
-	char was[64], to[64];
-	int h, reused, e;
+	cpu_set_t now_aff;
+	char was[128], to[128];
+	int h, reused, e, ea = 0, ef = 0, have_now_aff = 0;
 
 	*errp = 0;
 	e = bind_thread(&r->id, use_pidfd, &h, &reused);
@@ -840,8 +1104,12 @@ static enum outcome restore_rec(const struct rec *r, int use_pidfd, pvs_journal_
 			    (int)r->id.tid, (int)r->id.pid);
 		return reused ? OUT_REUSED : OUT_GONE;
 	}
-	if (e)
-		goto fail;
+	if (e) {
+		*errp = e;
+		say(log, ctx, PVS_JLOG_ERR, "thread %d (pid %d): cannot restore: %s",
+		    (int)r->id.tid, (int)r->id.pid, strerror(-e));
+		return OUT_FAILED;
+	}
 	e = pvs_sched_get(r->id.tid, &now);
 	if (e == -EOPNOTSUPP) {
 		close(h);
@@ -852,27 +1120,47 @@ static enum outcome restore_rec(const struct rec *r, int use_pidfd, pvs_journal_
 	}
 	if (!e)
 		e = alive(h, use_pidfd);
-	if (!e)
-		e = set_orig(r->id.tid, &r->attr);
+	if (!e && r->has_attr)
+		ea = set_orig(r->id.tid, &r->attr);
+	if (!e && r->has_aff) {
+		have_now_aff = !sched_getaffinity(r->id.tid, sizeof(now_aff), &now_aff);
+		ef = set_aff_orig(&r->id, &r->aff, log, ctx);
+	}
 	if (!e)
 		e = alive(h, use_pidfd);
 	close(h);
-	if (e == -ESRCH) {
+	if (e == -ESRCH || ea == -ESRCH || ef == -ESRCH) {
 		say(log, ctx, PVS_JLOG_INFO, "thread %d (pid %d): gone, skipped", (int)r->id.tid,
 		    (int)r->id.pid);
 		return OUT_GONE;
 	}
-	if (e)
-		goto fail;
-	say(log, ctx, PVS_JLOG_INFO, "thread %d (pid %d): restored %s (was %s)", (int)r->id.tid,
-	    (int)r->id.pid, pvs_sched_attr_str(&r->attr, to, sizeof(to)),
-	    pvs_sched_attr_str(&now, was, sizeof(was)));
+	if (e) {
+		*errp = e;
+		say(log, ctx, PVS_JLOG_ERR, "thread %d (pid %d): cannot restore: %s",
+		    (int)r->id.tid, (int)r->id.pid, strerror(-e));
+		return OUT_FAILED;
+	}
+	if (r->has_attr && ea)
+		say(log, ctx, PVS_JLOG_ERR, "thread %d (pid %d): cannot restore %s: %s",
+		    (int)r->id.tid, (int)r->id.pid, pvs_sched_attr_str(&r->attr, to, sizeof(to)),
+		    strerror(-ea));
+	else if (r->has_attr)
+		say(log, ctx, PVS_JLOG_INFO, "thread %d (pid %d): restored %s (was %s)",
+		    (int)r->id.tid, (int)r->id.pid, pvs_sched_attr_str(&r->attr, to, sizeof(to)),
+		    pvs_sched_attr_str(&now, was, sizeof(was)));
+	if (r->has_aff && ef)
+		say(log, ctx, PVS_JLOG_ERR, "thread %d (pid %d): cannot restore affinity %s: %s",
+		    (int)r->id.tid, (int)r->id.pid, cpulist_str(&r->aff, to, sizeof(to)),
+		    strerror(-ef));
+	else if (r->has_aff)
+		say(log, ctx, PVS_JLOG_INFO, "thread %d (pid %d): restored affinity %s (was %s)",
+		    (int)r->id.tid, (int)r->id.pid, cpulist_str(&r->aff, to, sizeof(to)),
+		    have_now_aff ? cpulist_str(&now_aff, was, sizeof(was)) : "unknown");
+	if (ea || ef) {
+		*errp = ea ? ea : ef;
+		return OUT_FAILED;
+	}
 	return OUT_RESTORED;
-fail:
-	*errp = e;
-	say(log, ctx, PVS_JLOG_ERR, "thread %d (pid %d): cannot restore %s: %s", (int)r->id.tid,
-	    (int)r->id.pid, pvs_sched_attr_str(&r->attr, to, sizeof(to)), strerror(-e));
-	return OUT_FAILED;
 }
 
 /* Restore what the journal in FD lists; the records that failed are left
@@ -1009,9 +1297,13 @@ int pvs_journal_recover(const char *path, unsigned flags, pvs_journal_log_fn log
 
 struct jent {
 	struct pvs_thread_id id;
-	struct pvs_sched_attr orig;
-	int h;       /* identity handle (pidfd or stat fd); -1: not bound yet */
-	int changed; /* may have attributes other than the original */
+	struct pvs_sched_attr orig; /* if has_attr */
+	cpu_set_t aff;              /* the original affinity, if has_aff */
+	int h;                      /* identity handle (pidfd or stat fd); -1: not bound yet */
+	unsigned char has_attr;     /* orig is journaled */
+	unsigned char has_aff;      /* aff is journaled */
+	unsigned char changed;      /* may have attributes other than the original */
+	unsigned char aff_changed;  /* may have another affinity than the original */
 };
 
 struct pvs_journal {
@@ -1050,13 +1342,36 @@ static struct jent *find_id(const struct pvs_journal *j, const struct pvs_thread
 	return e && e->id.start == id->start ? e : NULL;
 }
 
+/* The records of entries E (N) as struct rec (malloc'd, at least one). */
+static struct rec *jent_recs(const struct jent *e, size_t n, size_t *lines)
+{
+	struct rec *r = calloc(n ? n : 1, sizeof(*r));
+
+	if (lines)
+		*lines = 0;
+	if (!r)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		r[i].id = e[i].id;
+		r[i].attr = e[i].orig;
+		r[i].aff = e[i].aff;
+		r[i].has_attr = e[i].has_attr;
+		r[i].has_aff = e[i].has_aff;
+		if (lines)
+			*lines += (size_t)e[i].has_attr + e[i].has_aff;
+	}
+	return r;
+}
+
 /* Append one record line (one write; cut back on a short one). */
 static int append(struct pvs_journal *j, const struct pvs_journal_line *l)
 {
-	char line[160];
+	char line[PVS_JOURNAL_LINE_MAX];
 	size_t n = pvs_journal_format(l, line, sizeof(line));
 	ssize_t w;
 
+	if (!n)
+		return -EINVAL;
 	do
 		w = write(j->fd, line, n);
 	while (w < 0 && errno == EINTR);
@@ -1079,15 +1394,17 @@ static int append(struct pvs_journal *j, const struct pvs_journal_line *l)
 static void compact(struct pvs_journal *j)
 {
 	struct rec *r;
+	size_t live;
 	int e;
 
+	/* a thread has one or two live lines: j->n is a lower bound */
 	if (j->lines - j->n <= PVS_JOURNAL_COMPACT_DEAD)
 		return;
-	if (!(r = calloc(j->n ? j->n : 1, sizeof(*r))))
+	if (!(r = jent_recs(j->e, j->n, &live)))
 		return;
-	for (size_t i = 0; i < j->n; i++) {
-		r[i].id = j->e[i].id;
-		r[i].attr = j->e[i].orig;
+	if (j->lines - live <= PVS_JOURNAL_COMPACT_DEAD) {
+		free(r);
+		return;
 	}
 	e = rewrite(j->path, r, j->n, &j->fd, &j->size);
 	free(r);
@@ -1098,7 +1415,18 @@ static void compact(struct pvs_journal *j)
 	}
 	say(j->log, j->log_ctx, PVS_JLOG_DEBUG, "journal %s: compacted to %zu record(s)", j->path,
 	    j->n);
-	j->lines = j->n;
+	j->lines = live;
+}
+
+/* Remove entry E from the table (no line written), close its handle. */
+static void unlink_ent(struct pvs_journal *j, struct jent *e)
+{
+	size_t i = (size_t)(e - j->e);
+
+	if (e->h >= 0)
+		close(e->h);
+	memmove(&j->e[i], &j->e[i + 1], (j->n - i - 1) * sizeof(*e));
+	j->n--;
 }
 
 /* Drop entry E: a '-' line, close its handle.  A failed append leaves the
@@ -1107,16 +1435,12 @@ static void compact(struct pvs_journal *j)
 static void drop(struct pvs_journal *j, struct jent *e)
 {
 	struct pvs_journal_line l = {.op = PVS_JOURNAL_DEL, .id = e->id};
-	size_t i = (size_t)(e - j->e);
 	int r = append(j, &l);
 
 	if (r)
 		say(j->log, j->log_ctx, PVS_JLOG_WARN, "journal %s: cannot append: %s", j->path,
 		    strerror(-r));
-	if (e->h >= 0)
-		close(e->h);
-	memmove(&j->e[i], &j->e[i + 1], (j->n - i - 1) * sizeof(*e));
-	j->n--;
+	unlink_ent(j, e);
 	compact(j);
 }
 
@@ -1130,14 +1454,9 @@ static int precheck(struct pvs_journal *j, struct jent *e)
 	return bind_thread(&e->id, j->use_pidfd, &e->h, &reused);
 }
 
-/* Identity-checked change of E's thread to A, or (A NULL) back to its
- * original. */
-static int set_checked(struct pvs_journal *j, struct jent *e, const struct pvs_sched_attr *a)
+/* After a change that returned R: -ESRCH when the thread is gone now. */
+static int postcheck(struct pvs_journal *j, struct jent *e, int r)
 {
-	int r = precheck(j, e);
-
-	if (!r)
-		r = a ? pvs_sched_set(e->id.tid, a) : set_orig(e->id.tid, &e->orig);
 	if (!r && alive(e->h, j->use_pidfd) == -ESRCH) {
 		/* gone between the checks: the tid may have been reused in that
 		 * window (see the top of this file) */
@@ -1149,10 +1468,36 @@ static int set_checked(struct pvs_journal *j, struct jent *e, const struct pvs_s
 	return r;
 }
 
-static int first_apply(struct pvs_journal *j, const struct pvs_thread_id *id,
-                       const struct pvs_sched_attr *a)
+/* Identity-checked change of E's thread to A, or (A NULL) back to its
+ * original. */
+static int set_checked(struct pvs_journal *j, struct jent *e, const struct pvs_sched_attr *a)
 {
-	struct pvs_journal_line l = {.op = PVS_JOURNAL_ADD, .id = *id};
+	int r = precheck(j, e);
+
+	if (!r)
+		r = a ? pvs_sched_set(e->id.tid, a) : set_orig(e->id.tid, &e->orig);
+	return postcheck(j, e, r);
+}
+
+/* The same for the affinity: M, or (M NULL) the original. */
+static int aff_checked(struct pvs_journal *j, struct jent *e, const cpu_set_t *m)
+{
+	int r = precheck(j, e);
+
+	if (!r) {
+		if (!m)
+			r = set_aff_orig(&e->id, &e->aff, j->log, j->log_ctx);
+		else if (sched_setaffinity(e->id.tid, sizeof(*m), m) < 0)
+			r = -errno;
+	}
+	return postcheck(j, e, r);
+}
+
+/* A new entry for ID (bound: the thread is alive and ID names it), with
+ * nothing journaled yet; a record of an older thread with the tid is
+ * dropped.  Its caller journals something or removes it (unlink_ent). */
+static int new_ent(struct pvs_journal *j, const struct pvs_thread_id *id, struct jent **ep)
+{
 	struct jent *e;
 	size_t pos;
 	int h, reused, r;
@@ -1160,13 +1505,6 @@ static int first_apply(struct pvs_journal *j, const struct pvs_thread_id *id,
 	r = bind_thread(id, j->use_pidfd, &h, &reused);
 	if (r)
 		return r;
-	r = pvs_sched_get(id->tid, &l.attr);
-	if (!r)
-		r = alive(h, j->use_pidfd);
-	if (r) {
-		close(h);
-		return r;
-	}
 	/* a record for an older thread with this tid: that thread is gone */
 	if ((e = find(j, id->tid, NULL)) != NULL)
 		drop(j, e);
@@ -1181,22 +1519,85 @@ static int first_apply(struct pvs_journal *j, const struct pvs_thread_id *id,
 		j->e = ne;
 		j->cap = cap;
 	}
+	find(j, id->tid, &pos);
+	memmove(&j->e[pos + 1], &j->e[pos], (j->n - pos) * sizeof(*j->e));
+	memset(&j->e[pos], 0, sizeof(j->e[pos]));
+	j->e[pos].id = *id;
+	j->e[pos].h = h;
+	j->n++;
+	*ep = &j->e[pos];
+	return 0;
+}
+
+/* Journal E's current attributes (one '+' line) before their first change.
+ * -EOPNOTSUPP for a SCHED_DEADLINE thread; -ESRCH gone. */
+static int journal_attr(struct pvs_journal *j, struct jent *e)
+{
+	struct pvs_journal_line l = {.op = PVS_JOURNAL_ADD, .id = e->id};
+	int r = precheck(j, e);
+
+	if (!r)
+		r = pvs_sched_get(e->id.tid, &l.attr);
+	if (!r)
+		r = alive(e->h, j->use_pidfd);
+	if (r)
+		return r;
 	if ((r = append(j, &l))) {
-		close(h);
 		say(j->log, j->log_ctx, PVS_JLOG_ERR, "journal %s: cannot append: %s", j->path,
 		    strerror(-r));
 		return r;
 	}
-	find(j, id->tid, &pos);
-	memmove(&j->e[pos + 1], &j->e[pos], (j->n - pos) * sizeof(*j->e));
-	j->e[pos] = (struct jent){*id, l.attr, h, 0};
-	j->n++;
-	e = &j->e[pos];
-	r = set_checked(j, e, a);
-	if (r == -ESRCH)
+	e->orig = l.attr;
+	e->has_attr = 1;
+	return 0;
+}
+
+/* Journal E's current affinity (one 'A' line) before its first change. */
+static int journal_aff(struct pvs_journal *j, struct jent *e)
+{
+	struct pvs_journal_line l = {.op = PVS_JOURNAL_AFFINITY, .id = e->id};
+	int r = precheck(j, e);
+
+	if (!r && sched_getaffinity(e->id.tid, sizeof(l.mask), &l.mask) < 0)
+		r = -errno;
+	if (!r)
+		r = alive(e->h, j->use_pidfd);
+	if (r)
+		return r;
+	if ((r = append(j, &l))) {
+		say(j->log, j->log_ctx, PVS_JLOG_ERR, "journal %s: cannot append: %s", j->path,
+		    strerror(-r));
+		return r;
+	}
+	e->aff = l.mask;
+	e->has_aff = 1;
+	return 0;
+}
+
+/* Entry E of ID with its attributes (AFF 0) or its affinity (AFF 1)
+ * journaled: created and journaled as needed.  On an error, an entry with
+ * nothing journaled is removed and a gone thread's dropped. */
+static int journaled(struct pvs_journal *j, const struct pvs_thread_id *id, int aff,
+                     struct jent **ep)
+{
+	struct jent *e = find_id(j, id);
+	int r;
+
+	if (!e && (r = new_ent(j, id, &e)))
+		return r;
+	if (aff ? e->has_aff : e->has_attr) {
+		*ep = e;
+		return 0;
+	}
+	r = aff ? journal_aff(j, e) : journal_attr(j, e);
+	if (!r) {
+		*ep = e;
+		return 0;
+	}
+	if (!e->has_attr && !e->has_aff)
+		unlink_ent(j, e); /* nothing in the file */
+	else if (r == -ESRCH)
 		drop(j, e);
-	else if (!r)
-		e->changed = 1;
 	return r;
 }
 
@@ -1211,13 +1612,31 @@ int pvs_journal_apply(struct pvs_journal *j, const struct pvs_thread_id *id,
 		return -EINVAL;
 	na = *a;
 	na.flags |= PVS_SCHED_RESET_ON_FORK;
-	if (!(e = find_id(j, id)))
-		return first_apply(j, id, &na);
+	if ((r = journaled(j, id, 0, &e)))
+		return r;
 	r = set_checked(j, e, &na);
 	if (r == -ESRCH)
 		drop(j, e);
 	else if (!r)
 		e->changed = 1;
+	return r;
+}
+
+int pvs_journal_set_affinity(struct pvs_journal *j, const struct pvs_thread_id *id,
+                             const cpu_set_t *mask)
+{
+	struct jent *e;
+	int r;
+
+	if (!j || !id || id->pid <= 0 || id->tid <= 0 || !mask || CPU_COUNT(mask) == 0)
+		return -EINVAL;
+	if ((r = journaled(j, id, 1, &e)))
+		return r;
+	r = aff_checked(j, e, mask);
+	if (r == -ESRCH)
+		drop(j, e);
+	else if (!r)
+		e->aff_changed = 1;
 	return r;
 }
 
@@ -1240,17 +1659,50 @@ int pvs_journal_restore(struct pvs_journal *j, const struct pvs_thread_id *id)
 	return r;
 }
 
-int pvs_journal_forget(struct pvs_journal *j, const struct pvs_thread_id *id)
+int pvs_journal_restore_affinity(struct pvs_journal *j, const struct pvs_thread_id *id)
 {
 	struct jent *e;
-	int r = 0;
+	int r;
 
 	if (!j || !id)
 		return -EINVAL;
 	if (!(e = find_id(j, id)))
 		return -ENOENT;
-	if (e->changed)
-		r = set_checked(j, e, NULL);
+	if (!e->aff_changed)
+		return 0;
+	r = aff_checked(j, e, NULL);
+	if (r == -ESRCH)
+		drop(j, e);
+	else if (!r)
+		e->aff_changed = 0;
+	return r;
+}
+
+/* Put back what E has changed (attributes, affinity): 0, -ESRCH (gone), or
+ * the first other error (what was restored is marked so). */
+static int restore_all(struct pvs_journal *j, struct jent *e)
+{
+	int r = 0, r2 = 0;
+
+	if (e->changed && !(r = set_checked(j, e, NULL)))
+		e->changed = 0;
+	if (e->aff_changed && r != -ESRCH && !(r2 = aff_checked(j, e, NULL)))
+		e->aff_changed = 0;
+	if (r == -ESRCH || r2 == -ESRCH)
+		return -ESRCH;
+	return r ? r : r2;
+}
+
+int pvs_journal_forget(struct pvs_journal *j, const struct pvs_thread_id *id)
+{
+	struct jent *e;
+	int r;
+
+	if (!j || !id)
+		return -EINVAL;
+	if (!(e = find_id(j, id)))
+		return -ENOENT;
+	r = restore_all(j, e);
 	if (!r || r == -ESRCH)
 		drop(j, e);
 	return r;
@@ -1261,9 +1713,20 @@ int pvs_journal_original(const struct pvs_journal *j, const struct pvs_thread_id
 {
 	const struct jent *e = j && id ? find_id(j, id) : NULL;
 
-	if (!e)
+	if (!e || !e->has_attr)
 		return -ENOENT;
 	*orig = e->orig;
+	return 0;
+}
+
+int pvs_journal_original_affinity(const struct pvs_journal *j, const struct pvs_thread_id *id,
+                                  cpu_set_t *mask)
+{
+	const struct jent *e = j && id ? find_id(j, id) : NULL;
+
+	if (!e || !e->has_aff)
+		return -ENOENT;
+	*mask = e->aff;
 	return 0;
 }
 
@@ -1371,12 +1834,20 @@ int pvs_journal_open(struct pvs_journal **jp, const char *path, pvs_journal_log_
 			if (find(j, keep[i].id.tid, &pos))
 				continue;
 			memmove(&j->e[pos + 1], &j->e[pos], (j->n - pos) * sizeof(*j->e));
-			j->e[pos] = (struct jent){keep[i].id, keep[i].attr, -1, 1};
+			memset(&j->e[pos], 0, sizeof(j->e[pos]));
+			j->e[pos].id = keep[i].id;
+			j->e[pos].orig = keep[i].attr;
+			j->e[pos].aff = keep[i].aff;
+			j->e[pos].h = -1;
+			j->e[pos].has_attr = j->e[pos].changed = keep[i].has_attr;
+			j->e[pos].has_aff = j->e[pos].aff_changed = keep[i].has_aff;
 			j->n++;
 		}
-		for (size_t i = 0; i < j->n; i++) { /* file order is not needed */
-			keep[i].id = j->e[i].id;
-			keep[i].attr = j->e[i].orig;
+		free(keep); /* file order is not needed */
+		if (!(keep = jent_recs(j->e, j->n, NULL))) {
+			e = -ENOMEM;
+			set_err(err, errlen, "journal %s: out of memory", path);
+			goto fail;
 		}
 	}
 	e = rewrite(path, keep, j->n, &j->fd, &j->size);
@@ -1386,7 +1857,9 @@ int pvs_journal_open(struct pvs_journal **jp, const char *path, pvs_journal_log_
 		set_err(err, errlen, "journal %s: cannot rewrite: %s", path, strerror(-e));
 		goto fail;
 	}
-	j->lines = j->n;
+	j->lines = 0;
+	for (size_t i = 0; i < j->n; i++)
+		j->lines += (size_t)j->e[i].has_attr + j->e[i].has_aff;
 	say(log, log_ctx, PVS_JLOG_DEBUG, "journal %s: open (%s identity handles)", path,
 	    j->use_pidfd ? "pidfd" : "/proc stat");
 	*jp = j;
@@ -1408,22 +1881,32 @@ int pvs_journal_close(struct pvs_journal *j)
 	keep = calloc(j->n ? j->n : 1, sizeof(*keep));
 	for (size_t i = 0; i < j->n; i++) {
 		struct jent *x = &j->e[i];
-		char a[64];
-		int r;
+		char a[128];
+		int r = 0, r2 = 0;
 
-		if (!x->changed)
+		if (x->changed)
+			r = set_checked(j, x, NULL);
+		if (x->aff_changed && r != -ESRCH)
+			r2 = aff_checked(j, x, NULL);
+		if (r == -ESRCH || r2 == -ESRCH || (!r && !r2))
 			continue;
-		r = set_checked(j, x, NULL);
-		if (r == -ESRCH || !r)
-			continue;
-		say(j->log, j->log_ctx, PVS_JLOG_ERR, "thread %d (pid %d): cannot restore %s: %s",
-		    (int)x->id.tid, (int)x->id.pid, pvs_sched_attr_str(&x->orig, a, sizeof(a)),
-		    strerror(-r));
+		if (r)
+			say(j->log, j->log_ctx, PVS_JLOG_ERR,
+			    "thread %d (pid %d): cannot restore %s: %s", (int)x->id.tid,
+			    (int)x->id.pid, pvs_sched_attr_str(&x->orig, a, sizeof(a)),
+			    strerror(-r));
+		if (r2)
+			say(j->log, j->log_ctx, PVS_JLOG_ERR,
+			    "thread %d (pid %d): cannot restore affinity %s: %s", (int)x->id.tid,
+			    (int)x->id.pid, cpulist_str(&x->aff, a, sizeof(a)), strerror(-r2));
 		if (!first)
-			first = r;
+			first = r ? r : r2;
 		if (keep) {
 			keep[nkeep].id = x->id;
 			keep[nkeep].attr = x->orig;
+			keep[nkeep].aff = x->aff;
+			keep[nkeep].has_attr = x->has_attr;
+			keep[nkeep].has_aff = x->has_aff;
 			nkeep++;
 		}
 	}

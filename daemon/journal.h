@@ -1,20 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * daemon/journal.h - the scheduling journal: the one way pvschedd changes a
- * thread's scheduling attributes, and how they are put back.
+ * thread's scheduling attributes and CPU affinity, and how they are put back.
  *
- * Before the first change of a thread, its original attributes are appended
- * to a file (default /run/pvsched/journal) with the thread's identity; then
- * the change is made.  A clean exit restores every journaled thread; a
- * daemon killed with SIGKILL leaves the file, and the next pvs_journal_open()
- * (or `pvschedctl reset`, without a daemon) restores what it lists.
+ * Before the first change of a thread's attributes, its original attributes
+ * are appended to a file (default /run/pvsched/journal) with the thread's
+ * identity; before the first change of its affinity, its original affinity
+ * likewise; then the change is made.  A clean exit restores every journaled
+ * thread; a daemon killed with SIGKILL leaves the file, and the next
+ * pvs_journal_open() (or `pvschedctl reset`, without a daemon) restores what
+ * it lists.
  *
  * File format (text, one record a line, '#' starts a comment):
  *   + PID TID START POLICY PRIO NICE FLAGS   original attributes of a thread
- *   - TID START                              the record of TID START is void
+ *   A PID TID START CPULIST                  original CPU affinity of a thread
+ *   - TID START                              the records of TID START are void
  * START is /proc stat field 22; POLICY is other, batch, idle, fifo or rr;
  * PRIO the SCHED_FIFO/RR priority (0 otherwise); NICE -20..19; FLAGS 0 or 1
- * (the original had SCHED_FLAG_RESET_ON_FORK).
+ * (the original had SCHED_FLAG_RESET_ON_FORK).  CPULIST is a non-empty,
+ * ascending list of CPUs and ranges, "0-3,8" (CPUs 0..CPU_SETSIZE-1, 1023).
+ * A thread has at most one '+' and one 'A' that count: the first of each
+ * since the last '-' of its identity (later ones are ignored: the first
+ * holds the original).  The 'A' line came with affinity; files without it
+ * (older daemons) read the same as before.
  *
  * Self-contained: no daemon globals (messages go to a callback), so
  * pvschedctl links it alone (libpvsched_journal).  Not thread-safe: one
@@ -23,6 +31,7 @@
 #ifndef PVSCHED_DAEMON_JOURNAL_H
 #define PVSCHED_DAEMON_JOURNAL_H
 
+#include <sched.h> /* cpu_set_t (_GNU_SOURCE) */
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -89,20 +98,45 @@ int pvs_journal_open(struct pvs_journal **jp, const char *path, pvs_journal_log_
  */
 int pvs_journal_apply(struct pvs_journal *j, const struct pvs_thread_id *id,
                       const struct pvs_sched_attr *a);
+/*
+ * Give thread ID the CPU affinity MASK.  The first affinity change of an
+ * identity journals its current affinity (one write) before the change,
+ * also when the identity already has a record from pvs_journal_apply (the
+ * original attributes are not touched; a later pvs_journal_apply of an
+ * identity journaled by this alone journals its attributes then).  The
+ * identity is checked as in apply.  0; -ESRCH (gone, or the tid now
+ * belongs to another thread); -EINVAL (empty MASK, or none of its CPUs
+ * usable); -errno of the write or of sched_setaffinity.
+ */
+int pvs_journal_set_affinity(struct pvs_journal *j, const struct pvs_thread_id *id,
+                             const cpu_set_t *mask);
 /* Put the original attributes back; the record stays (the original stays
- * the original if the thread is changed again).  0 (also when the thread
- * was not changed since the last restore); -ENOENT: ID not journaled;
- * -ESRCH: thread gone, record dropped. */
+ * the original if the thread is changed again).  Only the attributes: the
+ * affinity stays as set (pvs_journal_restore_affinity).  0 (also when the
+ * attributes were not changed since the last restore); -ENOENT: ID not
+ * journaled; -ESRCH: thread gone, record dropped. */
 int pvs_journal_restore(struct pvs_journal *j, const struct pvs_thread_id *id);
-/* Restore and drop the record.  0; -ENOENT: not journaled; -ESRCH: thread
- * gone (record dropped anyway); another -errno: restore failed, record kept. */
+/* Put the original affinity back, keep the record (like restore; only the
+ * affinity).  0 (also when the affinity was never changed); -ENOENT: ID
+ * not journaled; -ESRCH: thread gone, record dropped.  An original no
+ * longer settable (its CPUs went offline: EINVAL) gives the thread all
+ * online CPUs instead, with a warning: that counts as restored. */
+int pvs_journal_restore_affinity(struct pvs_journal *j, const struct pvs_thread_id *id);
+/* Restore (the attributes and the affinity, whichever were changed) and
+ * drop the record.  0; -ENOENT: not journaled; -ESRCH: thread gone (record
+ * dropped anyway); another -errno: a restore failed, record kept. */
 int pvs_journal_forget(struct pvs_journal *j, const struct pvs_thread_id *id);
-/* The original attributes journaled for ID: 0 or -ENOENT. */
+/* The original attributes journaled for ID: 0 or -ENOENT (none journaled,
+ * e.g. only the affinity was changed). */
 int pvs_journal_original(const struct pvs_journal *j, const struct pvs_thread_id *id,
                          struct pvs_sched_attr *orig);
+/* The original affinity journaled for ID: 0 or -ENOENT (none journaled). */
+int pvs_journal_original_affinity(const struct pvs_journal *j, const struct pvs_thread_id *id,
+                                  cpu_set_t *mask);
 /* Number of journaled threads. */
 size_t pvs_journal_count(const struct pvs_journal *j);
-/* Clean exit: restore every journaled thread, empty the file, unlock, free.
+/* Clean exit: restore every journaled thread (attributes and affinity,
+ * whichever were changed), empty the file, unlock, free.
  * Returns 0, or the first restore error other than a gone thread (those
  * records are left in the file for pvschedctl reset).  J may be NULL. */
 int pvs_journal_close(struct pvs_journal *j);
@@ -111,7 +145,7 @@ int pvs_journal_close(struct pvs_journal *j);
 #define PVS_JOURNAL_FORCE 0x1u /* run even while a daemon holds the journal */
 
 struct pvs_journal_stats {
-	unsigned restored; /* threads put back */
+	unsigned restored; /* threads put back (attributes, affinity or both) */
 	unsigned gone;     /* skipped: thread exited */
 	unsigned reused;   /* skipped: tid belongs to another thread (start differs) */
 	unsigned deadline; /* skipped: now SCHED_DEADLINE, set by someone else */
@@ -121,7 +155,8 @@ struct pvs_journal_stats {
 
 /*
  * Restore what the journal at PATH lists, without a daemon: replay the
- * records, restore each thread whose tid and start time still match, report
+ * records, restore each thread whose tid and start time still match (its
+ * attributes and its affinity, whichever the journal lists), report
  * (LOG) and skip the others, then empty the file (records that failed stay).
  * A missing file is nothing to do (0).  While another process holds the
  * journal: -EBUSY with ERR, unless PVS_JOURNAL_FORCE (then threads are
@@ -132,17 +167,28 @@ int pvs_journal_recover(const char *path, unsigned flags, pvs_journal_log_fn log
                         struct pvs_journal_stats *st, char *err, size_t errlen);
 
 /* One parsed line. */
-enum pvs_journal_op { PVS_JOURNAL_NONE, PVS_JOURNAL_ADD, PVS_JOURNAL_DEL };
-struct pvs_journal_line {
-	enum pvs_journal_op op;  /* NONE: empty line or comment */
-	struct pvs_thread_id id; /* DEL: pid 0 */
-	struct pvs_sched_attr attr;
+enum pvs_journal_op {
+	PVS_JOURNAL_NONE,    /* empty line or comment */
+	PVS_JOURNAL_ADD,     /* '+': original attributes (attr) */
+	PVS_JOURNAL_DEL,     /* '-': the records of id are void */
+	PVS_JOURNAL_AFFINITY /* 'A': original affinity (mask) */
 };
+struct pvs_journal_line {
+	enum pvs_journal_op op;
+	struct pvs_thread_id id;    /* DEL: pid 0 */
+	struct pvs_sched_attr attr; /* ADD only (zero otherwise) */
+	cpu_set_t mask;             /* AFFINITY only (zero otherwise) */
+};
+/* The longest line pvs_journal_format writes, '\n' included (an 'A' line
+ * of every other CPU of 1024 is about 2,050 bytes). */
+#define PVS_JOURNAL_LINE_MAX 4096
 /* Parse one line (LEN bytes, no newline, need not be NUL-terminated).
  * Pure.  0, or -EINVAL with *WHY (if not NULL) a static reason. */
 int pvs_journal_parse_line(const char *line, size_t len, struct pvs_journal_line *out,
                            const char **why);
-/* Format a record line (with '\n') into BUF; returns its length (< LEN). */
+/* Format a record line (with '\n') into BUF; returns its length (< LEN),
+ * 0 when it does not fit or cannot be written (an AFFINITY with an empty
+ * mask).  PVS_JOURNAL_LINE_MAX bytes are always enough. */
 size_t pvs_journal_format(const struct pvs_journal_line *l, char *buf, size_t len);
 
 #endif
