@@ -15,83 +15,41 @@
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "daemon.h"
 #include "journal.h"
 #include "log.h"
 
-static void boost_attr(const struct pvs_boost_config *b, struct pvs_sched_attr *a)
-{
-	memset(a, 0, sizeof(*a));
-	switch (b->how) {
-	case PVS_BOOST_FIFO:
-		a->policy = SCHED_FIFO;
-		a->prio = (int)b->priority;
-		break;
-	case PVS_BOOST_RR:
-		a->policy = SCHED_RR;
-		a->prio = (int)b->priority;
-		break;
-	case PVS_BOOST_NICE:
-		a->policy = SCHED_OTHER;
-		a->nice = b->nice;
-		break;
-	}
-}
-
 /* Make the thread of V match V->boost.boosted.  A boost that cannot be
  * applied is reported DENIED (the error is logged once per vCPU). */
 static void actuate(struct pvs_daemon *d, struct pvs_vm *vm, struct pvs_vcpu *v)
 {
-	struct pvs_sched_attr a;
-	int rc;
+	int had = v->layer == PVS_LAYER_BOOST;
 
-	if (v->boost.boosted == v->boost_applied)
+	if (v->boost.boosted == had)
 		return;
-	if (v->boost.boosted) {
-		boost_attr(&d->cfg->boost, &a);
-		rc = pvs_journal_apply(d->journal, &v->id, &a);
-	} else {
-		rc = pvs_journal_restore(d->journal, &v->id);
-	}
-	d->boost_syscalls++;
-	if (rc < 0) {
-		if (rc != -ESRCH && !v->boost_err_logged) {
-			log_warn("vm %s: vCPU %u (tid %d): %s: %s", vm->name, v->index,
-			         (int)v->id.tid, v->boost.boosted ? "boost" : "unboost",
-			         strerror(-rc));
-			v->boost_err_logged = 1;
-		}
-		if (v->boost.boosted) {
-			/* not applied: say so and do not count it as boosted */
-			v->boost.boosted = 0;
-			v->boost.state = PVSCHED_BOOST_DENIED;
-		}
-		if (rc == -ESRCH)
-			v->boost_applied = 0;
+	pvs_actuate(d, vm, v);
+	if (v->boost.boosted && v->layer != PVS_LAYER_BOOST) {
+		/* not applied: say so and do not count it as boosted */
+		v->boost.boosted = 0;
+		v->boost.state = PVSCHED_BOOST_DENIED;
 		return;
 	}
-	v->boost_applied = v->boost.boosted;
-	v->boost_id = v->id;
 	if (v->boost.boosted)
 		d->boost_grants++;
 }
 
-/* The thread of a slot changed or went away while boosted: put the old
- * thread back (if it still exists) and forget it. */
+/* The thread of a slot changed or went away: put the old thread back (if
+ * it still exists) and forget it. */
 static void release_stale(struct pvs_daemon *d, struct pvs_vcpu *v)
 {
-	if (!v->boost_applied && !v->boost_id.tid)
+	if (!v->act_id.tid)
 		return;
-	if (v->boost_id.tid &&
-	    (!v->live || v->boost_id.tid != v->id.tid || v->boost_id.start != v->id.start)) {
-		pvs_journal_forget(d->journal, &v->boost_id);
-		memset(&v->boost_id, 0, sizeof(v->boost_id));
-		v->boost_applied = 0;
+	if (!v->live || v->act_id.tid != v->id.tid || v->act_id.start != v->id.start) {
+		pvs_actuate_release(d, v);
 		pvs_boost_vcpu_init(&v->boost);
+		v->cs_raised = v->cs_stopped = 0;
+		v->cs_mask_valid = 0;
 	}
 }
 
@@ -152,7 +110,7 @@ static uint64_t scan_vm(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now)
 			for (uint32_t i = 0; i < k; i++) {
 				bv[i] = vm->vcpus[base + i].boost;
 				before[i] = bv[i].state;
-				applied[i] = vm->vcpus[base + i].boost_applied;
+				applied[i] = vm->vcpus[base + i].layer == PVS_LAYER_BOOST;
 			}
 			pvs_boost_step(&vm->boost, bv, in, k, &p, now, &next);
 			for (uint32_t i = 0; i < k; i++) {
@@ -160,7 +118,8 @@ static uint64_t scan_vm(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now)
 
 				v->boost = bv[i];
 				actuate(d, vm, v);
-				if (v->boost.state != before[i] || v->boost_applied != applied[i])
+				if (v->boost.state != before[i] ||
+				    (v->layer == PVS_LAYER_BOOST) != applied[i])
 					publish_slot(vm, v, now);
 			}
 		}
@@ -168,7 +127,8 @@ static uint64_t scan_vm(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now)
 	vm->boost_busy = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct pvs_vcpu *v = &vm->vcpus[i];
-		vm->boost_busy += v->boost.wanting || v->boost.boosted || v->boost_id.tid;
+		vm->boost_busy += v->boost.wanting || v->boost.boosted ||
+		                  (v->act_id.tid && (v->act_id.tid != v->id.tid || !v->live));
 	}
 	vm->boost_next_ns = next;
 	return next;
@@ -196,32 +156,5 @@ int pvs_boost_active(const struct pvs_daemon *d)
 	for (const struct pvs_vm *vm = d->vms; vm; vm = vm->next)
 		if (pvs_boost_vm_enabled(d, vm))
 			return 1;
-	return 0;
-}
-
-void pvs_boost_vm_release(struct pvs_daemon *d, struct pvs_vm *vm)
-{
-	if (!d->journal)
-		return;
-	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
-		struct pvs_vcpu *v = &vm->vcpus[i];
-
-		if (v->boost_id.tid)
-			pvs_journal_forget(d->journal, &v->boost_id);
-		memset(&v->boost_id, 0, sizeof(v->boost_id));
-		v->boost_applied = 0;
-		pvs_boost_vcpu_init(&v->boost);
-	}
-	vm->boost_busy = 0;
-}
-
-int pvs_boost_self_priority(const struct pvs_daemon *d)
-{
-	/* above every boost, so the daemon can always take a boost back;
-	 * RESET_ON_FORK so nothing it starts inherits it */
-	struct sched_param sp = {.sched_priority = (int)d->cfg->boost.priority + 1};
-
-	if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) < 0)
-		return -errno;
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <pvsched/abi.h>
 
 #include "config.h"
+#include "cosched.h"
 #include "names.h"
 #include "sampler.h"
 
@@ -45,6 +46,14 @@ void pvs_config_defaults(struct pvs_config *c)
 	c->boost.lead_us = 100;
 	c->boost.hold_us = 300;
 	c->boost.max_changes = 2000;
+	/* co-scheduling: opt-in per VM or for all (docs/cosched.md) */
+	c->cosched.policy = PVS_CS_NONE;
+	c->cosched.shares = 1000;
+	c->cosched.slice_ms = 10;
+	c->cosched.priority = 5;
+	c->cosched.rt_pct = 95;
+	c->cosched.skew_ms = 20;
+	c->metrics_interval_ms = 5000;
 }
 
 const struct pvs_config_vm *pvs_config_vm_find(const struct pvs_config *c, const char *name)
@@ -176,6 +185,7 @@ static void section_start(struct parse_ctx *p, const char *s)
 	p->vm = &c->vms[c->nr_vms++];
 	memset(p->vm, 0, sizeof(*p->vm));
 	p->vm->boost = -1;
+	p->vm->cosched = -1;
 	copy_str(p->vm->name, sizeof(p->vm->name), name + 3);
 	p->vm->line = p->line;
 }
@@ -382,6 +392,36 @@ static int daemon_key(struct parse_ctx *p, const char *k, const char *v)
 	} else if (!strcmp(k, "boost_max_changes")) {
 		if (parse_u32(v, 1, 1000000, &c->boost.max_changes))
 			return bad(p, "boost_max_changes '%s': expected 1..1000000", v);
+	} else if (!strcmp(k, "cosched")) {
+		int pol = pvs_cs_policy_parse(v);
+		if (pol < 0)
+			return bad(p, "cosched '%s': expected %s", v, PVS_CS_POLICY_NAMES);
+		c->cosched.policy = pol;
+	} else if (!strcmp(k, "shares")) {
+		if (parse_u32(v, PVS_CS_SHARES_MIN, PVS_CS_SHARES_MAX, &c->cosched.shares))
+			return bad(p, "shares '%s': expected %u..%u", v, PVS_CS_SHARES_MIN,
+			           PVS_CS_SHARES_MAX);
+	} else if (!strcmp(k, "cosched_slice_ms")) {
+		if (parse_u32(v, 1, 1000, &c->cosched.slice_ms))
+			return bad(p, "cosched_slice_ms '%s': expected 1..1000", v);
+	} else if (!strcmp(k, "cosched_priority")) {
+		if (parse_u32(v, 1, 97, &c->cosched.priority))
+			return bad(p, "cosched_priority '%s': expected 1..97", v);
+	} else if (!strcmp(k, "cosched_rt_pct")) {
+		if (parse_u32(v, 10, 100, &c->cosched.rt_pct))
+			return bad(p, "cosched_rt_pct '%s': expected 10..100", v);
+	} else if (!strcmp(k, "cosched_skew_ms")) {
+		if (parse_u32(v, 1, 10000, &c->cosched.skew_ms))
+			return bad(p, "cosched_skew_ms '%s': expected 1..10000", v);
+	} else if (!strcmp(k, "reserved_cpus")) {
+		if (pvs_parse_cpulist(v, c->cosched.reserved))
+			return bad(p, "reserved_cpus '%s': expected a CPU list such as 0-1,4", v);
+	} else if (!strcmp(k, "metrics_file")) {
+		if (v[0] != '/' || copy_str(c->metrics_file, sizeof(c->metrics_file), v))
+			return bad(p, "metrics_file '%s': expected an absolute path", v);
+	} else if (!strcmp(k, "metrics_interval_ms")) {
+		if (parse_u32(v, 100, 3600000, &c->metrics_interval_ms))
+			return bad(p, "metrics_interval_ms '%s': expected 100..3600000", v);
 	} else if (!strcmp(k, "journal")) {
 		if (v[0] != '/' || copy_str(c->journal, sizeof(c->journal), v))
 			return bad(p, "journal '%s': expected an absolute path", v);
@@ -423,6 +463,17 @@ static int vm_key(struct parse_ctx *p, struct pvs_config_vm *vm, const char *k, 
 	} else if (!strcmp(k, "boost_budget_pct")) {
 		if (parse_u32(v, 1, 100, &vm->boost_budget_pct))
 			return bad(p, "boost_budget_pct '%s': expected 1..100", v);
+	} else if (!strcmp(k, "cosched")) {
+		if ((vm->cosched = pvs_cs_policy_parse(v)) < 0)
+			return bad(p, "cosched '%s': expected %s", v, PVS_CS_POLICY_NAMES);
+	} else if (!strcmp(k, "shares")) {
+		if (parse_u32(v, PVS_CS_SHARES_MIN, PVS_CS_SHARES_MAX, &vm->shares))
+			return bad(p, "shares '%s': expected %u..%u", v, PVS_CS_SHARES_MIN,
+			           PVS_CS_SHARES_MAX);
+	} else if (!strcmp(k, "cpus")) {
+		uint64_t none[16] = {0};
+		if (pvs_parse_cpulist(v, vm->cpus) || !memcmp(vm->cpus, none, sizeof(none)))
+			return bad(p, "cpus '%s': expected a CPU list such as 0-3,8", v);
 	} else {
 		return bad(p, "unknown key '%s' in [vm %s]", k, vm->name);
 	}
@@ -481,16 +532,82 @@ int pvs_config_load(struct pvs_config *c, const char *path, int must_exist, char
 			snprintf(err, errlen, "%s: %s", path, p.bad ? p.msg : "read error");
 		return -1;
 	}
+	if (c->cosched.priority >= c->boost.priority) {
+		snprintf(err, errlen,
+		         "%s: cosched_priority %u must be below boost_priority %u (a boost wins "
+		         "over a gang slice)",
+		         path, c->cosched.priority, c->boost.priority);
+		return -1;
+	}
 	for (size_t i = 0; i < c->nr_vms; i++) {
 		const struct pvs_config_vm *v = &c->vms[i];
-		/* a section with only boost keys sets them for a discovered
-		 * (QEMU) VM of that name; otherwise it declares a process VM */
-		int boost_keys = v->boost >= 0 || v->boost_max_ms || v->boost_budget_pct;
-		if (!v->pid && !v->pidfile[0] && (v->threads[0] || v->region[0] || !boost_keys)) {
+		/* a section with only tuning keys (boost, co-scheduling) sets
+		 * them for a discovered (QEMU) or attached VM of that name;
+		 * otherwise it declares a process VM */
+		uint64_t none[16] = {0};
+		int tuning = v->boost >= 0 || v->boost_max_ms || v->boost_budget_pct ||
+		             v->cosched >= 0 || v->shares || memcmp(v->cpus, none, sizeof(none));
+		if (!v->pid && !v->pidfile[0] && (v->threads[0] || v->region[0] || !tuning)) {
 			snprintf(err, errlen, "%s:%d: [vm %s]: needs pid= or pidfile=", path,
 			         v->line, v->name);
 			return -1;
 		}
 	}
 	return 0;
+}
+
+int pvs_parse_cpulist(const char *s, uint64_t mask[16])
+{
+	memset(mask, 0, 16 * sizeof(uint64_t));
+	if (!*s)
+		return -1;
+	for (;;) {
+		char *end;
+		unsigned long a, b;
+
+		if (*s < '0' || *s > '9')
+			return -1;
+		a = strtoul(s, &end, 10);
+		b = a;
+		if (*end == '-') {
+			s = end + 1;
+			if (*s < '0' || *s > '9')
+				return -1;
+			b = strtoul(s, &end, 10);
+		}
+		if (a > b || b >= 1024)
+			return -1;
+		for (unsigned long c = a; c <= b; c++)
+			mask[c / 64] |= 1ull << (c % 64);
+		if (!*end)
+			return 0;
+		if (*end != ',')
+			return -1;
+		s = end + 1;
+	}
+}
+
+const char *pvs_format_cpulist(const uint64_t mask[16], char *buf, size_t len)
+{
+	size_t o = 0;
+
+	if (len)
+		buf[0] = 0;
+	for (unsigned c = 0; c < 1024; c++) {
+		unsigned e;
+
+		if (!(mask[c / 64] >> (c % 64) & 1))
+			continue;
+		for (e = c; e + 1 < 1024 && (mask[(e + 1) / 64] >> ((e + 1) % 64) & 1); e++)
+			;
+		if (o < len) {
+			int n = e > c ? snprintf(buf + o, len - o, "%s%u-%u", o ? "," : "", c, e)
+			              : snprintf(buf + o, len - o, "%s%u", o ? "," : "", c);
+			o += n > 0 ? (size_t)n : 0;
+		}
+		c = e;
+	}
+	if (o >= len && len)
+		buf[len - 1] = 0;
+	return buf;
 }

@@ -25,6 +25,10 @@ struct pvs_config_vm {
 	int boost;             /* -1 as [daemon], 0 off, 1 on */
 	uint32_t boost_max_ms; /* 0: as [daemon] */
 	uint32_t boost_budget_pct;
+	/* co-scheduling and placement for this VM (docs/cosched.md) */
+	int cosched;       /* -1 as [daemon], else enum pvs_cs_policy */
+	uint32_t shares;   /* 0: as [daemon] */
+	uint64_t cpus[16]; /* allowed CPUs; all zero: the VM's own affinity */
 	int line;
 };
 
@@ -42,6 +46,16 @@ struct pvs_boost_config {
 	uint32_t lead_us;
 	uint32_t hold_us;
 	uint32_t max_changes; /* boosts per window per VM */
+};
+
+struct pvs_cosched_config {
+	int policy;            /* enum pvs_cs_policy: default for every VM */
+	uint32_t shares;       /* default shares of a VM */
+	uint32_t slice_ms;     /* gang time slice */
+	uint32_t priority;     /* SCHED_FIFO priority of a gang's vCPUs in its slice */
+	uint32_t rt_pct;       /* most of a pCPU's time gang slices may take */
+	uint32_t skew_ms;      /* relaxed: co-stop a vCPU this far ahead */
+	uint64_t reserved[16]; /* housekeeping CPUs no placement uses */
 };
 
 struct pvs_config {
@@ -62,6 +76,9 @@ struct pvs_config {
 	char sampler[16];
 	struct pvs_boost_config boost;
 	char journal[PVS_PATH_MAX];
+	struct pvs_cosched_config cosched;
+	char metrics_file[PVS_PATH_MAX]; /* "" = none */
+	uint32_t metrics_interval_ms;
 	struct pvs_config_vm vms[PVS_MAX_CONFIG_VMS];
 	size_t nr_vms;
 };
@@ -69,6 +86,11 @@ struct pvs_config {
 #define PVS_DEFAULT_CONFIG  "/etc/pvsched/pvschedd.conf"
 #define PVS_DEFAULT_SOCKET  "/run/pvsched/control.sock"
 #define PVS_DEFAULT_JOURNAL "/run/pvsched/journal"
+
+/* Parse a CPU list ("0-3,8") into MASK (1024 CPUs); 0 or -1. */
+int pvs_parse_cpulist(const char *s, uint64_t mask[16]);
+/* Format MASK as a CPU list into BUF ("" for an empty mask). */
+const char *pvs_format_cpulist(const uint64_t mask[16], char *buf, size_t len);
 
 /* The [vm NAME] section for NAME, or NULL. */
 const struct pvs_config_vm *pvs_config_vm_find(const struct pvs_config *c, const char *name);

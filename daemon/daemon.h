@@ -33,6 +33,17 @@ struct pvs_daemon {
 	/* boosting */
 	struct pvs_journal *journal; /* NULL: boosting unavailable */
 	uint64_t boost_scans, boost_syscalls, boost_grants;
+	/* the daemon's own class: SCHED_FIFO above every boost and gang while
+	 * it holds some thread in an RT class, else the fair class */
+	int self_rt;
+	uint32_t rt_threads; /* vCPU threads it holds at an RT priority */
+	/* co-scheduling (daemon/cosched.c) */
+	struct pvs_gang gang;
+	uint64_t cs_next_ns;        /* the next gang turn */
+	int placement_dirty;        /* VMs or policies changed: place again */
+	uint64_t placement_sig;     /* of the VMs and threads placed last */
+	struct pvs_vm *gang_holder; /* the VM whose gang holds the slice */
+	uint64_t cs_syscalls;       /* attribute changes made for co-scheduling */
 };
 
 uint64_t pvs_now_ns(void);
@@ -69,10 +80,34 @@ void pvs_boost_params(const struct pvs_daemon *d, const struct pvs_vm *vm,
 uint64_t pvs_boost_scan(struct pvs_daemon *d, uint64_t now_ns);
 /* Some VM has boosting on: the scan timer must run. */
 int pvs_boost_active(const struct pvs_daemon *d);
-/* Put every thread of VM back (it is going away or boosting was turned off). */
-void pvs_boost_vm_release(struct pvs_daemon *d, struct pvs_vm *vm);
-/* SCHED_FIFO one above the boost priority for the daemon itself. */
-int pvs_boost_self_priority(const struct pvs_daemon *d);
+
+/* actuate.c: give V's thread the attributes its layers ask for (boost,
+ * gang, co-stop, own) and its placement; 0 or -errno of the change that
+ * failed (the layer it has is in V->layer).  Raises the daemon itself to
+ * SCHED_FIFO before the first thread goes to an RT class. */
+int pvs_actuate(struct pvs_daemon *d, struct pvs_vm *vm, struct pvs_vcpu *v);
+/* The thread behind V changed or is gone: forget what was applied to the
+ * old one (restored if it still exists). */
+void pvs_actuate_release(struct pvs_daemon *d, struct pvs_vcpu *v);
+/* Back to the fair class when no thread is held at an RT priority. */
+void pvs_self_sched_update(struct pvs_daemon *d);
+/* The daemon's own class: RT (SCHED_FIFO boost_priority + 1) or the fair
+ * class (nice -10, 100 us slice).  0 or -errno. */
+int pvs_self_sched(struct pvs_daemon *d, int rt);
+/* VM goes away (or the daemon exits): every thread of it back as it was. */
+void pvs_actuate_vm_release(struct pvs_daemon *d, struct pvs_vm *vm);
+
+/* cosched.c: placement and co-scheduling. */
+int pvs_cosched_policy(const struct pvs_daemon *d, const struct pvs_vm *vm);
+uint32_t pvs_cosched_shares(const struct pvs_daemon *d, const struct pvs_vm *vm);
+/* After every sample: skew (relaxed), runnable VMs (gang), counters. */
+void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now_ns);
+/* The gang rotation; returns when to run it again (UINT64_MAX: never). */
+uint64_t pvs_cosched_tick(struct pvs_daemon *d, uint64_t now_ns);
+/* pvschedctl policy: POLICY (-1 = back to the config) and SHARES (0 = keep)
+ * for VM; 0 or -errno with a message in ERR. */
+int pvs_cosched_set(struct pvs_daemon *d, struct pvs_vm *vm, int policy, uint32_t shares, char *err,
+                    size_t errlen);
 
 /* sample.c: one period of sampling and policy for every VM. */
 void pvs_sample_all(struct pvs_daemon *d, uint64_t now_ns);

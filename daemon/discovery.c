@@ -553,7 +553,7 @@ void pvs_discover(struct pvs_daemon *d)
 			*pp = vm->next;
 			for (uint32_t i = 0; i < vm->nr_vcpus; i++)
 				d->sampler->close(&vm->vcpus[i]);
-			pvs_boost_vm_release(d, vm);
+			pvs_actuate_vm_release(d, vm);
 			pvs_vm_free(vm);
 			continue;
 		}
@@ -680,7 +680,7 @@ int pvs_detach(struct pvs_daemon *d, const char *name, char *err, size_t errlen)
 			for (uint32_t i = 0; i < vm->nr_vcpus; i++)
 				d->sampler->close(&vm->vcpus[i]);
 			log_info("vm %s: detached", name);
-			pvs_boost_vm_release(d, vm);
+			pvs_actuate_vm_release(d, vm);
 			pvs_vm_free(vm);
 			break;
 		}

@@ -81,12 +81,14 @@ static void jlog(void *ctx, int level, const char *msg)
 }
 
 /* Any [vm] section asks for boosting. */
-static int config_wants_boost(const struct pvs_config *c)
+/* Boosting or co-scheduling configured: both change threads, so both need
+ * the journal. */
+static int config_wants_journal(const struct pvs_config *c)
 {
-	if (c->boost.enabled)
+	if (c->boost.enabled || c->cosched.policy != PVS_CS_NONE)
 		return 1;
 	for (size_t i = 0; i < c->nr_vms; i++)
-		if (c->vms[i].boost == 1)
+		if (c->vms[i].boost == 1 || c->vms[i].cosched > PVS_CS_NONE)
 			return 1;
 	return 0;
 }
@@ -116,7 +118,7 @@ int main(int argc, char **argv)
 	char err[512];
 	uint64_t last_rescan = 0, last_reap = 0, last_quick = 0;
 	uint64_t boost_next = UINT64_MAX, boost_at = 0;
-	int btfd = -1, boost_armed = 0, rt_set = 0;
+	int btfd = -1, boost_armed = 0;
 	int reload = 0;
 
 	while ((opt = getopt_long(argc, argv, "c:s:nfvqhV", opts, NULL)) != -1) {
@@ -233,13 +235,24 @@ int main(int argc, char **argv)
 	 * with SIGKILL left boosted, and without it nothing is boosted. */
 	if (pvs_journal_open(&d.journal, cfg->journal, jlog, NULL, err, sizeof(err)) < 0) {
 		d.journal = NULL;
-		if (config_wants_boost(cfg)) {
-			log_err("boosting is configured but the journal is unusable: %s", err);
+		if (config_wants_journal(cfg)) {
+			log_err("boosting or co-scheduling is configured but the journal is "
+			        "unusable: %s",
+			        err);
 			pvs_control_close(ctl);
 			return 1;
 		}
-		log_warn("boosting unavailable (journal: %s)", err);
+		log_warn("boosting and co-scheduling unavailable (journal: %s)", err);
+	} else {
+		/* the fair class, nice -10, short slice; SCHED_FIFO only while
+		 * it holds a thread at an RT priority (actuate.c) */
+		int e = pvs_self_sched(&d, 0);
+		if (e < 0)
+			log_info("cannot raise pvschedd's own priority: %s", strerror(-e));
 	}
+	pvs_gang_init(&d.gang);
+	d.cs_next_ns = UINT64_MAX;
+	d.placement_dirty = 1;
 	btfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (btfd < 0) {
 		log_err("boost timer: %s", strerror(errno));
@@ -290,6 +303,9 @@ int main(int argc, char **argv)
 				 * releases still happen every period */
 				if (!boost_armed)
 					pvs_boost_scan(&d, now);
+				pvs_cosched_sample(&d, now);
+				if (now >= d.cs_next_ns)
+					d.cs_next_ns = pvs_cosched_tick(&d, now);
 				if (now - last_reap > 1000000000ull) {
 					pvs_control_reap(ctl);
 					last_reap = now;
@@ -298,7 +314,11 @@ int main(int argc, char **argv)
 				uint64_t exp;
 				if (read(btfd, &exp, sizeof(exp)) < 0)
 					continue;
-				boost_next = pvs_boost_scan(&d, pvs_now_ns());
+				uint64_t now = pvs_now_ns();
+				if (pvs_boost_active(&d))
+					boost_next = pvs_boost_scan(&d, now);
+				if (now >= d.cs_next_ns)
+					d.cs_next_ns = pvs_cosched_tick(&d, now);
 				boost_armed = 0; /* one-shot: re-armed below */
 			} else if (tag == &signal_tag) {
 				struct signalfd_siginfo si;
@@ -314,33 +334,33 @@ int main(int argc, char **argv)
 				pvs_control_event(ctl, tag, evs[i].events, &d);
 			}
 		}
-		if (pvs_boost_active(&d)) {
-			/* the next scan: the scan period, or sooner when a decision
-			 * changes by itself (a deadline window opens) */
-			uint64_t now = pvs_now_ns(),
-			         at = now + (uint64_t)cfg->boost.scan_us * 1000u;
+		{
+			/* one one-shot timer for the boost scan (every
+			 * boost_scan_us while a VM has boosting on, sooner when
+			 * a decision changes by itself) and the gang rotation */
+			uint64_t now = pvs_now_ns(), at = UINT64_MAX;
 
-			if (!rt_set) {
-				int e = pvs_boost_self_priority(&d);
-				if (e < 0)
-					log_warn("boosting: cannot run at SCHED_FIFO %u: %s",
-					         cfg->boost.priority + 1, strerror(-e));
-				else
-					log_info("boosting: pvschedd runs at SCHED_FIFO %u",
-					         cfg->boost.priority + 1);
-				rt_set = 1;
+			if (pvs_boost_active(&d)) {
+				at = now + (uint64_t)cfg->boost.scan_us * 1000u;
+				if (boost_next < at)
+					at = boost_next;
 			}
-			if (boost_next < at)
-				at = boost_next > now ? boost_next : now + 1;
-			if (!boost_armed || at < boost_at) {
-				arm_at(btfd, at);
-				boost_at = at;
-				boost_armed = 1;
+			if (d.cs_next_ns < at)
+				at = d.cs_next_ns;
+			if (at != UINT64_MAX) {
+				if (at <= now)
+					at = now + 1;
+				if (!boost_armed || at < boost_at) {
+					arm_at(btfd, at);
+					boost_at = at;
+					boost_armed = 1;
+				}
+			} else if (boost_armed) {
+				arm_at(btfd, 0);
+				boost_armed = 0;
 			}
-		} else if (boost_armed) {
-			arm_at(btfd, 0);
-			boost_armed = 0;
 		}
+		pvs_self_sched_update(&d);
 		if (pvs_control_take_reload(ctl))
 			reload = 1;
 		if (reload) {
@@ -382,7 +402,7 @@ int main(int argc, char **argv)
 	while (d.vms) {
 		struct pvs_vm *vm = d.vms;
 		d.vms = vm->next;
-		pvs_boost_vm_release(&d, vm);
+		pvs_actuate_vm_release(&d, vm);
 		for (uint32_t i = 0; i < vm->nr_vcpus; i++)
 			d.sampler->close(&vm->vcpus[i]);
 		pvs_vm_free(vm); /* marks the region DETACHED */

@@ -19,6 +19,7 @@ struct pvs_vm *pvs_vm_new(const char *name, enum pvs_vm_kind kind, const struct 
 	pvs_vm_init(&vm->track);
 	pvs_boost_vm_init(&vm->boost);
 	vm->boost_override = -1;
+	vm->cs_override = -1;
 	vm->boost_enabled_seen = -1;
 	return vm;
 }

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "boost.h"
+#include "cosched.h"
 #include "policy.h"
 #include "region_host.h"
 
@@ -31,11 +32,36 @@ struct pvs_vcpu {
 	int pub_valid;
 	/* boosting (daemon/boost.c) */
 	struct pvs_boost_vcpu boost;
-	int boost_applied;             /* the thread has the boost attributes */
-	struct pvs_thread_id boost_id; /* the thread they were applied to */
-	int boost_err_logged;
 	uint64_t boost_rate_t0, boost_rate_ns0; /* %BOOST over about a second */
 	uint32_t boost_pct_x100;
+	/* what daemon/actuate.c gave the thread (through the journal) */
+	int layer;                   /* enum pvs_layer it has now */
+	struct pvs_thread_id act_id; /* the thread it was applied to; tid 0: none */
+	int act_err_logged;
+	int mask_applied; /* the thread has cs_mask as its affinity */
+	/* co-scheduling (daemon/cosched.c) */
+	int cs_raised;               /* in its VM's gang slice */
+	int cs_stopped;              /* co-stopped (relaxed) */
+	struct pvs_relax_vcpu relax; /* relaxed skew state */
+	struct pvs_cs_mask cs_mask;  /* placement; valid when cs_mask_valid */
+	int cs_mask_valid;
+	uint64_t cs_last_wait; /* wait_total at the last co-scheduling step */
+	/* esxtop counters: ready time (runnable, not running) while ... */
+	uint64_t costop_ns;  /* ... co-stopped: by relaxed, or its gang waiting
+	                        for its slice (%CSTP) */
+	uint64_t limited_ns; /* ... its boost request was held by the budget
+	                        (THROTTLED) (%MLMTD) */
+	uint64_t cs_rate_t0, cs_rate_cstp0, cs_rate_mlmtd0;
+	uint32_t cstp_pct_x100, mlmtd_pct_x100; /* over about a second */
+};
+
+/* The attribute layers of a vCPU thread, lowest first: the highest one
+ * that applies is what the thread gets (daemon/actuate.c). */
+enum pvs_layer {
+	PVS_LAYER_OWN = 0,    /* its original attributes */
+	PVS_LAYER_COSTOP = 1, /* SCHED_IDLE: co-stopped */
+	PVS_LAYER_GANG = 2,   /* SCHED_FIFO cosched_priority: its gang's slice */
+	PVS_LAYER_BOOST = 3,  /* the boost attributes */
 };
 
 struct pvs_vm {
@@ -66,6 +92,15 @@ struct pvs_vm {
 	uint32_t boost_busy; /* vCPUs wanting, having or having held a boost */
 	int boost_enabled_seen;
 	uint64_t boost_next_ns;
+	/* co-scheduling and placement (daemon/cosched.c) */
+	int cs_override;          /* -1: config; else the pvschedctl policy */
+	uint32_t shares_override; /* 0: config */
+	int cs_policy;            /* effective policy (enum pvs_cs_policy) */
+	uint64_t allowed[16];     /* CPUs the VM may use: its own affinity when
+	                             first seen, narrowed by cpus= */
+	struct pvs_gang_vm gang;  /* rotation state */
+	uint64_t gang_ns;         /* time its gang held the slice */
+	uint32_t placed_shared;   /* vCPUs that had to share a pCPU (spread) */
 	struct pvs_vm *next;
 };
 

@@ -115,18 +115,26 @@ def main(h):
     journal = h.path('journal')
     conf = h.config(daemon={'boost': 'on', 'journal': journal, 'boost_max_ms': '200',
                             'boost_budget_pct': '20'})
-    h.start_daemon(conf)
+    dmn = h.start_daemon(conf)
     a = BoostVM(h, 'rt-a')
     h.attach(a.p.pid, 'rt-a', '--threads', 'vcpu*')
     h.wait_vm('rt-a', nvcpus=2, region_ok=True)
     a.opened()
     t0 = a.tids[0]
     check(is_original(t0, 5), 'vcpu0 starts SCHED_OTHER nice 5: %r' % (policy(t0),))
+    # the daemon is SCHED_FIFO PRIO+1 only while it holds a thread at RT:
+    # its 500 us scan timer must not be an RT wake-up otherwise
+    check(policy(dmn.pid)[0] == os.SCHED_OTHER,
+          'pvschedd idle but not SCHED_OTHER: %r' % (policy(dmn.pid),))
+    check(os.getpriority(os.PRIO_PROCESS, dmn.pid) == -10,
+          'pvschedd not nice -10: %d' % os.getpriority(os.PRIO_PROCESS, dmn.pid))
 
     h.log('1. request -> SCHED_FIFO %d, GRANTED; release -> back to nice 5' % PRIO)
     a.ok('boost 0')
     h.wait_for(lambda: is_boosted(t0), 'vcpu0 to become SCHED_FIFO %d' % PRIO, timeout=5)
     check(reset_on_fork(t0), 'vcpu0 boosted without SCHED_RESET_ON_FORK')
+    check(policy(dmn.pid) == (os.SCHED_FIFO, PRIO + 1),
+          'pvschedd not above the boost while one is applied: %r' % (policy(dmn.pid),))
     h.wait_for(lambda: a.state(0) == 1, 'the guest to read GRANTED', timeout=5)
     h.wait_for(lambda: vcpu_status(h, 'rt-a', 0)['boost'] == 'granted', 'status: granted')
     check(not is_boosted(a.tids[1]), 'vcpu1 boosted without asking')
@@ -137,6 +145,8 @@ def main(h):
     a.ok('unboost 0')
     h.wait_for(lambda: is_original(t0, 5), 'vcpu0 back to SCHED_OTHER nice 5', timeout=5)
     h.wait_for(lambda: a.state(0) == 0, 'the guest to read NONE', timeout=5)
+    h.wait_for(lambda: policy(dmn.pid)[0] == os.SCHED_OTHER,
+               'pvschedd back in the fair class with nothing boosted', timeout=5)
 
     h.log('2. a deadline 300 ms ahead, 100 ms long: boosted around it, then not')
     a.ok('deadline 1 300000 100000')

@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon/cosched.c - placement and co-scheduling of the VMs' vCPU threads.
+ *
+ * Decisions are policy/cosched.c's; this file feeds it the sampler's view,
+ * turns its answers into layers and masks of the vCPUs, and lets
+ * actuate.c apply them through the journal:
+ *
+ *   placement  recomputed when the set of placed VMs or their vCPU threads
+ *              changes (a signature over them is checked every period);
+ *   relaxed    one skew step per sampling period and VM;
+ *   gang       the rotation runs on the daemon's one-shot timer at slice
+ *              boundaries (main.c), the runnable VMs taken from the last
+ *              period's samples.
+ *
+ * esxtop counters: ready time (wait delta) while co-stopped - by relaxed,
+ * or a gang VM outside its slice - is %CSTP; while a boost request is held
+ * by the budget (THROTTLED) it is %MLMTD.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+
+static const struct pvs_config_vm *vm_conf(const struct pvs_daemon *d, const struct pvs_vm *vm)
+{
+	return pvs_config_vm_find(d->cfg, vm->name);
+}
+
+int pvs_cosched_policy(const struct pvs_daemon *d, const struct pvs_vm *vm)
+{
+	const struct pvs_config_vm *c;
+
+	if (!d->journal)
+		return PVS_CS_NONE; /* nothing may change a thread */
+	if (vm->cs_override >= 0)
+		return vm->cs_override;
+	c = vm_conf(d, vm);
+	if (c && c->cosched >= 0)
+		return c->cosched;
+	return d->cfg->cosched.policy;
+}
+
+uint32_t pvs_cosched_shares(const struct pvs_daemon *d, const struct pvs_vm *vm)
+{
+	const struct pvs_config_vm *c;
+
+	if (vm->shares_override)
+		return vm->shares_override;
+	c = vm_conf(d, vm);
+	if (c && c->shares)
+		return c->shares;
+	return d->cfg->cosched.shares;
+}
+
+/* ---------- placement ---------- */
+
+static int read_online(struct pvs_cs_mask *m)
+{
+	char buf[4096];
+	FILE *f = fopen("/sys/devices/system/cpu/online", "re");
+	size_t n;
+
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = 0;
+	return pvs_parse_cpulist(buf, m->w) ? -EINVAL : 0;
+}
+
+/* Changes when a VM's policy or the set of its live vCPU threads does. */
+static uint64_t placement_signature(const struct pvs_daemon *d)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (const struct pvs_vm *vm = d->vms; vm; vm = vm->next) {
+		int pol = vm->cs_policy;
+
+		h = (h ^ (uint64_t)(pol + 1)) * 1099511628211ull;
+		if (pol == PVS_CS_NONE)
+			continue;
+		for (uint32_t i = 0; i < vm->nr_vcpus; i++)
+			h = (h ^ (vm->vcpus[i].live ? (uint64_t)vm->vcpus[i].id.tid + 7 : 3)) *
+			    1099511628211ull;
+	}
+	return h;
+}
+
+static void place_all(struct pvs_daemon *d)
+{
+	struct pvs_cs_mask online = {{0}}, usable;
+	struct pvs_place_vm *pv;
+	uint32_t nvm = 0, k = 0;
+
+	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next)
+		nvm++;
+	if (read_online(&online) < 0) {
+		for (long c = 0; c < 1024 && c < sysconf(_SC_NPROCESSORS_ONLN); c++)
+			pvs_cs_mask_set(&online, (unsigned)c);
+	}
+	usable = online;
+	for (unsigned w = 0; w < PVS_CS_MASK_WORDS; w++)
+		usable.w[w] &= ~d->cfg->cosched.reserved[w];
+	if (!pvs_cs_mask_count(&usable))
+		usable = online;
+	pv = calloc(nvm ? nvm : 1, sizeof(*pv));
+	if (!pv)
+		return;
+	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next, k++) {
+		pv[k].policy = vm->cs_policy;
+		pv[k].nr_vcpus = vm->nr_vcpus;
+		memcpy(pv[k].allowed.w, vm->allowed, sizeof(pv[k].allowed.w));
+		pv[k].out = calloc(vm->nr_vcpus ? vm->nr_vcpus : 1, sizeof(struct pvs_cs_mask));
+		if (!pv[k].out)
+			pv[k].policy = PVS_CS_NONE;
+	}
+	pvs_place(pv, nvm, &usable);
+	k = 0;
+	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next, k++) {
+		for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+			struct pvs_vcpu *v = &vm->vcpus[i];
+			int valid = pv[k].policy != PVS_CS_NONE && v->live;
+
+			if (valid && (!v->cs_mask_valid ||
+			              memcmp(&v->cs_mask, &pv[k].out[i], sizeof(v->cs_mask)))) {
+				v->cs_mask = pv[k].out[i];
+				v->mask_applied = 0;
+			}
+			v->cs_mask_valid = valid;
+			if (v->live)
+				pvs_actuate(d, vm, v);
+		}
+		if (pv[k].policy != PVS_CS_NONE &&
+		    (pv[k].shared != vm->placed_shared || pv[k].dedicated_short))
+			log_info("vm %s: %u vCPU%s share a pCPU with a sibling%s", vm->name,
+			         pv[k].shared, pv[k].shared == 1 ? "" : "s",
+			         pv[k].dedicated_short ? " (too few free CPUs to dedicate)" : "");
+		vm->placed_shared = pv[k].policy != PVS_CS_NONE ? pv[k].shared : 0;
+		free(pv[k].out);
+	}
+	free(pv);
+}
+
+/* ---------- per period ---------- */
+
+static void rate(struct pvs_vcpu *v, uint64_t now)
+{
+	if (now - v->cs_rate_t0 < 1000000000ull)
+		return;
+	if (v->cs_rate_t0) {
+		uint64_t dt = now - v->cs_rate_t0;
+		v->cstp_pct_x100 = (uint32_t)((v->costop_ns - v->cs_rate_cstp0) * 10000u / dt);
+		v->mlmtd_pct_x100 = (uint32_t)((v->limited_ns - v->cs_rate_mlmtd0) * 10000u / dt);
+	}
+	v->cs_rate_t0 = now;
+	v->cs_rate_cstp0 = v->costop_ns;
+	v->cs_rate_mlmtd0 = v->limited_ns;
+}
+
+static void relax_vm(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t dt)
+{
+	struct pvs_relax_params p = {
+	        .skew_ns = (uint64_t)d->cfg->cosched.skew_ms * 1000000u,
+	        .costart_ns = (uint64_t)d->cfg->cosched.skew_ms * 500000u,
+	};
+	uint64_t waited = 0;
+	uint32_t busy = 0;
+
+	for (uint32_t base = 0; base < vm->nr_vcpus; base += 64) {
+		uint32_t k = vm->nr_vcpus - base < 64 ? vm->nr_vcpus - base : 64;
+		struct pvs_relax_in in[64];
+		struct pvs_relax_vcpu rv[64];
+
+		for (uint32_t i = 0; i < k; i++) {
+			const struct pvs_vcpu *v = &vm->vcpus[base + i];
+
+			in[i].ready_ns = v->live ? v->track.wait_delta : 0;
+			in[i].idle = !v->live || v->track.state == PVSCHED_VCPU_IDLE ||
+			             v->track.state == PVSCHED_VCPU_UNKNOWN;
+			in[i].boosted = v->boost.boosted;
+			rv[i] = v->relax;
+			if (!in[i].idle) {
+				busy++;
+				waited += in[i].ready_ns;
+			}
+		}
+		/* plentiful: no busy vCPU of the VM waited for a pCPU (< 2 % of
+		 * the period each): everything can run at once, co-start all */
+		pvs_relax_step(rv, in, k, dt, waited * 50 < dt * (busy ? busy : 1), &p);
+		for (uint32_t i = 0; i < k; i++) {
+			struct pvs_vcpu *v = &vm->vcpus[base + i];
+
+			v->relax = rv[i];
+			if (v->cs_stopped != rv[i].stopped) {
+				v->cs_stopped = rv[i].stopped;
+				pvs_actuate(d, vm, v);
+			}
+		}
+	}
+}
+
+void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now)
+{
+	uint64_t sig;
+	int gang_any = 0;
+
+	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next) {
+		int pol = pvs_cosched_policy(d, vm);
+		const struct pvs_config_vm *c = vm_conf(d, vm);
+		uint64_t none[16] = {0};
+		uint64_t runnable = 0;
+
+		if (!memcmp(vm->allowed, none, sizeof(none))) {
+			/* the VM's own CPUs, before pvsched placed anything */
+			memcpy(vm->allowed, vm->cpu_mask, sizeof(vm->allowed));
+			if (c && memcmp(c->cpus, none, sizeof(none))) {
+				for (int w = 0; w < 16; w++)
+					vm->allowed[w] &= c->cpus[w];
+				if (!memcmp(vm->allowed, none, sizeof(none))) {
+					log_warn("vm %s: cpus= shares no CPU with its affinity; "
+					         "ignored",
+					         vm->name);
+					memcpy(vm->allowed, vm->cpu_mask, sizeof(vm->allowed));
+				}
+			}
+		}
+		if (pol != vm->cs_policy) {
+			log_info("vm %s: co-scheduling %s", vm->name, pvs_cs_policy_name(pol));
+			vm->cs_policy = pol;
+			for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+				struct pvs_vcpu *v = &vm->vcpus[i];
+
+				memset(&v->relax, 0, sizeof(v->relax));
+				if (v->cs_raised || v->cs_stopped) {
+					v->cs_raised = v->cs_stopped = 0;
+					pvs_actuate(d, vm, v);
+				}
+			}
+			if (d->cs_next_ns == UINT64_MAX && pol == PVS_CS_GANG)
+				d->cs_next_ns = now;
+		}
+		for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+			struct pvs_vcpu *v = &vm->vcpus[i];
+			uint64_t w = v->track.wait_delta;
+
+			if (!v->live)
+				continue;
+			if (v->cs_stopped || (pol == PVS_CS_GANG && !v->cs_raised))
+				v->costop_ns += w;
+			else if (v->boost.state == PVSCHED_BOOST_THROTTLED)
+				v->limited_ns += w;
+			if (v->track.state == PVSCHED_VCPU_RUNNING ||
+			    v->track.state == PVSCHED_VCPU_PREEMPTED)
+				runnable++;
+			rate(v, now);
+		}
+		vm->gang.runnable = runnable > 0;
+		vm->gang.shares = pvs_cosched_shares(d, vm);
+		gang_any |= pol == PVS_CS_GANG;
+		if (pol == PVS_CS_RELAXED && d->last_tick_ns && now > d->last_tick_ns)
+			relax_vm(d, vm, now - d->last_tick_ns);
+	}
+	sig = placement_signature(d);
+	if (d->placement_dirty || sig != d->placement_sig) {
+		place_all(d);
+		d->placement_sig = sig;
+		d->placement_dirty = 0;
+	}
+	if (gang_any && d->cs_next_ns == UINT64_MAX)
+		d->cs_next_ns = now;
+}
+
+/* ---------- gang rotation ---------- */
+
+uint64_t pvs_cosched_tick(struct pvs_daemon *d, uint64_t now)
+{
+	struct pvs_gang_params p = {
+	        .slice_ns = (uint64_t)d->cfg->cosched.slice_ms * 1000000u,
+	        .rt_pct = d->cfg->cosched.rt_pct,
+	};
+	struct pvs_gang_vm *g;
+	struct pvs_vm **vms;
+	uint64_t next = UINT64_MAX;
+	uint32_t n = 0, k = 0;
+	int cur;
+
+	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next)
+		n += vm->cs_policy == PVS_CS_GANG;
+	if (!n) {
+		d->gang_holder = NULL;
+		pvs_gang_init(&d->gang);
+		return UINT64_MAX;
+	}
+	g = calloc(n, sizeof(*g));
+	vms = calloc(n, sizeof(*vms));
+	if (!g || !vms) {
+		free(g);
+		free(vms);
+		return now + p.slice_ns;
+	}
+	d->gang.cur = -1;
+	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next) {
+		if (vm->cs_policy != PVS_CS_GANG)
+			continue;
+		if (vm == d->gang_holder) {
+			d->gang.cur = (int)k;
+			vm->gang_ns +=
+			        d->gang.t_last && now > d->gang.t_last ? now - d->gang.t_last : 0;
+		}
+		g[k] = vm->gang;
+		vms[k++] = vm;
+	}
+	cur = pvs_gang_step(&d->gang, g, n, &p, now, &next);
+	d->gang_holder = cur >= 0 ? vms[cur] : NULL;
+	/* lower the others first, then raise the holder: two gangs never
+	 * hold RT priority at once */
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t j = 0; j < n; j++) {
+			struct pvs_vm *vm = vms[j];
+			int raise = (int)j == cur;
+
+			vm->gang = g[j];
+			if (raise != pass)
+				continue;
+			for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+				struct pvs_vcpu *v = &vm->vcpus[i];
+
+				if (!v->live || v->cs_raised == raise)
+					continue;
+				v->cs_raised = raise;
+				pvs_actuate(d, vm, v);
+			}
+		}
+	}
+	free(g);
+	free(vms);
+	return next;
+}
+
+int pvs_cosched_set(struct pvs_daemon *d, struct pvs_vm *vm, int policy, uint32_t shares, char *err,
+                    size_t errlen)
+{
+	if (policy >= PVS_CS_NR_POLICIES || policy < -1) {
+		snprintf(err, errlen, "policy %d: expected %s", policy, PVS_CS_POLICY_NAMES);
+		return -EINVAL;
+	}
+	if (shares && (shares < PVS_CS_SHARES_MIN || shares > PVS_CS_SHARES_MAX)) {
+		snprintf(err, errlen, "shares %u: expected %u..%u", shares, PVS_CS_SHARES_MIN,
+		         PVS_CS_SHARES_MAX);
+		return -EINVAL;
+	}
+	if (!d->journal && policy > PVS_CS_NONE) {
+		snprintf(err, errlen, "co-scheduling unavailable: the journal %s is not open",
+		         d->cfg->journal);
+		return -ENOTSUP;
+	}
+	vm->cs_override = policy;
+	if (shares)
+		vm->shares_override = shares;
+	d->placement_dirty = 1;
+	/* the policy takes effect at the next period (pvs_cosched_sample) */
+	return 0;
+}
