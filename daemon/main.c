@@ -25,6 +25,7 @@
 #include "daemon.h"
 #include "journal.h"
 #include "log.h"
+#include "metrics.h"
 
 uint64_t pvs_now_ns(void)
 {
@@ -116,7 +117,8 @@ int main(int argc, char **argv)
 	struct epoll_event ev;
 	sigset_t mask;
 	char err[512];
-	uint64_t last_rescan = 0, last_reap = 0, last_quick = 0;
+	uint64_t last_rescan = 0, last_reap = 0, last_quick = 0, last_metrics = 0;
+	int metrics_failing = 0;
 	uint64_t boost_next = UINT64_MAX, boost_at = 0;
 	int btfd = -1, boost_armed = 0;
 	int reload = 0;
@@ -309,6 +311,22 @@ int main(int argc, char **argv)
 				if (now - last_reap > 1000000000ull) {
 					pvs_control_reap(ctl);
 					last_reap = now;
+				}
+				if (d.cfg->metrics_file[0] &&
+				    now - last_metrics >=
+				            (uint64_t)d.cfg->metrics_interval_ms * 1000000u) {
+					int e = pvs_metrics_write_file(&d, d.cfg->metrics_file,
+					                               now);
+					/* one message per run of failures; retried every
+					 * interval */
+					if (e < 0 && !metrics_failing)
+						log_warn("metrics_file %s: %s", d.cfg->metrics_file,
+						         strerror(-e));
+					else if (!e && metrics_failing)
+						log_info("metrics_file %s: written again",
+						         d.cfg->metrics_file);
+					metrics_failing = e < 0;
+					last_metrics = now;
 				}
 			} else if (tag == &boost_tag) {
 				uint64_t exp;

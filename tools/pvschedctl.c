@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tools/pvschedctl.c - operator tool for pvschedd: status, attach/detach of
- * process VMs, rescan, reload, and `dump` to decode a region file offline.
+ * tools/pvschedctl.c - operator tool for pvschedd: status, top, metrics,
+ * attach/detach of process VMs, rescan, reload, boost and co-scheduling
+ * policy, and `dump` to decode a region file offline.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 
 #include "ctlclient.h"
 #include "journal.h"
+#include "top.h"
 
 #define DEFAULT_SOCKET PVS_CTL_DEFAULT_SOCKET
 
@@ -34,6 +36,10 @@ static void usage_main(FILE *f)
 	        "Commands:\n"
 	        "  status [--json]                          VMs and vCPUs: state, %%RUN, %%RDY, "
 	        "preemptions/s\n"
+	        "  top [-b] [-d SECONDS] [-n N] [-o FIELD]  live view: %%RUN %%RDY %%CSTP %%MLMTD "
+	        "%%BOOST per vCPU\n"
+	        "  metrics                                  the daemon's metrics, Prometheus text "
+	        "format\n"
 	        "  attach --pid PID --name NAME [--threads PATTERN]\n"
 	        "                                           monitor a process VM\n"
 	        "  detach NAME                              stop monitoring a process VM\n"
@@ -46,6 +52,10 @@ static void usage_main(FILE *f)
 	        "  boost on|off [VM]                        boosting for VM, or the default\n"
 	        "  boost set VM [--max-ms N] [--budget-pct N]\n"
 	        "                                           a VM's boost limits\n"
+	        "  policy VM POLICY [--shares N]            co-scheduling: none, spread, "
+	        "dedicated,\n"
+	        "                                           gang, relaxed, or config (the "
+	        "config's)\n"
 	        "\n"
 	        "Options:\n"
 	        "  -s, --socket PATH   control socket (default %s, or $PVSCHED_SOCKET)\n"
@@ -158,6 +168,15 @@ static int cmd_status(int argc, char **argv)
 				       json_object_get_int(get(b, "max_ms")),
 				       json_object_get_int(get(b, "budget_pct")),
 				       json_object_get_int(get(b, "window_ms")));
+		}
+		{
+			const char *pol = json_object_get_string(get(vm, "policy"));
+			const char *cpus = json_object_get_string(get(vm, "cpus"));
+			if (pol && strcmp(pol, "none"))
+				printf("  co-scheduling %s, shares %lld%s%s\n", pol,
+				       (long long)json_object_get_int64(get(vm, "shares")),
+				       cpus && *cpus ? ", placed on CPUs " : "",
+				       cpus && *cpus ? cpus : "");
 		}
 		printf("  %4s %8s %-10s %6s %6s %7s %-9s %6s\n", "VCPU", "TID", "STATE", "%RUN",
 		       "%RDY", "PRE/s", "BOOST", "%BOOST");
@@ -505,6 +524,138 @@ static int cmd_boost(int argc, char **argv)
 	return send_checked(req);
 }
 
+static int cmd_metrics(int argc, char **argv)
+{
+	struct json_object *req, *r, *text;
+
+	if (want_help(argc, argv)) {
+		printf("Usage: pvschedctl metrics\n"
+		       "Print pvschedd's metrics in the Prometheus text exposition format\n"
+		       "(0.0.4): per vCPU run, ready (%%RDY), co-stop (%%CSTP), limited\n"
+		       "(%%MLMTD) and boost seconds, per VM capacity, advice, policy and\n"
+		       "shares, and the daemon's own counters.  The same text the daemon\n"
+		       "writes to metrics_file for node_exporter's textfile collector.\n"
+		       "See docs/metrics.md.\n");
+		return 0;
+	}
+	if (argc > 1) {
+		fprintf(stderr, "pvschedctl metrics: unexpected argument '%s'\n", argv[1]);
+		return 2;
+	}
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string("metrics"));
+	r = pvs_ctl_request("pvschedctl", sock_path, req);
+	json_object_put(req);
+	if (!r)
+		return 1;
+	if (pvs_ctl_check_ok("pvschedctl", r)) {
+		json_object_put(r);
+		return 1;
+	}
+	text = get(r, "text");
+	if (!text || !json_object_is_type(text, json_type_string)) {
+		fprintf(stderr, "pvschedctl: the daemon's reply has no metrics text\n");
+		json_object_put(r);
+		return 1;
+	}
+	fwrite(json_object_get_string(text), 1, (size_t)json_object_get_string_len(text), stdout);
+	json_object_put(r);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int cmd_policy(int argc, char **argv)
+{
+	static const char usage[] =
+	        "Usage: pvschedctl policy VM POLICY [--shares N]\n"
+	        "       pvschedctl policy VM --shares N\n"
+	        "Set VM's co-scheduling policy, for the life of the VM:\n"
+	        "  none       leave its vCPU threads to the host scheduler\n"
+	        "  spread     place its vCPUs on different host CPUs\n"
+	        "  dedicated  give each vCPU a host CPU no other placed VM uses\n"
+	        "  gang       spread, and run its vCPUs together in time slices\n"
+	        "  relaxed    spread, and co-stop a vCPU that runs ahead of its siblings\n"
+	        "  config     back to the configuration's policy\n"
+	        "--shares N (1..1000000) weighs the VM against the other gang VMs.\n"
+	        "See docs/cosched.md.\n";
+	static const char *const names[] = {"none", "spread",  "dedicated",
+	                                    "gang", "relaxed", "config"};
+	struct json_object *req, *r;
+	const char *vm = NULL, *pol = NULL;
+	long shares = 0;
+	int rc;
+
+	if (want_help(argc, argv)) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--shares") || !strncmp(argv[i], "--shares=", 9)) {
+			const char *v = argv[i][8] == '=' ? argv[i] + 9
+			                : i + 1 < argc    ? argv[++i]
+			                                  : NULL;
+			char *end;
+
+			if (!v) {
+				fprintf(stderr,
+				        "pvschedctl policy: missing value after --shares\n");
+				return 2;
+			}
+			errno = 0;
+			shares = strtol(v, &end, 10);
+			if (errno || end == v || *end || shares < 1 || shares > 1000000) {
+				fprintf(stderr,
+				        "pvschedctl policy: --shares '%s': expected 1..1000000\n",
+				        v);
+				return 2;
+			}
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			fprintf(stderr, "pvschedctl policy: unknown option '%s'\n", argv[i]);
+			return 2;
+		} else if (!vm) {
+			vm = argv[i];
+		} else if (!pol) {
+			size_t k;
+
+			pol = argv[i];
+			for (k = 0; k < sizeof(names) / sizeof(names[0]) && strcmp(pol, names[k]);
+			     k++)
+				;
+			if (k == sizeof(names) / sizeof(names[0])) {
+				fprintf(stderr,
+				        "pvschedctl policy: unknown policy '%s': expected none, "
+				        "spread, dedicated, gang, relaxed or config\n",
+				        pol);
+				return 2;
+			}
+		} else {
+			fprintf(stderr, "pvschedctl policy: unexpected argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	if (!vm || (!pol && !shares)) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string("policy"));
+	json_object_object_add(req, "vm", json_object_new_string(vm));
+	if (pol)
+		json_object_object_add(req, "policy", json_object_new_string(pol));
+	if (shares)
+		json_object_object_add(req, "shares", json_object_new_int64(shares));
+	r = pvs_ctl_request("pvschedctl", sock_path, req);
+	json_object_put(req);
+	if (!r)
+		return 1;
+	rc = pvs_ctl_check_ok("pvschedctl", r);
+	if (!rc && get(r, "policy"))
+		printf("%s: policy %s, shares %lld\n", json_object_get_string(get(r, "vm")),
+		       json_object_get_string(get(r, "policy")),
+		       (long long)json_object_get_int64(get(r, "shares")));
+	json_object_put(r);
+	return rc;
+}
+
 static int cmd_reset(int argc, char **argv)
 {
 	static const struct option o[] = {{"journal", required_argument, NULL, 'j'},
@@ -588,6 +739,12 @@ int main(int argc, char **argv)
 		return cmd_reset(argc, argv);
 	if (!strcmp(cmd, "boost"))
 		return cmd_boost(argc, argv);
+	if (!strcmp(cmd, "policy"))
+		return cmd_policy(argc, argv);
+	if (!strcmp(cmd, "metrics"))
+		return cmd_metrics(argc, argv);
+	if (!strcmp(cmd, "top"))
+		return pvs_top_main(sock_path, argc, argv);
 	if (!strcmp(cmd, "rescan") || !strcmp(cmd, "reload")) {
 		if (want_help(argc, argv)) {
 			printf("Usage: pvschedctl %s\n%s\n", cmd,
