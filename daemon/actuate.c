@@ -261,7 +261,7 @@ void pvs_actuate_vm_release(struct pvs_daemon *d, struct pvs_vm *vm)
 		v->cs_mask_valid = 0;
 	}
 	vm->boost_busy = 0;
-	if (d->gang.cur >= 0)
-		d->gang.cur = -1; /* indices change when the VM list does */
+	if (d->gang_holder == vm)
+		d->gang_holder = NULL; /* it is about to be freed */
 	d->placement_dirty = 1;
 }

@@ -209,9 +209,11 @@ static void relax_vm(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t dt)
 
 void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now)
 {
-	uint64_t sig;
+	/* the interval the sampler's deltas cover */
+	uint64_t sig, dt = d->cs_last_ns && now > d->cs_last_ns ? now - d->cs_last_ns : 0;
 	int gang_any = 0;
 
+	d->cs_last_ns = now;
 	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next) {
 		int pol = pvs_cosched_policy(d, vm);
 		const struct pvs_config_vm *c = vm_conf(d, vm);
@@ -265,8 +267,8 @@ void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now)
 		vm->gang.runnable = runnable > 0;
 		vm->gang.shares = pvs_cosched_shares(d, vm);
 		gang_any |= pol == PVS_CS_GANG;
-		if (pol == PVS_CS_RELAXED && d->last_tick_ns && now > d->last_tick_ns)
-			relax_vm(d, vm, now - d->last_tick_ns);
+		if (pol == PVS_CS_RELAXED && dt)
+			relax_vm(d, vm, dt);
 	}
 	sig = placement_signature(d);
 	if (d->placement_dirty || sig != d->placement_sig) {

@@ -40,6 +40,7 @@ struct pvs_daemon {
 	/* co-scheduling (daemon/cosched.c) */
 	struct pvs_gang gang;
 	uint64_t cs_next_ns;        /* the next gang turn */
+	uint64_t cs_last_ns;        /* the last pvs_cosched_sample */
 	int placement_dirty;        /* VMs or policies changed: place again */
 	uint64_t placement_sig;     /* of the VMs and threads placed last */
 	struct pvs_vm *gang_holder; /* the VM whose gang holds the slice */

@@ -411,7 +411,8 @@ int main(int argc, char **argv)
 				free(cfg);
 				cfg = fresh;
 				d.cfg = cfg;
-				pvs_discovery_free(); /* qemu_comm may have changed */
+				pvs_discovery_free();  /* qemu_comm may have changed */
+				d.placement_dirty = 1; /* reserved_cpus, cpus= */
 				log_info("configuration reloaded from %s", config_path);
 			}
 		}

@@ -11,7 +11,9 @@ policy gang (strict co-scheduling) from the config.
     daemon runs at SCHED_FIFO above them while it holds them;
  3. `pvschedctl policy A none` at run time: A's threads get their own
     attributes and CPUs back while B keeps its gang;
- 4. relaxed: A's threads are never raised to an RT priority;
+ 4. relaxed: A's threads are never raised to an RT priority; with a
+    nice -10 hog on its vCPU 1's pCPU, vCPU 1 falls behind and vCPU 0 is
+    co-stopped (SCHED_IDLE) until the hog goes;
  5. SIGTERM: every thread restored (attributes and affinity);
  6. SIGKILL during a gang slice, then `pvschedctl reset`: restored without
     a daemon.
@@ -139,12 +141,25 @@ def main(h):
     pol = {v['name']: v.get('policy') for v in st['vms']}
     check(pol.get('A') == 'none' and pol.get('B') == 'gang', 'status policies: %r' % pol)
 
-    h.log('4. relaxed: never an RT priority')
+    h.log('4. relaxed: never an RT priority; a vCPU far ahead is co-stopped')
+    h.ctl('policy', 'B', 'none')
     h.ctl('policy', 'A', 'relaxed')
     seen = observe(ta, [], 0.6)
     check(seen['a'] == 0 and seen['split'] == 0, 'relaxed raised A: %r' % seen)
     h.wait_for(lambda: all(len(os.sched_getaffinity(t)) == 1 for t in ta),
                'relaxed A placed (spread)', timeout=5)
+    # a nice -10 hog on vCPU 1's pCPU: vCPU 1 gets ~10 % of it and falls
+    # behind; vCPU 0 runs ahead by more than cosched_skew_ms -> SCHED_IDLE
+    cpu1 = min(os.sched_getaffinity(ta[1]))
+    hog = h.spawn(['taskset', '-c', str(cpu1), 'nice', '-n', '-10', 'sh', '-c',
+                   'while :; do :; done'], 'hog-cpu%d' % cpu1)
+    h.wait_for(lambda: policy(ta[0])[0] == os.SCHED_IDLE, 'the leader co-stopped', timeout=5)
+    check(policy(ta[1])[0] == os.SCHED_OTHER, 'the laggard co-stopped: %r' % (policy(ta[1]),))
+    st = [v for v in h.status()['vms'] if v['name'] == 'A'][0]
+    check(st['vcpus'][0].get('layer') == 'costop', 'status layer: %r' % st['vcpus'][0])
+    h.stop(hog)
+    h.wait_for(lambda: policy(ta[0])[0] == os.SCHED_OTHER, 'the leader co-started', timeout=5)
+    h.ctl('policy', 'B', 'gang')
 
     h.log('5. SIGTERM: everything restored')
     h.ctl('policy', 'A', 'gang')
