@@ -84,6 +84,22 @@ static int send_checked(struct json_object *req)
 	return rc;
 }
 
+/* Ask the daemon {"cmd": CMD}; its reply if it says ok (caller puts it),
+ * else NULL (the error reported). */
+static struct json_object *ask(const char *cmd)
+{
+	struct json_object *req = json_object_new_object(), *r;
+
+	json_object_object_add(req, "cmd", json_object_new_string(cmd));
+	r = pvs_ctl_request("pvschedctl", sock_path, req);
+	json_object_put(req);
+	if (r && pvs_ctl_check_ok("pvschedctl", r)) {
+		json_object_put(r);
+		r = NULL;
+	}
+	return r;
+}
+
 static int simple(const char *cmd)
 {
 	struct json_object *req = json_object_new_object();
@@ -102,7 +118,7 @@ static int want_help(int argc, char **argv)
 
 static int cmd_status(int argc, char **argv)
 {
-	struct json_object *req, *r, *vms;
+	struct json_object *r, *vms;
 	int json = 0;
 
 	if (want_help(argc, argv)) {
@@ -124,16 +140,8 @@ static int cmd_status(int argc, char **argv)
 			return 2;
 		}
 	}
-	req = json_object_new_object();
-	json_object_object_add(req, "cmd", json_object_new_string("status"));
-	r = pvs_ctl_request("pvschedctl", sock_path, req);
-	json_object_put(req);
-	if (!r)
+	if (!(r = ask("status")))
 		return 1;
-	if (pvs_ctl_check_ok("pvschedctl", r)) {
-		json_object_put(r);
-		return 1;
-	}
 	if (json) {
 		printf("%s\n",
 		       json_object_to_json_string_ext(r, JSON_C_TO_STRING_PRETTY |
@@ -526,7 +534,7 @@ static int cmd_boost(int argc, char **argv)
 
 static int cmd_metrics(int argc, char **argv)
 {
-	struct json_object *req, *r, *text;
+	struct json_object *r, *text;
 
 	if (want_help(argc, argv)) {
 		printf("Usage: pvschedctl metrics\n"
@@ -542,16 +550,8 @@ static int cmd_metrics(int argc, char **argv)
 		fprintf(stderr, "pvschedctl metrics: unexpected argument '%s'\n", argv[1]);
 		return 2;
 	}
-	req = json_object_new_object();
-	json_object_object_add(req, "cmd", json_object_new_string("metrics"));
-	r = pvs_ctl_request("pvschedctl", sock_path, req);
-	json_object_put(req);
-	if (!r)
+	if (!(r = ask("metrics")))
 		return 1;
-	if (pvs_ctl_check_ok("pvschedctl", r)) {
-		json_object_put(r);
-		return 1;
-	}
 	text = get(r, "text");
 	if (!text || !json_object_is_type(text, json_type_string)) {
 		fprintf(stderr, "pvschedctl: the daemon's reply has no metrics text\n");

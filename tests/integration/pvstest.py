@@ -66,6 +66,19 @@ def median(xs):
     return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2.0
 
 
+RESET_ON_FORK = 0x40000000  # sched_getscheduler() ORs it into the policy
+
+
+def sched_policy(tid):
+    """(policy without RESET_ON_FORK, RT priority) of TID, or (None, None)
+    when it is gone."""
+    try:
+        pol = os.sched_getscheduler(tid)
+        return pol & ~RESET_ON_FORK, os.sched_getparam(tid).sched_priority
+    except OSError:
+        return None, None
+
+
 def proc_tids(pid):
     """Threads of PID as {tid: comm}."""
     out = {}

@@ -26,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pvstest  # noqa: E402
-from pvstest import check  # noqa: E402
+from pvstest import RESET_ON_FORK, check, sched_policy as policy  # noqa: E402
 
 PRIO = 10
 
@@ -69,17 +69,6 @@ class BoostVM:
 
 
 STATES = {0: 'none', 1: 'granted', 2: 'denied', 3: 'throttled'}
-
-
-RESET_ON_FORK = 0x40000000  # sched_getscheduler() ORs it into the policy
-
-
-def policy(tid):
-    try:
-        pol = os.sched_getscheduler(tid)
-        return pol & ~RESET_ON_FORK, os.sched_getparam(tid).sched_priority
-    except OSError:
-        return None, None
 
 
 def is_boosted(tid):

@@ -25,18 +25,9 @@ import os
 import signal
 import time
 
-from pvstest import TestFailure, check, run
+from pvstest import RESET_ON_FORK, check, run, sched_policy as policy
 
-RESET_ON_FORK = 0x40000000
 GANG_PRIO = 5
-
-
-def policy(tid):
-    try:
-        pol = os.sched_getscheduler(tid)
-        return pol & ~RESET_ON_FORK, os.sched_getparam(tid).sched_priority
-    except OSError:
-        return None, None
 
 
 def raised(tid):
