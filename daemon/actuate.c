@@ -115,12 +115,13 @@ static int self_rt(struct pvs_daemon *d)
 	if (d->self_rt)
 		return 0;
 	e = pvs_self_sched(d, 1);
-	if (e < 0) {
+	if (e < 0 && !d->self_rt_failed) {
 		/* without it a spinning raised vCPU could lock the daemon out:
-		 * do not raise anything */
+		 * do not raise anything (logged once per run of failures) */
 		log_warn("cannot run at SCHED_FIFO %u: %s; not raising vCPUs",
 		         d->cfg->boost.priority + 1, strerror(-e));
 	}
+	d->self_rt_failed = e < 0;
 	return e;
 }
 
@@ -135,13 +136,34 @@ void pvs_self_sched_update(struct pvs_daemon *d)
 		log_warn("cannot leave SCHED_FIFO: %s", strerror(-e));
 }
 
+/* rt_held records what was applied, so a reload that changes boost_policy
+ * cannot make the count drift */
 static void set_layer(struct pvs_daemon *d, struct pvs_vcpu *v, int layer)
 {
-	if (layer_is_rt(d, v->layer) && d->rt_threads)
+	if (v->rt_held && d->rt_threads)
 		d->rt_threads--;
 	v->layer = layer;
-	if (layer_is_rt(d, layer))
-		d->rt_threads++;
+	v->rt_held = layer_is_rt(d, layer);
+	d->rt_threads += (uint32_t)v->rt_held;
+}
+
+/* The thread behind V's slot changed or went away since something was
+ * applied: release the old one (restored if it still exists) and start
+ * the slot afresh.  1 if it did. */
+int pvs_actuate_stale(struct pvs_daemon *d, struct pvs_vcpu *v)
+{
+	if (!v->act_id.tid)
+		return 0;
+	if (v->live && v->act_id.tid == v->id.tid && v->act_id.start == v->id.start)
+		return 0;
+	pvs_actuate_release(d, v);
+	if (v->act_id.tid)
+		return 0; /* the restore failed: retried next time */
+	pvs_boost_vcpu_init(&v->boost);
+	v->cs_raised = v->cs_stopped = 0;
+	memset(&v->relax, 0, sizeof(v->relax));
+	v->cs_mask_valid = 0;
+	return 1;
 }
 
 static int apply_layer(struct pvs_daemon *d, struct pvs_vm *vm, struct pvs_vcpu *v, int want)
@@ -222,10 +244,12 @@ static int apply_mask(struct pvs_daemon *d, struct pvs_vm *vm, struct pvs_vcpu *
 
 int pvs_actuate(struct pvs_daemon *d, struct pvs_vm *vm, struct pvs_vcpu *v)
 {
-	int want = wanted_layer(v), rc, rm;
+	int want, rc, rm;
 
+	pvs_actuate_stale(d, v);
 	if (!d->journal || !v->live)
 		return -ESRCH;
+	want = wanted_layer(v);
 	rc = apply_layer(d, vm, v, want);
 	if (rc < 0 && want == PVS_LAYER_BOOST) {
 		/* the boost failed: the next layer down still applies */
@@ -240,10 +264,21 @@ int pvs_actuate(struct pvs_daemon *d, struct pvs_vm *vm, struct pvs_vcpu *v)
 
 void pvs_actuate_release(struct pvs_daemon *d, struct pvs_vcpu *v)
 {
+	int rc = 0;
+
 	if (!v->act_id.tid)
 		return;
 	if (d->journal)
-		pvs_journal_forget(d->journal, &v->act_id); /* restores if it exists */
+		rc = pvs_journal_forget(d->journal, &v->act_id); /* restores if it exists */
+	if (rc < 0 && rc != -ESRCH && rc != -ENOENT) {
+		/* the record stays journaled and the thread may still have an RT
+		 * priority: keep counting it, try again later (pvschedd's exit
+		 * and pvschedctl reset retry the record too) */
+		if (!v->act_err_logged)
+			log_warn("tid %d: restore failed: %s", (int)v->act_id.tid, strerror(-rc));
+		v->act_err_logged = 1;
+		return;
+	}
 	set_layer(d, v, PVS_LAYER_OWN);
 	memset(&v->act_id, 0, sizeof(v->act_id));
 	v->mask_applied = 0;

@@ -39,20 +39,6 @@ static void actuate(struct pvs_daemon *d, struct pvs_vm *vm, struct pvs_vcpu *v)
 		d->boost_grants++;
 }
 
-/* The thread of a slot changed or went away: put the old thread back (if
- * it still exists) and forget it. */
-static void release_stale(struct pvs_daemon *d, struct pvs_vcpu *v)
-{
-	if (!v->act_id.tid)
-		return;
-	if (!v->live || v->act_id.tid != v->id.tid || v->act_id.start != v->id.start) {
-		pvs_actuate_release(d, v);
-		pvs_boost_vcpu_init(&v->boost);
-		v->cs_raised = v->cs_stopped = 0;
-		v->cs_mask_valid = 0;
-	}
-}
-
 static void publish_slot(struct pvs_vm *vm, struct pvs_vcpu *v, uint64_t now)
 {
 	/* publish.c writes the slot with the boost fields every period; a
@@ -83,7 +69,7 @@ static uint64_t scan_vm(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now)
 		return vm->boost_next_ns;
 	n = vm->nr_vcpus < vm->region.nr_vcpus ? vm->nr_vcpus : vm->region.nr_vcpus;
 	for (uint32_t i = 0; i < n; i++)
-		release_stale(d, &vm->vcpus[i]);
+		pvs_actuate_stale(d, &vm->vcpus[i]);
 	vm->boost_gen_seen = gen;
 	vm->boost_enabled_seen = p.enabled;
 	/* in chunks: the policy's per-VM state spans them */

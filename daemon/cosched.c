@@ -94,7 +94,32 @@ static uint64_t placement_signature(const struct pvs_daemon *d)
 	return h;
 }
 
-static void place_all(struct pvs_daemon *d)
+/* The VM's own CPUs narrowed by its cpus= (a reload may change it). */
+static void vm_allowed(const struct pvs_daemon *d, struct pvs_vm *vm)
+{
+	const struct pvs_config_vm *c = vm_conf(d, vm);
+	uint64_t any = 0;
+
+	memcpy(vm->allowed, vm->own_cpus, sizeof(vm->allowed));
+	if (!c)
+		return;
+	for (int w = 0; w < 16; w++)
+		any |= c->cpus[w];
+	if (!any)
+		return;
+	any = 0;
+	for (int w = 0; w < 16; w++)
+		any |= vm->own_cpus[w] & c->cpus[w];
+	if (!any) {
+		log_warn("vm %s: cpus= shares no CPU with its affinity; ignored", vm->name);
+		return;
+	}
+	for (int w = 0; w < 16; w++)
+		vm->allowed[w] &= c->cpus[w];
+}
+
+/* 0, or -ENOMEM (nothing changed: tried again next period). */
+static int place_all(struct pvs_daemon *d)
 {
 	struct pvs_cs_mask online = {{0}}, usable;
 	struct pvs_place_vm *pv;
@@ -113,21 +138,27 @@ static void place_all(struct pvs_daemon *d)
 		usable = online;
 	pv = calloc(nvm ? nvm : 1, sizeof(*pv));
 	if (!pv)
-		return;
+		return -ENOMEM;
 	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next, k++) {
+		vm_allowed(d, vm);
 		pv[k].policy = vm->cs_policy;
 		pv[k].nr_vcpus = vm->nr_vcpus;
 		memcpy(pv[k].allowed.w, vm->allowed, sizeof(pv[k].allowed.w));
 		pv[k].out = calloc(vm->nr_vcpus ? vm->nr_vcpus : 1, sizeof(struct pvs_cs_mask));
-		if (!pv[k].out)
-			pv[k].policy = PVS_CS_NONE;
+		if (!pv[k].out) {
+			while (k--)
+				free(pv[k].out);
+			free(pv);
+			return -ENOMEM;
+		}
 	}
 	pvs_place(pv, nvm, &usable);
 	k = 0;
 	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next, k++) {
 		for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
 			struct pvs_vcpu *v = &vm->vcpus[i];
-			int valid = pv[k].policy != PVS_CS_NONE && v->live;
+			int valid = pv[k].policy != PVS_CS_NONE && v->live &&
+			            pvs_cs_mask_count(&pv[k].out[i]);
 
 			if (valid && (!v->cs_mask_valid ||
 			              memcmp(&v->cs_mask, &pv[k].out[i], sizeof(v->cs_mask)))) {
@@ -147,6 +178,7 @@ static void place_all(struct pvs_daemon *d)
 		free(pv[k].out);
 	}
 	free(pv);
+	return 0;
 }
 
 /* ---------- per period ---------- */
@@ -171,40 +203,47 @@ static void relax_vm(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t dt)
 	        .skew_ns = (uint64_t)d->cfg->cosched.skew_ms * 1000000u,
 	        .costart_ns = (uint64_t)d->cfg->cosched.skew_ms * 500000u,
 	};
+	struct pvs_relax_in *in;
+	struct pvs_relax_vcpu *rv;
 	uint64_t waited = 0;
-	uint32_t busy = 0;
+	uint32_t n = vm->nr_vcpus, busy = 0;
 
-	for (uint32_t base = 0; base < vm->nr_vcpus; base += 64) {
-		uint32_t k = vm->nr_vcpus - base < 64 ? vm->nr_vcpus - base : 64;
-		struct pvs_relax_in in[64];
-		struct pvs_relax_vcpu rv[64];
+	if (!n)
+		return;
+	in = calloc(n, sizeof(*in));
+	rv = calloc(n, sizeof(*rv));
+	if (!in || !rv) {
+		free(in);
+		free(rv);
+		return; /* next period */
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const struct pvs_vcpu *v = &vm->vcpus[i];
 
-		for (uint32_t i = 0; i < k; i++) {
-			const struct pvs_vcpu *v = &vm->vcpus[base + i];
-
-			in[i].ready_ns = v->live ? v->track.wait_delta : 0;
-			in[i].idle = !v->live || v->track.state == PVSCHED_VCPU_IDLE ||
-			             v->track.state == PVSCHED_VCPU_UNKNOWN;
-			in[i].boosted = v->boost.boosted;
-			rv[i] = v->relax;
-			if (!in[i].idle) {
-				busy++;
-				waited += in[i].ready_ns;
-			}
-		}
-		/* plentiful: no busy vCPU of the VM waited for a pCPU (< 2 % of
-		 * the period each): everything can run at once, co-start all */
-		pvs_relax_step(rv, in, k, dt, waited * 50 < dt * (busy ? busy : 1), &p);
-		for (uint32_t i = 0; i < k; i++) {
-			struct pvs_vcpu *v = &vm->vcpus[base + i];
-
-			v->relax = rv[i];
-			if (v->cs_stopped != rv[i].stopped) {
-				v->cs_stopped = rv[i].stopped;
-				pvs_actuate(d, vm, v);
-			}
+		in[i].ready_ns = v->live ? v->track.wait_delta : 0;
+		in[i].idle = !v->live || v->track.state == PVSCHED_VCPU_IDLE ||
+		             v->track.state == PVSCHED_VCPU_UNKNOWN;
+		in[i].boosted = v->boost.boosted;
+		rv[i] = v->relax;
+		if (!in[i].idle) {
+			busy++;
+			waited += in[i].ready_ns;
 		}
 	}
+	/* plentiful: the VM's busy vCPUs waited for a pCPU less than 2 % of
+	 * the period on average: all can run at once, co-start everything */
+	pvs_relax_step(rv, in, n, dt, waited * 50 < dt * (busy ? busy : 1), &p);
+	for (uint32_t i = 0; i < n; i++) {
+		struct pvs_vcpu *v = &vm->vcpus[i];
+
+		v->relax = rv[i];
+		if (v->cs_stopped != rv[i].stopped) {
+			v->cs_stopped = rv[i].stopped;
+			pvs_actuate(d, vm, v);
+		}
+	}
+	free(in);
+	free(rv);
 }
 
 void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now)
@@ -216,24 +255,12 @@ void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now)
 	d->cs_last_ns = now;
 	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next) {
 		int pol = pvs_cosched_policy(d, vm);
-		const struct pvs_config_vm *c = vm_conf(d, vm);
 		uint64_t none[16] = {0};
 		uint64_t runnable = 0;
 
-		if (!memcmp(vm->allowed, none, sizeof(none))) {
+		if (!memcmp(vm->own_cpus, none, sizeof(none)))
 			/* the VM's own CPUs, before pvsched placed anything */
-			memcpy(vm->allowed, vm->cpu_mask, sizeof(vm->allowed));
-			if (c && memcmp(c->cpus, none, sizeof(none))) {
-				for (int w = 0; w < 16; w++)
-					vm->allowed[w] &= c->cpus[w];
-				if (!memcmp(vm->allowed, none, sizeof(none))) {
-					log_warn("vm %s: cpus= shares no CPU with its affinity; "
-					         "ignored",
-					         vm->name);
-					memcpy(vm->allowed, vm->cpu_mask, sizeof(vm->allowed));
-				}
-			}
-		}
+			memcpy(vm->own_cpus, vm->cpu_mask, sizeof(vm->own_cpus));
 		if (pol != vm->cs_policy) {
 			log_info("vm %s: co-scheduling %s", vm->name, pvs_cs_policy_name(pol));
 			vm->cs_policy = pol;
@@ -253,9 +280,16 @@ void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now)
 			struct pvs_vcpu *v = &vm->vcpus[i];
 			uint64_t w = v->track.wait_delta;
 
+			/* a slot whose thread changed or went away; then any change
+			 * that failed is tried again (no system call when the
+			 * thread already has what it should) */
+			pvs_actuate_stale(d, v);
 			if (!v->live)
 				continue;
-			if (v->cs_stopped || (pol == PVS_CS_GANG && !v->cs_raised))
+			pvs_actuate(d, vm, v);
+			if (v->layer == PVS_LAYER_BOOST)
+				; /* boosted: neither co-stopped nor limited */
+			else if (v->cs_stopped || (pol == PVS_CS_GANG && !v->cs_raised))
 				v->costop_ns += w;
 			else if (v->boost.state == PVSCHED_BOOST_THROTTLED)
 				v->limited_ns += w;
@@ -271,8 +305,7 @@ void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now)
 			relax_vm(d, vm, dt);
 	}
 	sig = placement_signature(d);
-	if (d->placement_dirty || sig != d->placement_sig) {
-		place_all(d);
+	if ((d->placement_dirty || sig != d->placement_sig) && !place_all(d)) {
 		d->placement_sig = sig;
 		d->placement_dirty = 0;
 	}

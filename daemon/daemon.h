@@ -36,6 +36,7 @@ struct pvs_daemon {
 	/* the daemon's own class: SCHED_FIFO above every boost and gang while
 	 * it holds some thread in an RT class, else the fair class */
 	int self_rt;
+	int self_rt_failed;  /* the last attempt to raise itself failed (logged) */
 	uint32_t rt_threads; /* vCPU threads it holds at an RT priority */
 	/* co-scheduling (daemon/cosched.c) */
 	struct pvs_gang gang;
@@ -90,6 +91,9 @@ int pvs_actuate(struct pvs_daemon *d, struct pvs_vm *vm, struct pvs_vcpu *v);
 /* The thread behind V changed or is gone: forget what was applied to the
  * old one (restored if it still exists). */
 void pvs_actuate_release(struct pvs_daemon *d, struct pvs_vcpu *v);
+/* If the thread behind V changed or is gone since something was applied
+ * to it: release it and reset V's boost and co-scheduling state; 1 if so. */
+int pvs_actuate_stale(struct pvs_daemon *d, struct pvs_vcpu *v);
 /* Back to the fair class when no thread is held at an RT priority. */
 void pvs_self_sched_update(struct pvs_daemon *d);
 /* The daemon's own class: RT (SCHED_FIFO boost_priority + 1) or the fair

@@ -301,9 +301,11 @@ int main(int argc, char **argv)
 					last_quick = now;
 				}
 				pvs_sample_all(&d, now);
-				/* without a fast boost loop, verdicts (DENIED) and
-				 * releases still happen every period */
-				if (!boost_armed)
+				/* without a fast boost loop (no VM has boosting on:
+				 * the one-shot timer may be armed for the gang only),
+				 * verdicts (DENIED) and the release of a boost that
+				 * was just turned off still happen every period */
+				if (!boost_armed || !pvs_boost_active(&d))
 					pvs_boost_scan(&d, now);
 				pvs_cosched_sample(&d, now);
 				if (now >= d.cs_next_ns)
@@ -413,6 +415,10 @@ int main(int argc, char **argv)
 				d.cfg = cfg;
 				pvs_discovery_free();  /* qemu_comm may have changed */
 				d.placement_dirty = 1; /* reserved_cpus, cpus= */
+				/* a new boost_priority: stay above it */
+				if (d.self_rt && pvs_self_sched(&d, 1) < 0)
+					log_warn("cannot raise pvschedd to SCHED_FIFO %u",
+					         d.cfg->boost.priority + 1);
 				log_info("configuration reloaded from %s", config_path);
 			}
 		}

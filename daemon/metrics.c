@@ -213,10 +213,11 @@ static const struct family {
                           "Time the vCPU thread was runnable but waiting in a host run queue "
                           "(esxtop %RDY = rate * 100)."},
         [F_VCPU_COSTOP] = {"pvsched_vcpu_costop_seconds_total", "counter", S_VCPU, NULL,
-                           "Ready time while co-stopped by pvsched (esxtop %CSTP = rate * 100)."},
+                           "Ready time while co-stopped by pvsched: by relaxed, or its gang "
+                           "waiting for its slice (esxtop %CSTP = rate * 100)."},
         [F_VCPU_LIMITED] = {"pvsched_vcpu_limited_seconds_total", "counter", S_VCPU, NULL,
-                            "Ready time while held by a limit: boost throttled or outside its "
-                            "gang's slice (esxtop %MLMTD = rate * 100)."},
+                            "Ready time while its boost request was held by the budget "
+                            "(throttled) (esxtop %MLMTD = rate * 100)."},
         [F_VCPU_BOOST] = {"pvsched_vcpu_boost_seconds_total", "counter", S_VCPU, NULL,
                           "Time the vCPU thread was boosted."},
         [F_VCPU_PREEMPTIONS] = {"pvsched_vcpu_preemptions_total", "counter", S_VCPU, NULL,
@@ -446,7 +447,14 @@ int pvs_metrics_write_file(const struct pvs_daemon *d, const char *path, uint64_
 	rc = pvs_metrics_format(d, now_ns, &text, &len);
 	if (rc < 0)
 		return rc;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	/* a fresh file (O_EXCL): a link planted at PATH.tmp in a writable
+	 * directory is removed, never written through */
+	if (unlink(tmp) < 0 && errno != ENOENT) {
+		rc = -errno;
+		free(text);
+		return rc;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
 		rc = -errno;
 		free(text);
@@ -466,8 +474,9 @@ int pvs_metrics_write_file(const struct pvs_daemon *d, const char *path, uint64_
 		off += (size_t)n;
 	}
 	free(text);
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
+	/* no fsync: the rename is what makes it atomic for the collector, the
+	 * file is rewritten every interval, and pvschedd may be holding RT
+	 * threads: it must not wait for a disk in its loop */
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	if (rc == 0 && rename(tmp, path) < 0)

@@ -27,8 +27,9 @@ int pvs_metrics_format(const struct pvs_daemon *d, uint64_t now_ns, char **out, 
 
 /*
  * Write the text to PATH atomically, as the textfile collector needs: into
- * PATH.tmp in the same directory (mode 0644 whatever the umask), fsync,
- * then rename over PATH.  0, or -errno (PATH.tmp removed, PATH untouched).
+ * a fresh PATH.tmp in the same directory (O_EXCL after removing any old
+ * one; mode 0644 whatever the umask), then rename over PATH (no fsync:
+ * pvschedd's loop must not wait for a disk).  0, or -errno (PATH.tmp removed, PATH untouched).
  */
 int pvs_metrics_write_file(const struct pvs_daemon *d, const char *path, uint64_t now_ns);
 

@@ -36,6 +36,7 @@ struct pvs_vcpu {
 	uint32_t boost_pct_x100;
 	/* what daemon/actuate.c gave the thread (through the journal) */
 	int layer;                   /* enum pvs_layer it has now */
+	int rt_held;                 /* counted in pvs_daemon.rt_threads */
 	struct pvs_thread_id act_id; /* the thread it was applied to; tid 0: none */
 	int act_err_logged;
 	int mask_applied; /* the thread has cs_mask as its affinity */
@@ -96,8 +97,10 @@ struct pvs_vm {
 	int cs_override;          /* -1: config; else the pvschedctl policy */
 	uint32_t shares_override; /* 0: config */
 	int cs_policy;            /* effective policy (enum pvs_cs_policy) */
-	uint64_t allowed[16];     /* CPUs the VM may use: its own affinity when
-	                             first seen, narrowed by cpus= */
+	uint64_t own_cpus[16];    /* its threads' affinity when first seen,
+	                             before pvsched placed anything */
+	uint64_t allowed[16];     /* CPUs placement may use: own_cpus narrowed
+	                             by cpus= (recomputed at every placement) */
 	struct pvs_gang_vm gang;  /* rotation state */
 	uint64_t gang_ns;         /* time its gang held the slice */
 	uint32_t placed_shared;   /* vCPUs that had to share a pCPU (spread) */

@@ -92,6 +92,12 @@ static void place_one(struct pvs_place_vm *vm, const struct pvs_cs_mask *avail, 
 		return;
 	for (uint32_t i = 0; i < nv; i++)
 		memset(&vm->out[i], 0, sizeof(vm->out[i]));
+	if (!m) {
+		/* nothing to place on (an empty allowed set): out stays empty,
+		 * the caller leaves the threads as they are */
+		vm->shared = nv;
+		return;
+	}
 	if (dedicated) {
 		/* one CPU each, as far as they go; what is left shares */
 		unsigned k = m < nv ? m : nv;
@@ -143,6 +149,14 @@ void pvs_place(struct pvs_place_vm *vms, uint32_t n, const struct pvs_cs_mask *u
 			continue;
 		mask_and(&tmp, &vms[i].allowed, usable);
 		mask_andnot(&avail, &tmp, &claimed);
+		if (!pvs_cs_mask_count(&avail)) {
+			/* every CPU it may use is dedicated already: spread it
+			 * over them like a spread VM and say so */
+			place_one(&vms[i], pvs_cs_mask_count(&tmp) ? &tmp : &vms[i].allowed, load,
+			          0, NULL);
+			vms[i].dedicated_short = 1;
+			continue;
+		}
 		place_one(&vms[i], &avail, load, 1, &claimed);
 	}
 	for (uint32_t i = 0; i < n; i++) {
@@ -211,6 +225,11 @@ int pvs_gang_step(struct pvs_gang *g, struct pvs_gang_vm *vms, uint32_t n,
 			vms[i].pass = minpass;
 		vms[i].was_runnable = vms[i].runnable;
 	}
+	/* keep passes small: only their differences matter (with shares 1 a
+	 * pass would otherwise wrap after about 5 hours of slices) */
+	if (minpass != UINT64_MAX && minpass > 0)
+		for (uint32_t i = 0; i < n; i++)
+			vms[i].pass = vms[i].pass > minpass ? vms[i].pass - minpass : 0;
 
 	/* the current turn goes on: a slice while its VM is runnable, a gap
 	 * while gang time is owed */

@@ -15,7 +15,9 @@ policy gang (strict co-scheduling) from the config.
     nice -10 hog on its vCPU 1's pCPU, vCPU 1 falls behind and vCPU 0 is
     co-stopped (SCHED_IDLE) until the hog goes;
  5. SIGTERM: every thread restored (attributes and affinity);
- 6. SIGKILL during a gang slice, then `pvschedctl reset`: restored without
+ 6. churn: a spread VM whose vCPU threads keep dying: every thread that
+    left its slot is released (the journal keeps only live threads);
+ 7. SIGKILL during a gang slice, then `pvschedctl reset`: restored without
     a daemon.
 RT spinning is bounded: the procvm processes stop themselves after 30 s
 (--duration), the gang's RT share is cosched_rt_pct (here 80 %) of each
@@ -25,7 +27,8 @@ import os
 import signal
 import time
 
-from pvstest import RESET_ON_FORK, check, run, sched_policy as policy
+import pvstest
+from pvstest import RESET_ON_FORK, check, proc_tids, run, sched_policy as policy
 
 GANG_PRIO = 5
 
@@ -87,6 +90,21 @@ def poll(tids_a, tids_b, seconds, seen):
         else:
             seen['split'] += 1  # mid-transition: one thread changed already
         time.sleep(0.002)
+
+
+def live_records(path):
+    """Thread identities with a live record in the journal at PATH."""
+    live = set()
+    with open(path) as f:
+        for ln in f:
+            w = ln.split()
+            if not w or w[0].startswith('#'):
+                continue
+            if w[0] in ('+', 'A'):
+                live.add((w[2], w[3]))
+            elif w[0] == '-':
+                live.discard((w[1], w[2]))
+    return live
 
 
 def main(h):
@@ -160,7 +178,25 @@ def main(h):
         check(own(t), 'thread %d not restored at exit: %r %s'
               % (t, policy(t), os.sched_getaffinity(t)))
 
-    h.log('6. SIGKILL in a slice, then pvschedctl reset')
+    h.log('6. churn: a spread VM whose vCPU threads keep dying and being replaced')
+    # every thread that leaves a slot is released: its journal record voided,
+    # its pidfd closed (the journal holds only the live threads' records)
+    dmn = h.start_daemon(conf)
+    churn = h.spawn([pvstest.binary('CHURNVM'), '-n', '2', '-l', '60', '-c', '2',
+                     '-o', h.path('churn.log')], 'churnvm')
+    h.wait_for(lambda: len([c for c in proc_tids(churn.pid).values()
+                            if c.startswith('vcpu')]) == 2, 'churnvm threads')
+    h.ctl('attach', '--pid', str(churn.pid), '--name', 'C', '--threads', 'vcpu*')
+    h.ctl('policy', 'C', 'spread')
+    time.sleep(3)  # 2 s of churn (~60 thread lives), then a stable phase
+    recs = live_records(journal)
+    fds = len(os.listdir('/proc/%d/fd' % dmn.pid))
+    h.log('   live journal records %d, pvschedd fds %d' % (len(recs), fds))
+    check(len(recs) <= 2, 'journal keeps records of threads that left: %r' % recs)
+    h.stop(churn)
+    h.stop(dmn)
+
+    h.log('7. SIGKILL in a slice, then pvschedctl reset')
     dmn = h.start_daemon(conf)
     h.attach(pa.pid, 'A', '--threads', 'vcpu*')
     h.attach(pb.pid, 'B', '--threads', 'vcpu*')

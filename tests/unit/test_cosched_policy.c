@@ -157,6 +157,33 @@ static void t_dedicated(void)
 			for (int j = 0; j < 2; j++)
 				CHECK(disjoint(&d2[i], &d[j]));
 	}
+	NOTE("no free CPU left to dedicate: placed over its CPUs anyway, flagged");
+	{
+		struct pvs_cs_mask a[2], b[2], u2 = cpus(0, 2);
+		struct pvs_place_vm w[2] = {
+		        {.policy = PVS_CS_DEDICATED,
+		         .nr_vcpus = 2,
+		         .allowed = cpus(0, 2),
+		         .out = a},
+		        {.policy = PVS_CS_DEDICATED,
+		         .nr_vcpus = 2,
+		         .allowed = cpus(0, 2),
+		         .out = b},
+		};
+		pvs_place(w, 2, &u2);
+		CHECK_EQ(w[0].dedicated_short, 0);
+		CHECK_EQ(w[1].dedicated_short, 1);
+		CHECK_EQU(pvs_cs_mask_count(&b[0]), 1);
+		CHECK_EQU(pvs_cs_mask_count(&b[1]), 1);
+		CHECK(disjoint(&b[0], &b[1]));
+	}
+	NOTE("an empty allowed set: nothing placed (empty masks), no crash");
+	{
+		struct pvs_cs_mask o[2], u2 = cpus(0, 2);
+		struct pvs_place_vm w = {.policy = PVS_CS_SPREAD, .nr_vcpus = 2, .out = o};
+		pvs_place(&w, 1, &u2);
+		CHECK_EQU(pvs_cs_mask_count(&o[0]) + pvs_cs_mask_count(&o[1]), 0);
+	}
 }
 
 /* Run the rotation for DURATION with VMs always runnable; return each VM's
@@ -189,6 +216,28 @@ static void t_gang_shares(void)
 	r = (double)v[0].run_ns / (double)v[1].run_ns;
 	NOTE("shares 2000:1000 -> slice time %.3f : 1", r);
 	CHECK_NEAR(r, 2.0, 0.05);
+	NOTE("shares 1:1 for 12 simulated hours: passes stay small, turns alternate");
+	memset(v, 0, sizeof(v));
+	v[0].shares = v[1].shares = 1;
+	v[0].runnable = v[1].runnable = 1;
+	{
+		struct pvs_gang g;
+		uint64_t next, now = S0;
+		int last = -1, runs = 0, longest = 0;
+
+		pvs_gang_init(&g);
+		for (uint64_t t = 0; t < 12ull * 3600 * 100; t++) {
+			int c = pvs_gang_step(&g, v, 2, &p, now, &next);
+			runs = c == last ? runs + 1 : 1;
+			if (runs > longest)
+				longest = runs;
+			last = c;
+			now = next;
+		}
+		CHECK_EQ(longest, 1);
+		CHECK(v[0].pass < (p.slice_ns << 21) && v[1].pass < (p.slice_ns << 21));
+		CHECK_NEAR((double)v[0].run_ns / (double)v[1].run_ns, 1.0, 0.001);
+	}
 	NOTE("three equal VMs take turns");
 	memset(v, 0, sizeof(v));
 	for (int i = 0; i < 3; i++) {
