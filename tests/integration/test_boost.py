@@ -149,11 +149,14 @@ def main(h):
     h.wait_for(lambda: a.state(0) == 2, 'DENIED', timeout=5)
     time.sleep(0.1)
     check(not is_boosted(t0), 'boosted while boosting is off')
-    h.ctl('boost', 'on', 'rt-a')
-    h.wait_for(lambda: is_boosted(t0), 'boost after boost on', timeout=5)
     h.ctl('boost', 'nosuch', ok=False)
     h.ctl('boost', 'on', 'no-such-vm', ok=False)
     h.ctl('boost', 'set', 'rt-a', '--max-ms', '0', ok=False)
+    # step 4 kills the daemon while this boost is held: no limit may end it
+    # first, however slow this machine (or a sanitizer build) is
+    h.ctl('boost', 'set', 'rt-a', '--max-ms', '10000', '--budget-pct', '100')
+    h.ctl('boost', 'on', 'rt-a')
+    h.wait_for(lambda: is_boosted(t0), 'boost after boost on', timeout=5)
 
     h.log('4. kill -9 while boosted; a new pvschedd restores from the journal')
     h.stop(h.daemon, sig=signal.SIGKILL)
@@ -166,6 +169,7 @@ def main(h):
     h.attach(a.p.pid, 'rt-a', '--threads', 'vcpu*')
     h.wait_vm('rt-a', nvcpus=2, region_ok=True)
     a.opened()
+    h.ctl('boost', 'set', 'rt-a', '--max-ms', '10000', '--budget-pct', '100')
     # the guest's request is still outstanding: the new daemon honours it
     h.wait_for(lambda: is_boosted(t0), 'boost of the outstanding request after the restart',
                timeout=5)
