@@ -400,6 +400,8 @@ int pvs_cosched_set(struct pvs_daemon *d, struct pvs_vm *vm, int policy, uint32_
 	vm->cs_override = policy;
 	if (shares)
 		vm->shares_override = shares;
+	else if (policy < 0)
+		vm->shares_override = 0; /* "config" without shares: all of it */
 	d->placement_dirty = 1;
 	/* the policy takes effect at the next period (pvs_cosched_sample) */
 	return 0;

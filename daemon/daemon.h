@@ -109,8 +109,8 @@ uint32_t pvs_cosched_shares(const struct pvs_daemon *d, const struct pvs_vm *vm)
 void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now_ns);
 /* The gang rotation; returns when to run it again (UINT64_MAX: never). */
 uint64_t pvs_cosched_tick(struct pvs_daemon *d, uint64_t now_ns);
-/* pvschedctl policy: POLICY (-1 = back to the config) and SHARES (0 = keep)
- * for VM; 0 or -errno with a message in ERR. */
+/* pvschedctl policy: POLICY (-1 = back to the config: the shares too unless
+ * SHARES is given) and SHARES (0 = keep) for VM; 0 or -errno with ERR. */
 int pvs_cosched_set(struct pvs_daemon *d, struct pvs_vm *vm, int policy, uint32_t shares, char *err,
                     size_t errlen);
 

@@ -149,6 +149,15 @@ def main(h):
     st = h.status()
     pol = {v['name']: v.get('policy') for v in st['vms']}
     check(pol.get('A') == 'none' and pol.get('B') == 'gang', 'status policies: %r' % pol)
+    h.ctl('policy', 'A', 'none', '--shares', '3000')
+    check(h.vm(h.status(), 'A').get('shares') == 3000, 'shares 3000 not in force')
+    h.ctl('policy', 'A', 'config')
+    st = h.vm(h.status(), 'A')
+    check(st.get('policy') == 'gang' and st.get('shares') == 1000,
+          'policy A config: not back to the config (gang, 1000): %r %r'
+          % (st.get('policy'), st.get('shares')))
+    h.ctl('policy', 'A', 'none')
+    h.wait_for(lambda: all(own(t) for t in ta), 'A restored again', timeout=5)
 
     h.log('4. relaxed: never an RT priority; a vCPU far ahead is co-stopped')
     h.ctl('policy', 'B', 'none')
