@@ -94,13 +94,15 @@ static uint64_t placement_signature(const struct pvs_daemon *d)
 	return h;
 }
 
-/* The VM's own CPUs narrowed by its cpus= (a reload may change it). */
-static void vm_allowed(const struct pvs_daemon *d, struct pvs_vm *vm)
+/* The CPUs placement may use for VM: its own, narrowed by its cpus= (read
+ * at every placement: a reload may change it). */
+static void vm_allowed(const struct pvs_daemon *d, const struct pvs_vm *vm,
+                       struct pvs_cs_mask *allowed)
 {
 	const struct pvs_config_vm *c = vm_conf(d, vm);
 	uint64_t any = 0;
 
-	memcpy(vm->allowed, vm->own_cpus, sizeof(vm->allowed));
+	memcpy(allowed->w, vm->own_cpus, sizeof(allowed->w));
 	if (!c)
 		return;
 	for (int w = 0; w < 16; w++)
@@ -115,7 +117,7 @@ static void vm_allowed(const struct pvs_daemon *d, struct pvs_vm *vm)
 		return;
 	}
 	for (int w = 0; w < 16; w++)
-		vm->allowed[w] &= c->cpus[w];
+		allowed->w[w] &= c->cpus[w];
 }
 
 /* 0, or -ENOMEM (nothing changed: tried again next period). */
@@ -140,10 +142,9 @@ static int place_all(struct pvs_daemon *d)
 	if (!pv)
 		return -ENOMEM;
 	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next, k++) {
-		vm_allowed(d, vm);
+		vm_allowed(d, vm, &pv[k].allowed);
 		pv[k].policy = vm->cs_policy;
 		pv[k].nr_vcpus = vm->nr_vcpus;
-		memcpy(pv[k].allowed.w, vm->allowed, sizeof(pv[k].allowed.w));
 		pv[k].out = calloc(vm->nr_vcpus ? vm->nr_vcpus : 1, sizeof(struct pvs_cs_mask));
 		if (!pv[k].out) {
 			while (k--)
@@ -267,32 +268,28 @@ void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now)
 			for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
 				struct pvs_vcpu *v = &vm->vcpus[i];
 
+				/* applied by the loop below */
 				memset(&v->relax, 0, sizeof(v->relax));
-				if (v->cs_raised || v->cs_stopped) {
-					v->cs_raised = v->cs_stopped = 0;
-					pvs_actuate(d, vm, v);
-				}
+				v->cs_raised = v->cs_stopped = 0;
 			}
-			if (d->cs_next_ns == UINT64_MAX && pol == PVS_CS_GANG)
-				d->cs_next_ns = now;
 		}
 		for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
 			struct pvs_vcpu *v = &vm->vcpus[i];
 			uint64_t w = v->track.wait_delta;
 
-			/* a slot whose thread changed or went away; then any change
-			 * that failed is tried again (no system call when the
-			 * thread already has what it should) */
-			pvs_actuate_stale(d, v);
+			/* releases a slot whose thread changed or went away, then
+			 * applies what changed or failed before (no system call
+			 * when the thread already has what it should) */
+			pvs_actuate(d, vm, v);
 			if (!v->live)
 				continue;
-			pvs_actuate(d, vm, v);
-			if (v->layer == PVS_LAYER_BOOST)
-				; /* boosted: neither co-stopped nor limited */
-			else if (v->cs_stopped || (pol == PVS_CS_GANG && !v->cs_raised))
-				v->costop_ns += w;
-			else if (v->boost.state == PVSCHED_BOOST_THROTTLED)
-				v->limited_ns += w;
+			/* a boosted vCPU is neither co-stopped nor limited */
+			if (v->layer != PVS_LAYER_BOOST) {
+				if (v->cs_stopped || (pol == PVS_CS_GANG && !v->cs_raised))
+					v->costop_ns += w;
+				else if (v->boost.state == PVSCHED_BOOST_THROTTLED)
+					v->limited_ns += w;
+			}
 			if (v->track.state == PVSCHED_VCPU_RUNNING ||
 			    v->track.state == PVSCHED_VCPU_PREEMPTED)
 				runnable++;

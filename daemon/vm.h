@@ -98,9 +98,8 @@ struct pvs_vm {
 	uint32_t shares_override; /* 0: config */
 	int cs_policy;            /* effective policy (enum pvs_cs_policy) */
 	uint64_t own_cpus[16];    /* its threads' affinity when first seen,
-	                             before pvsched placed anything */
-	uint64_t allowed[16];     /* CPUs placement may use: own_cpus narrowed
-	                             by cpus= (recomputed at every placement) */
+	                             before pvsched placed anything (narrowed
+	                             by cpus= at every placement) */
 	struct pvs_gang_vm gang;  /* rotation state */
 	uint64_t gang_ns;         /* time its gang held the slice */
 	uint32_t placed_shared;   /* vCPUs that had to share a pCPU (spread) */
