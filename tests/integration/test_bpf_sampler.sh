@@ -9,7 +9,7 @@
 # Two pvschedd instances run side by side, one with sampler = bpf, one with
 # sampler = procfs, both watching the same two process VMs:
 #   busy  pvsched-procvm -t 2     (vCPU threads pinned to CPUs 1.., round robin)
-#   idle  pvsched-procvm -t 2 -i
+#   idle  pvsched-procvm -t 2 -i  (threads on CPUs 1..)
 # The daemons, pvschedctl and this script stay on CPU 0, off the busy
 # vCPUs' CPUs: the sampler discounts the vCPU its own daemon displaces when
 # it wakes to sample, but not one displaced by pvschedctl or this script.
@@ -21,7 +21,7 @@
 #     wait only when it ends, so a long wait in progress at a phase
 #     boundary lands in the next phase for procfs, in its own for bpf;
 #   - both saw the hogs make the vCPUs wait;
-#   - the bpf daemon's instantaneous state, polled every 50 ms, is
+#   - the bpf daemon's instantaneous state, polled at random instants, is
 #     "preempted" in about the share of time the vCPU waited meanwhile by
 #     its own exact counters (within STATE_TOL plus two binomial standard
 #     deviations for the number of polls), under the hogs and after;
@@ -135,7 +135,10 @@ for _ in $(seq 50); do
 	[ -s "$work/busy.out" ] && [ -s "$work/idle.out" ] && break
 	sleep 0.1
 done
-# pin the busy vCPUs away from CPU 0
+# pin every vCPU thread away from CPU 0 (the busy ones round robin over
+# CPUs 1.., the idle VM's threads to all of them): a vCPU sharing CPU 0
+# with pvschedctl waits while each poll runs, exactly when the poll reads
+# its state, and would look awake far more often than it is
 mapfile -t vtids < <(for t in "/proc/$busy/task/"*; do
 	case $(cat "$t/comm") in vcpu*) basename "$t" ;; esac
 done | sort -n)
@@ -145,6 +148,9 @@ if [ "${#vtids[@]}" -ne "$nv" ]; then
 fi
 for i in "${!vtids[@]}"; do
 	taskset -p -c "$(vcpu_cpu "$i")" "${vtids[$i]}" >/dev/null || { say "FAIL: taskset"; exit 1; }
+done
+for t in "/proc/$idle/task/"*; do
+	taskset -p -c "1-$((ncpu - 1))" "$(basename "$t")" >/dev/null || { say "FAIL: taskset"; exit 1; }
 done
 
 for s in bpf procfs; do
@@ -162,13 +168,19 @@ snap() { # snap LABEL: both daemons' status, back to back
 		"$ctl" -s "$work/procfs.sock" status --json >"$work/snap-$1-procfs.json"
 }
 usec() { local t=$EPOCHREALTIME; echo $((${t%.*} * 1000000 + 10#${t#*.})); }
-poll() { # poll PHASE SECONDS: bpf daemon's states every 50 ms
+# poll PHASE SECONDS: the bpf daemon's states, 20 to 80 ms apart at random.
+# Random, because vCPUs sharing a CPU take turns in 4 ms slices (HZ=250):
+# polls a fixed time apart (50 ms plus a fairly constant pvschedctl run)
+# land on the same phase of the turns again and again and saw one vCPU
+# preempted in 0.22 of the polls and its sibling in 0.81, both waiting half
+# the time.
+poll() {
 	local end=$(($(usec) + $2 * 1000000))
 	: >"$work/poll-$1.jsonl"
 	while [ "$(usec)" -lt $end ]; do
 		"$ctl" -s "$work/bpf.sock" status --json | tr -d '\n' >>"$work/poll-$1.jsonl"
 		echo >>"$work/poll-$1.jsonl"
-		sleep 0.05
+		sleep "0.0$((20 + RANDOM % 60))"
 	done
 }
 
