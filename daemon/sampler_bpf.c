@@ -462,7 +462,8 @@ static int bpf_sample(struct pvs_vcpu *v, uint64_t now_ns, int need_invol,
 	out->run_ns = run;
 	out->wait_ns = wait;
 	out->involuntary = si->base_invol + r.invol;
-	/* the state at the sample instant: the one before, if it changed since */
+	/* the state at the sample instant: the one the program kept for
+	 * pvschedd's wake-up, if it changed since (however often) */
 	shown = state;
 	if (since > sample_instant(now_ns) && r.prev >= PVS_BPF_RUNNING &&
 	    r.prev <= PVS_BPF_SLEEPING)

@@ -80,8 +80,8 @@ __u32 seed_slot;
 
 /* pvschedd's thread and when it was last woken (by its tick timer, mostly):
  * the instant its sample describes.  A vCPU on the CPU pvschedd then runs
- * on is preempted by pvschedd itself; the state it had before that (prev)
- * is the one to report. */
+ * on is preempted by pvschedd itself; the state it had at the wake-up
+ * (prev, see set_st()) is the one to report. */
 __u32 observer_tid;
 __u64 observer_woken;
 
@@ -177,9 +177,16 @@ static __always_inline __u64 st_since(__u64 st)
 	return st >> PVS_BPF_STATE_BITS;
 }
 
+/* prev keeps the state at pvschedd's last wake-up, the instant its next
+ * sample describes: the state being left if it was already in force then,
+ * else it stays what an earlier change since that wake-up set.  Keeping
+ * only the state before the last change was wrong whenever pvschedd read
+ * later than two changes after its wake-up (a vCPU that woke, ran and
+ * slept again meanwhile was shown running). */
 static __always_inline void set_st(struct pvs_bpf_rec *r, __u32 old, __u64 now, __u32 state)
 {
-	r->prev = old;
+	if (st_since(r->st) <= *(volatile __u64 *)&observer_woken)
+		r->prev = old;
 	r->st = PVS_BPF_ST(now, state);
 }
 

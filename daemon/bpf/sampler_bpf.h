@@ -66,8 +66,8 @@ struct pvs_bpf_rec {
 	__u64 wait_ns; /* [K] completed run-queue waits since the slot was opened */
 	__u64 invol;   /* [K] switched out while still runnable (preemptions) */
 	__u64 events;  /* [K] scheduler events seen (diagnostics) */
-	__u32 prev;    /* [K] the state before st's (the state at an instant
-	                * before st's "since") */
+	__u32 prev;    /* [K] the state at pvschedd's last wake-up if st's
+	                * "since" is later (see set_st() in sampler.bpf.c) */
 	__u32 pad;
 	__u64 reserved;
 };
