@@ -32,18 +32,67 @@ static const struct pvs_config_vm *vm_conf(const struct pvs_daemon *d, const str
 	return pvs_config_vm_find(d->cfg, vm->name);
 }
 
-int pvs_cosched_policy(const struct pvs_daemon *d, const struct pvs_vm *vm)
+static void vm_allowed(const struct pvs_daemon *d, const struct pvs_vm *vm,
+                       struct pvs_cs_mask *allowed, int warn);
+
+/* The policy asked for: the run-time override, the VM's config, the default. */
+static int wanted_policy(const struct pvs_daemon *d, const struct pvs_vm *vm)
 {
 	const struct pvs_config_vm *c;
 
-	if (!d->journal)
-		return PVS_CS_NONE; /* nothing may change a thread */
 	if (vm->cs_override >= 0)
 		return vm->cs_override;
 	c = vm_conf(d, vm);
 	if (c && c->cosched >= 0)
 		return c->cosched;
 	return d->cfg->cosched.policy;
+}
+
+uint32_t pvs_cosched_live_vcpus(const struct pvs_vm *vm)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++)
+		n += vm->vcpus[i].live != 0;
+	return n;
+}
+
+/* How many pCPUs VM's vCPUs may be placed on: its own CPUs narrowed by
+ * cpus=, less the reserved housekeeping CPUs (all of them if that leaves
+ * none, as placement does).  0 before its threads' CPUs are known. */
+uint32_t pvs_cosched_vm_cpus(const struct pvs_daemon *d, const struct pvs_vm *vm)
+{
+	struct pvs_cs_mask allowed, usable;
+
+	vm_allowed(d, vm, &allowed, 0);
+	usable = allowed;
+	for (unsigned w = 0; w < PVS_CS_MASK_WORDS; w++)
+		usable.w[w] &= ~d->cfg->cosched.reserved[w];
+	return pvs_cs_mask_count(&usable) ? pvs_cs_mask_count(&usable)
+	                                  : pvs_cs_mask_count(&allowed);
+}
+
+/* A gang runs all its vCPUs at once on distinct pCPUs: with more live vCPUs
+ * than pCPUs it may use, the ones left over would wait out every slice
+ * behind SCHED_FIFO siblings (a lock holder among them with them), worse
+ * than no co-scheduling.  Such a VM is co-scheduled relaxed instead. */
+static int gang_fits(const struct pvs_daemon *d, const struct pvs_vm *vm)
+{
+	uint32_t cpus = pvs_cosched_vm_cpus(d, vm);
+
+	return !cpus || pvs_cosched_live_vcpus(vm) <= cpus;
+}
+
+int pvs_cosched_policy(const struct pvs_daemon *d, const struct pvs_vm *vm)
+{
+	int pol;
+
+	if (!d->journal)
+		return PVS_CS_NONE; /* nothing may change a thread */
+	pol = wanted_policy(d, vm);
+	if (pol == PVS_CS_GANG && !gang_fits(d, vm))
+		return PVS_CS_RELAXED;
+	return pol;
 }
 
 uint32_t pvs_cosched_shares(const struct pvs_daemon *d, const struct pvs_vm *vm)
@@ -97,7 +146,7 @@ static uint64_t placement_signature(const struct pvs_daemon *d)
 /* The CPUs placement may use for VM: its own, narrowed by its cpus= (read
  * at every placement: a reload may change it). */
 static void vm_allowed(const struct pvs_daemon *d, const struct pvs_vm *vm,
-                       struct pvs_cs_mask *allowed)
+                       struct pvs_cs_mask *allowed, int warn)
 {
 	const struct pvs_config_vm *c = vm_conf(d, vm);
 	uint64_t any = 0;
@@ -113,7 +162,8 @@ static void vm_allowed(const struct pvs_daemon *d, const struct pvs_vm *vm,
 	for (int w = 0; w < 16; w++)
 		any |= vm->own_cpus[w] & c->cpus[w];
 	if (!any) {
-		log_warn("vm %s: cpus= shares no CPU with its affinity; ignored", vm->name);
+		if (warn)
+			log_warn("vm %s: cpus= shares no CPU with its affinity; ignored", vm->name);
 		return;
 	}
 	for (int w = 0; w < 16; w++)
@@ -142,7 +192,7 @@ static int place_all(struct pvs_daemon *d)
 	if (!pv)
 		return -ENOMEM;
 	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next, k++) {
-		vm_allowed(d, vm, &pv[k].allowed);
+		vm_allowed(d, vm, &pv[k].allowed, 1);
 		pv[k].policy = vm->cs_policy;
 		pv[k].nr_vcpus = vm->nr_vcpus;
 		pv[k].out = calloc(vm->nr_vcpus ? vm->nr_vcpus : 1, sizeof(struct pvs_cs_mask));
@@ -255,15 +305,23 @@ void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now)
 
 	d->cs_last_ns = now;
 	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next) {
-		int pol = pvs_cosched_policy(d, vm);
 		uint64_t none[16] = {0};
 		uint64_t runnable = 0;
+		int pol;
 
 		if (!memcmp(vm->own_cpus, none, sizeof(none)))
 			/* the VM's own CPUs, before pvsched placed anything */
 			memcpy(vm->own_cpus, vm->cpu_mask, sizeof(vm->own_cpus));
+		pol = pvs_cosched_policy(d, vm);
 		if (pol != vm->cs_policy) {
-			log_info("vm %s: co-scheduling %s", vm->name, pvs_cs_policy_name(pol));
+			if (pol == PVS_CS_RELAXED && wanted_policy(d, vm) == PVS_CS_GANG)
+				log_warn("vm %s: co-scheduling relaxed, not gang: %u vCPUs, "
+				         "%u pCPUs it may use",
+				         vm->name, pvs_cosched_live_vcpus(vm),
+				         pvs_cosched_vm_cpus(d, vm));
+			else
+				log_info("vm %s: co-scheduling %s", vm->name,
+				         pvs_cs_policy_name(pol));
 			vm->cs_policy = pol;
 			for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
 				struct pvs_vcpu *v = &vm->vcpus[i];
@@ -393,6 +451,13 @@ int pvs_cosched_set(struct pvs_daemon *d, struct pvs_vm *vm, int policy, uint32_
 		snprintf(err, errlen, "co-scheduling unavailable: the journal %s is not open",
 		         d->cfg->journal);
 		return -ENOTSUP;
+	}
+	if (policy == PVS_CS_GANG && !gang_fits(d, vm)) {
+		snprintf(err, errlen,
+		         "vm %s: gang needs a pCPU for each of its %u vCPUs and it may use %u; "
+		         "use relaxed, or give it more CPUs (cpus=, reserved_cpus=)",
+		         vm->name, pvs_cosched_live_vcpus(vm), pvs_cosched_vm_cpus(d, vm));
+		return -EINVAL;
 	}
 	vm->cs_override = policy;
 	if (shares)

@@ -103,7 +103,12 @@ int pvs_self_sched(struct pvs_daemon *d, int rt);
 void pvs_actuate_vm_release(struct pvs_daemon *d, struct pvs_vm *vm);
 
 /* cosched.c: placement and co-scheduling. */
+/* The policy in force: as configured or set at run time, but relaxed for a
+ * gang VM with more live vCPUs than pCPUs it may use. */
 int pvs_cosched_policy(const struct pvs_daemon *d, const struct pvs_vm *vm);
+uint32_t pvs_cosched_live_vcpus(const struct pvs_vm *vm);
+/* pCPUs VM's vCPUs may be placed on (0: not known yet). */
+uint32_t pvs_cosched_vm_cpus(const struct pvs_daemon *d, const struct pvs_vm *vm);
 uint32_t pvs_cosched_shares(const struct pvs_daemon *d, const struct pvs_vm *vm);
 /* After every sample: skew (relaxed), runnable VMs (gang), counters. */
 void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now_ns);

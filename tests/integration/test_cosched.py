@@ -18,7 +18,10 @@ policy gang (strict co-scheduling) from the config.
  6. churn: a spread VM whose vCPU threads keep dying: every thread that
     left its slot is released (the journal keeps only live threads);
  7. SIGKILL during a gang slice, then `pvschedctl reset`: restored without
-    a daemon.
+    a daemon;
+ 8. a gang VM with more vCPUs than pCPUs runs relaxed (said in the log and
+    the status, never an RT priority), and `pvschedctl policy W gang` is
+    refused with the counts.
 RT spinning is bounded: the procvm processes stop themselves after 30 s
 (--duration), the gang's RT share is cosched_rt_pct (here 80 %) of each
 pCPU, and the test kills everything it started at the end.
@@ -44,8 +47,8 @@ def own(tid):
 ALL = os.sched_getaffinity(0)
 
 
-def vcpu_tids(h, vm):
-    st = h.wait_vm(vm, nvcpus=2)
+def vcpu_tids(h, vm, n=2):
+    st = h.wait_vm(vm, nvcpus=n)
     return [v['tid'] for v in st['vcpus']]
 
 
@@ -111,7 +114,8 @@ def main(h):
     journal = h.path('journal')
     conf = h.config(daemon={'journal': journal, 'cosched_slice_ms': '50',
                             'cosched_rt_pct': '80'},
-                    vms=[('A', {'cosched': 'gang'}), ('B', {'cosched': 'gang'})])
+                    vms=[('A', {'cosched': 'gang'}), ('B', {'cosched': 'gang'}),
+                         ('W', {'cosched': 'gang'})])
     dmn = h.start_daemon(conf)
     pa = h.start_procvm('vm-a', threads=2, extra=['--duration', '30'])
     pb = h.start_procvm('vm-b', threads=2, extra=['--duration', '30'])
@@ -218,6 +222,26 @@ def main(h):
     for t in ta + tb:
         check(own(t), 'thread %d not restored by reset: %r %s'
               % (t, policy(t), os.sched_getaffinity(t)))
+
+    h.log('8. a gang wider than the machine runs relaxed')
+    ncpu = len(os.sched_getaffinity(0))
+    dmn = h.start_daemon(conf)
+    pw = h.start_procvm('vm-w', threads=ncpu + 1, idle=True, extra=['--duration', '30'])
+    h.attach(pw.pid, 'W', '--threads', 'vcpu*')
+    tw = vcpu_tids(h, 'W', ncpu + 1)
+    h.wait_for(lambda: h.vm(h.status(), 'W').get('policy') == 'relaxed',
+               'W (gang in the config) relaxed', timeout=5)
+    check('co-scheduling relaxed, not gang: %d vCPUs, %d pCPUs' % (ncpu + 1, ncpu)
+          in h.daemon_log(), 'no log line says why W is relaxed')
+    r = h.ctl('policy', 'W', 'gang', ok=False)
+    check('%d vCPUs and it may use %d' % (ncpu + 1, ncpu) in r.stderr + r.stdout,
+          'policy W gang: the refusal does not give the counts: %r' % (r.stderr + r.stdout))
+    check(h.vm(h.status(), 'W').get('policy') == 'relaxed', 'W left relaxed')
+    seen = observe(tw, [], 0.3)
+    check(seen['a'] == 0 and seen['split'] == 0, 'a W vCPU got an RT priority: %r' % seen)
+    h.stop(dmn)
+    for t in tw:
+        check(own(t), 'thread %d not restored at exit' % t)
 
 
 if __name__ == '__main__':
