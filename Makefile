@@ -41,7 +41,9 @@ check: build san
 demo: build
 	./scripts/demo.sh $(BUILD)
 
+# every bench plots its results with gnuplot (gnuplot-nox: no X libraries)
 bench: build
+	./scripts/install-deps.sh gnuplot-nox
 	./bench/$(B)/run $(BUILD)
 
 fuzz: san

@@ -5,7 +5,8 @@ set -eu
 PKGS="meson ninja-build gcc clang libclang-rt-14-dev pkg-config libinih-dev libjson-c-dev \
 python3 qemu-system-x86 busybox-static cpio kmod libbpf-dev bpftool python3-prometheus-client"
 # Benchmark-only packages are not listed here: a bench runner asks for what
-# it needs as arguments (bench/boost/run: `install-deps.sh rt-tests`, cyclictest).
+# it needs as arguments (bench/boost/run: `install-deps.sh rt-tests`, cyclictest;
+# make bench: gnuplot-nox for the plots).
 [ $# -gt 0 ] && PKGS="$PKGS $*"
 missing=""
 for p in $PKGS; do
