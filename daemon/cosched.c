@@ -57,19 +57,27 @@ uint32_t pvs_cosched_live_vcpus(const struct pvs_vm *vm)
 	return n;
 }
 
+/* M less the reserved housekeeping CPUs, unless that leaves none. */
+static void drop_reserved(const struct pvs_daemon *d, struct pvs_cs_mask *m)
+{
+	struct pvs_cs_mask all = *m;
+
+	for (unsigned w = 0; w < PVS_CS_MASK_WORDS; w++)
+		m->w[w] &= ~d->cfg->cosched.reserved[w];
+	if (!pvs_cs_mask_count(m))
+		*m = all;
+}
+
 /* How many pCPUs VM's vCPUs may be placed on: its own CPUs narrowed by
- * cpus=, less the reserved housekeeping CPUs (all of them if that leaves
- * none, as placement does).  0 before its threads' CPUs are known. */
+ * cpus=, less the reserved ones (as placement takes them).  0 before its
+ * threads' CPUs are known. */
 uint32_t pvs_cosched_vm_cpus(const struct pvs_daemon *d, const struct pvs_vm *vm)
 {
-	struct pvs_cs_mask allowed, usable;
+	struct pvs_cs_mask allowed;
 
 	vm_allowed(d, vm, &allowed, 0);
-	usable = allowed;
-	for (unsigned w = 0; w < PVS_CS_MASK_WORDS; w++)
-		usable.w[w] &= ~d->cfg->cosched.reserved[w];
-	return pvs_cs_mask_count(&usable) ? pvs_cs_mask_count(&usable)
-	                                  : pvs_cs_mask_count(&allowed);
+	drop_reserved(d, &allowed);
+	return pvs_cs_mask_count(&allowed);
 }
 
 /* A gang runs all its vCPUs at once on distinct pCPUs: with more live vCPUs
@@ -184,10 +192,7 @@ static int place_all(struct pvs_daemon *d)
 			pvs_cs_mask_set(&online, (unsigned)c);
 	}
 	usable = online;
-	for (unsigned w = 0; w < PVS_CS_MASK_WORDS; w++)
-		usable.w[w] &= ~d->cfg->cosched.reserved[w];
-	if (!pvs_cs_mask_count(&usable))
-		usable = online;
+	drop_reserved(d, &usable);
 	pv = calloc(nvm ? nvm : 1, sizeof(*pv));
 	if (!pv)
 		return -ENOMEM;
