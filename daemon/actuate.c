@@ -196,8 +196,8 @@ static int apply_layer(struct pvs_daemon *d, struct pvs_vm *vm, struct pvs_vcpu 
 			char buf[64];
 
 			layer_attr(d, want, &a);
-			log_warn("vm %s: vCPU %u (tid %d): %s: %s", vm->name, v->index,
-			         (int)v->id.tid,
+			log_warn("vm %s: %s %u (tid %d): %s: %s", vm->name,
+			         v == &vm->timer ? "main thread" : "vCPU", v->index, (int)v->id.tid,
 			         want == PVS_LAYER_OWN ? "restore"
 			                               : pvs_sched_attr_str(&a, buf, sizeof(buf)),
 			         strerror(-rc));
@@ -295,6 +295,8 @@ void pvs_actuate_vm_release(struct pvs_daemon *d, struct pvs_vm *vm)
 		v->cs_raised = v->cs_stopped = 0;
 		v->cs_mask_valid = 0;
 	}
+	pvs_actuate_release(d, &vm->timer);
+	pvs_boost_vcpu_init(&vm->timer.boost);
 	vm->boost_busy = 0;
 	if (d->gang_holder == vm)
 		d->gang_holder = NULL; /* it is about to be freed */

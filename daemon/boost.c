@@ -48,6 +48,32 @@ static void publish_slot(struct pvs_vm *vm, struct pvs_vcpu *v, uint64_t now)
 		pvs_publish_vcpu(vm, v, now);
 }
 
+/*
+ * TCG: the guest's timer interrupts (its LAPIC timer) are QEMU timers run by
+ * the main loop thread, which then kicks the vCPU thread.  A boosted vCPU
+ * whose timer interrupt waits behind other host work is boosted in vain,
+ * so the main thread gets the boost too while any vCPU of the VM has one.
+ * (KVM: the in-kernel LAPIC timer is a host hrtimer; nothing to boost.)
+ * Its time is not charged to the VM's budget: it only runs to deliver
+ * events, and it is boosted only while a charged vCPU is.
+ */
+static void boost_timer_thread(struct pvs_daemon *d, struct pvs_vm *vm)
+{
+	struct pvs_vcpu *t = &vm->timer;
+	int want = 0;
+
+	if (!vm->tcg || vm->kind != PVS_VM_QEMU)
+		return;
+	for (uint32_t i = 0; i < vm->nr_vcpus && !want; i++)
+		want = vm->vcpus[i].layer == PVS_LAYER_BOOST;
+	if (want == t->boost.boosted)
+		return; /* a boost that failed is retried when it is wanted anew */
+	t->boost.boosted = want;
+	pvs_actuate(d, vm, t);
+	if (want && t->layer == PVS_LAYER_BOOST)
+		vm->timer_boosts++;
+}
+
 /* One VM; returns the earliest time something changes by itself. */
 static uint64_t scan_vm(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now)
 {
@@ -83,9 +109,20 @@ static uint64_t scan_vm(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now)
 
 			in[i].req = v->live ? __atomic_load_n(&g->boost_req, __ATOMIC_ACQUIRE) : 0;
 			in[i].seq = __atomic_load_n(&g->boost_seq, __ATOMIC_ACQUIRE);
-			in[i].wake_at_ns =
-			        v->live ? __atomic_load_n(&g->wake_at_ns, __ATOMIC_ACQUIRE) : 0;
-			in[i].wake_len_us = __atomic_load_n(&g->wake_len_us, __ATOMIC_RELAXED);
+			if (v->live) {
+				/* the program's deadline and the guest kernel
+				 * driver's (1.3): the one that matters now */
+				uint64_t kw = __atomic_load_n(&g->kwake_at_ns, __ATOMIC_ACQUIRE);
+				uint64_t w = __atomic_load_n(&g->wake_at_ns, __ATOMIC_ACQUIRE);
+
+				pvs_boost_pick_wake(
+				        w, __atomic_load_n(&g->wake_len_us, __ATOMIC_RELAXED), kw,
+				        __atomic_load_n(&g->kwake_len_us, __ATOMIC_RELAXED), &p,
+				        now, &in[i].wake_at_ns, &in[i].wake_len_us);
+			} else {
+				in[i].wake_at_ns = 0;
+				in[i].wake_len_us = 0;
+			}
 		}
 		{
 			/* the policy takes an array of its own per-vCPU state */
@@ -110,7 +147,8 @@ static uint64_t scan_vm(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now)
 			}
 		}
 	}
-	vm->boost_busy = 0;
+	boost_timer_thread(d, vm);
+	vm->boost_busy = vm->timer.layer == PVS_LAYER_BOOST;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct pvs_vcpu *v = &vm->vcpus[i];
 		vm->boost_busy += v->boost.wanting || v->boost.boosted ||

@@ -274,6 +274,18 @@ struct json_object *pvs_status_json(struct pvs_daemon *d)
 		json_object_object_add(o, "gang_ns", json_object_new_int64((int64_t)vm->gang_ns));
 		json_object_object_add(o, "placed_shared",
 		                       json_object_new_int((int)vm->placed_shared));
+		json_object_object_add(o, "tcg", json_object_new_boolean(vm->tcg));
+		if (vm->tcg) {
+			/* the thread that delivers a TCG guest's timer interrupts */
+			struct json_object *t = json_object_new_object();
+
+			json_object_object_add(t, "tid", json_object_new_int(vm->timer.id.tid));
+			json_object_object_add(t, "layer",
+			                       json_object_new_string(layer_str(vm->timer.layer)));
+			json_object_object_add(t, "boosts",
+			                       json_object_new_int64((int64_t)vm->timer_boosts));
+			json_object_object_add(o, "main_thread", t);
+		}
 		for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
 			struct pvs_vcpu *v = &vm->vcpus[i];
 			struct json_object *x = json_object_new_object();
@@ -310,6 +322,22 @@ struct json_object *pvs_status_json(struct pvs_daemon *d)
 			                       json_object_new_int64((int64_t)v->boost.boosts));
 			json_object_object_add(x, "throttles",
 			                       json_object_new_int64((int64_t)v->boost.throttles));
+			{
+				/* why the guest asks (1.3): its programs' count and
+				 * its kernel driver's sources */
+				uint32_t req = 0, kreq = 0;
+
+				if (vm->region_ok && i < vm->region.nr_vcpus) {
+					const struct pvsched_vcpu_guest *g =
+					        &pvs_hregion_vcpu(&vm->region, i)->guest;
+					req = __atomic_load_n(&g->boost_req, __ATOMIC_RELAXED);
+					kreq = __atomic_load_n(&g->kreq, __ATOMIC_RELAXED);
+				}
+				json_object_object_add(x, "boost_req",
+				                       json_object_new_int64((int64_t)req));
+				json_object_object_add(x, "kreq",
+				                       json_object_new_int64((int64_t)kreq));
+			}
 			json_object_object_add(x, "cstp_pct",
 			                       json_object_new_double(v->cstp_pct_x100 / 100.0));
 			json_object_object_add(x, "mlmtd_pct",

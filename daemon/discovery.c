@@ -37,6 +37,7 @@ struct found_thread {
 struct found {
 	struct found_thread *t;
 	size_t n, cap;
+	int tcg; /* a vCPU thread named "CPU n/TCG" was read */
 };
 
 static int found_add(struct found *f, pid_t tid, uint64_t start, int index)
@@ -142,6 +143,8 @@ static int list_threads(pid_t pid, int qemu, const char *pattern, const struct p
 			idx = vcpu_index_from_comm(comm);
 			if (idx < 0)
 				continue;
+			if (strstr(comm, "/TCG"))
+				f->tcg = 1;
 		} else if (pattern && *pattern) {
 			if (fnmatch(pattern, comm, 0))
 				continue;
@@ -433,6 +436,12 @@ static void scan_qemu(struct pvs_daemon *d)
 			d->vms = vm;
 			log_info("vm %s: QEMU pid %d found, region %s", vm->name, (int)id.pid,
 			         vm->region_path);
+		}
+		if (f.tcg && !vm->tcg) {
+			vm->tcg = 1;
+			log_info("vm %s: TCG: its main thread (tid %d) delivers the guest's timer "
+			         "interrupts and is boosted with its vCPUs",
+			         vm->name, (int)id.pid);
 		}
 		refresh_vm(d, vm, &f);
 	}

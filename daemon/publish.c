@@ -28,7 +28,7 @@ void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm)
 	        .vm_kind =
 	                vm->kind == PVS_VM_QEMU ? PVSCHED_VM_KIND_MACHINE : PVSCHED_VM_KIND_PROCESS,
 	        /* boosting is offered only with a journal to undo it */
-	        .host_features = d->journal ? PVSCHED_F_ALL_V1_2 : PVSCHED_F_ALL_V1_1,
+	        .host_features = d->journal ? PVSCHED_F_ALL_V1_3 : PVSCHED_F_ALL_V1_1,
 	};
 	char err[sizeof(vm->region_err)];
 	struct stat st;

@@ -21,6 +21,14 @@ struct pvs_vm *pvs_vm_new(const char *name, enum pvs_vm_kind kind, const struct 
 	vm->boost_override = -1;
 	vm->cs_override = -1;
 	vm->boost_enabled_seen = -1;
+	/* the main thread, boosted beside the vCPUs of a TCG VM */
+	vm->timer.index = UINT32_MAX;
+	vm->timer.fd_schedstat = vm->timer.fd_stat = vm->timer.fd_status = -1;
+	vm->timer.slot = -1;
+	vm->timer.id = *proc;
+	vm->timer.id.tid = proc->pid;
+	vm->timer.live = 1;
+	pvs_vcpu_init(&vm->timer.track);
 	return vm;
 }
 

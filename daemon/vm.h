@@ -103,6 +103,12 @@ struct pvs_vm {
 	struct pvs_gang_vm gang;  /* rotation state */
 	uint64_t gang_ns;         /* time its gang held the slice */
 	uint32_t placed_shared;   /* vCPUs that had to share a pCPU (spread) */
+	/* TCG: the guest's timer interrupts come from QEMU's main loop thread
+	 * (the process's main thread), not from a vCPU thread; it is boosted
+	 * while any vCPU of the VM is (daemon/boost.c).  index UINT32_MAX. */
+	int tcg;
+	struct pvs_vcpu timer;
+	uint64_t timer_boosts;
 	struct pvs_vm *next;
 };
 

@@ -39,6 +39,32 @@ static int window(const struct pvs_boost_in *in, const struct pvs_boost_params *
 	return 1;
 }
 
+void pvs_boost_pick_wake(uint64_t a, uint32_t alen, uint64_t b, uint32_t blen,
+                         const struct pvs_boost_params *p, uint64_t now, uint64_t *wake,
+                         uint32_t *len)
+{
+	uint64_t ea, eb;
+	int past_a, past_b, take_a;
+
+	if (!a || !b) {
+		*wake = a ? a : b;
+		*len = a ? alen : blen;
+		return;
+	}
+	ea = a + (alen ? (uint64_t)alen * 1000u : p->hold_ns);
+	eb = b + (blen ? (uint64_t)blen * 1000u : p->hold_ns);
+	past_a = ea <= now;
+	past_b = eb <= now;
+	if (past_a != past_b)
+		take_a = past_b;
+	else if (past_a)
+		take_a = a >= b; /* both over: the later, so an episode ends once */
+	else
+		take_a = a <= b; /* open or upcoming: the first to open */
+	*wake = take_a ? a : b;
+	*len = take_a ? alen : blen;
+}
+
 /* Refill the VM's bucket up to NOW and charge the boosted vCPUs' time. */
 static void account(struct pvs_boost_vm *vm, struct pvs_boost_vcpu *v, uint32_t n,
                     const struct pvs_boost_params *p, uint64_t now)

@@ -77,6 +77,17 @@ struct pvs_boost_vm {
 	int throttled;
 };
 
+/*
+ * A slot has two deadlines (1.3): the program's (wake_at_ns, wake_len_us)
+ * and the guest kernel driver's (kwake_at_ns, kwake_len_us).  Neither
+ * cancels the other: the one that matters at NOW is the one whose window
+ * is open or opens first; when both windows are over, the later one.  0
+ * means none.  Lengths of 0 mean hold_ns, as in the window itself.
+ */
+void pvs_boost_pick_wake(uint64_t a_ns, uint32_t a_len_us, uint64_t b_ns, uint32_t b_len_us,
+                         const struct pvs_boost_params *p, uint64_t now_ns, uint64_t *wake_ns,
+                         uint32_t *len_us);
+
 void pvs_boost_vm_init(struct pvs_boost_vm *vm);
 void pvs_boost_vcpu_init(struct pvs_boost_vcpu *v);
 /*

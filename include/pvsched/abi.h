@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pvsched/abi.h - the pvsched shared-memory region, ABI version 1.2.
+ * pvsched/abi.h - the pvsched shared-memory region, ABI version 1.3.
  *
  * One region per VM.  The host agent (pvschedd) writes what it knows about
  * the VM's vCPU threads; the guest (libpvsched) reads it and writes its
@@ -23,15 +23,21 @@
 #ifndef PVSCHED_ABI_H
 #define PVSCHED_ABI_H
 
+#ifdef __KERNEL__
+/* The guest kernel driver (guest/linux/) includes this header too. */
+#include <linux/stddef.h>
+#include <linux/types.h>
+#else
 #include <stddef.h>
 #include <stdint.h>
+#endif
 
 /* "PVSCHED\0" read as a little-endian 64-bit word. */
 #define PVSCHED_MAGIC     0x0044454843535650ULL
 #define PVSCHED_MAGIC_STR "PVSCHED"
 
 #define PVSCHED_ABI_MAJOR 1
-#define PVSCHED_ABI_MINOR 2
+#define PVSCHED_ABI_MINOR 3
 
 #define PVSCHED_CACHELINE 64
 
@@ -64,6 +70,17 @@
 /* 1.2: the host acts on the guest's boost requests and wake deadlines */
 #define PVSCHED_F_BOOST    (1ull << 3)
 #define PVSCHED_F_ALL_V1_2 (PVSCHED_F_ALL_V1_1 | PVSCHED_F_BOOST)
+/* 1.3: the host acts on the guest kernel driver's wake deadline
+ * (kwake_at_ns, kwake_len_us); the guest sets it in guest_features when its
+ * kernel driver publishes them */
+#define PVSCHED_F_KDEADLINE (1ull << 4)
+#define PVSCHED_F_ALL_V1_3  (PVSCHED_F_ALL_V1_2 | PVSCHED_F_KDEADLINE)
+
+/* pvsched_vcpu_guest.kreq (1.3): why the guest kernel driver asks */
+#define PVSCHED_KREQ_RT      (1u << 0) /* a real-time task runs on the vCPU */
+#define PVSCHED_KREQ_HARDIRQ (1u << 1) /* the vCPU handles a hard interrupt */
+#define PVSCHED_KREQ_SOFTIRQ (1u << 2) /* the vCPU runs softirq handlers */
+#define PVSCHED_KREQ_ALL     (PVSCHED_KREQ_RT | PVSCHED_KREQ_HARDIRQ | PVSCHED_KREQ_SOFTIRQ)
 
 /* pvsched_vm.flags (1.2) */
 #define PVSCHED_VMF_BOOST (1u << 0) /* boosting is enabled for this VM */
@@ -182,14 +199,23 @@ struct pvsched_vcpu_host {
 	uint64_t reserved[6]; /* [H] zero; host-written growth space */
 };
 
-/* Guest part of a vCPU slot: 128 bytes, guest-written. */
+/*
+ * Guest part of a vCPU slot: 128 bytes, guest-written.  [G] fields are
+ * written by guest programs (libpvsched) with atomic operations; [K] fields
+ * only by the guest kernel driver, on the vCPU the slot describes.  The
+ * driver takes part in boost_req like a program: it holds one count while
+ * any of its sources (kreq) is active, so neither cancels the other.
+ */
 struct pvsched_vcpu_guest {
 	uint32_t boost_req;    /* [G] 1.2: boost requests outstanding; > 0 asks */
 	uint32_t boost_seq;    /* [G] 1.2: +1 at every change of this part */
 	uint64_t wake_at_ns;   /* [G] 1.2: next time this vCPU must run (host clock), 0 none */
 	uint32_t wake_len_us;  /* [G] 1.2: boost after wake_at_ns, 0 = host default */
+	uint32_t kreq;         /* [K] 1.3: PVSCHED_KREQ_* the driver asks for now */
+	uint64_t kwake_at_ns;  /* [K] 1.3: an RT task's timer expiry (host clock), 0 none */
+	uint32_t kwake_len_us; /* [K] 1.3: boost after kwake_at_ns, 0 = host default */
 	uint32_t reserved0;    /* [G] zero */
-	uint64_t reserved[13]; /* [G] zero; guest-written growth space */
+	uint64_t reserved[11]; /* [G] zero; guest-written growth space */
 };
 
 struct pvsched_vcpu {
@@ -268,8 +294,11 @@ _Static_assert(offsetof(struct pvsched_vcpu_guest, boost_req) == 0, "vcpu.boost_
 _Static_assert(offsetof(struct pvsched_vcpu_guest, boost_seq) == 4, "vcpu.boost_seq");
 _Static_assert(offsetof(struct pvsched_vcpu_guest, wake_at_ns) == 8, "vcpu.wake_at_ns");
 _Static_assert(offsetof(struct pvsched_vcpu_guest, wake_len_us) == 16, "vcpu.wake_len_us");
-_Static_assert(offsetof(struct pvsched_vcpu_guest, reserved0) == 20, "vcpu.guest.reserved0");
-_Static_assert(offsetof(struct pvsched_vcpu_guest, reserved) == 24, "vcpu.guest.reserved");
+_Static_assert(offsetof(struct pvsched_vcpu_guest, kreq) == 20, "vcpu.kreq");
+_Static_assert(offsetof(struct pvsched_vcpu_guest, kwake_at_ns) == 24, "vcpu.kwake_at_ns");
+_Static_assert(offsetof(struct pvsched_vcpu_guest, kwake_len_us) == 32, "vcpu.kwake_len_us");
+_Static_assert(offsetof(struct pvsched_vcpu_guest, reserved0) == 36, "vcpu.guest.reserved0");
+_Static_assert(offsetof(struct pvsched_vcpu_guest, reserved) == 40, "vcpu.guest.reserved");
 _Static_assert(sizeof(struct pvsched_vcpu) == PVSCHED_VCPU_STRIDE, "vcpu stride");
 _Static_assert(offsetof(struct pvsched_vcpu, guest) == PVSCHED_VCPU_GUEST_OFFSET, "vcpu.guest");
 _Static_assert(PVSCHED_VCPU_GUEST_OFFSET % PVSCHED_CACHELINE == 0, "guest part on own line");

@@ -97,8 +97,11 @@ static const struct field vcpu_fields[] = {
         F(struct pvsched_vcpu, guest.boost_seq, 132, 'G'),
         F(struct pvsched_vcpu, guest.wake_at_ns, 136, 'G'),
         F(struct pvsched_vcpu, guest.wake_len_us, 144, 'G'),
-        F(struct pvsched_vcpu, guest.reserved0, 148, 'G'),
-        F(struct pvsched_vcpu, guest.reserved, 152, 'G'),
+        F(struct pvsched_vcpu, guest.kreq, 148, 'G'),
+        F(struct pvsched_vcpu, guest.kwake_at_ns, 152, 'G'),
+        F(struct pvsched_vcpu, guest.kwake_len_us, 160, 'G'),
+        F(struct pvsched_vcpu, guest.reserved0, 164, 'G'),
+        F(struct pvsched_vcpu, guest.reserved, 168, 'G'),
 };
 
 /* Every field where the standard puts it, fields contiguous (no implicit

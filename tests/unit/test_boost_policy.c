@@ -295,7 +295,84 @@ static void t_garbage(void)
 	CHECK(s.v[0].boost_ns == 0);
 }
 
+/* The program's and the guest kernel driver's deadlines (1.3): the one
+ * whose window is open or opens first; both over: the later one. */
+static void t_pick_wake(void)
+{
+	struct pvs_boost_params p = params();
+	uint64_t w;
+	uint32_t len;
+
+	NOTE("one of them: that one, with its length");
+	pvs_boost_pick_wake(0, 0, S0 + MS, 7, &p, S0, &w, &len);
+	CHECK_EQU(w, S0 + MS);
+	CHECK_EQU(len, 7);
+	pvs_boost_pick_wake(S0 + 2 * MS, 9, 0, 0, &p, S0, &w, &len);
+	CHECK_EQU(w, S0 + 2 * MS);
+	CHECK_EQU(len, 9);
+	pvs_boost_pick_wake(0, 5, 0, 6, &p, S0, &w, &len);
+	CHECK_EQU(w, 0);
+	NOTE("both ahead: the first to open, whichever field holds it");
+	pvs_boost_pick_wake(S0 + 2 * MS, 0, S0 + MS, 0, &p, S0, &w, &len);
+	CHECK_EQU(w, S0 + MS);
+	pvs_boost_pick_wake(S0 + MS, 0, S0 + 2 * MS, 0, &p, S0, &w, &len);
+	CHECK_EQU(w, S0 + MS);
+	NOTE("one window open (now inside [wake, wake + hold)), one ahead: the open one");
+	pvs_boost_pick_wake(S0 + 5 * MS, 0, S0 - 100 * US, 0, &p, S0, &w, &len);
+	CHECK_EQU(w, S0 - 100 * US);
+	NOTE("one over, one ahead: the one ahead");
+	pvs_boost_pick_wake(S0 - MS, 0, S0 + 5 * MS, 0, &p, S0, &w, &len);
+	CHECK_EQU(w, S0 + 5 * MS);
+	pvs_boost_pick_wake(S0 + 5 * MS, 0, S0 - MS, 0, &p, S0, &w, &len);
+	CHECK_EQU(w, S0 + 5 * MS);
+	NOTE("the length decides when a window is over: 2 ms from 1 ms ago is open");
+	pvs_boost_pick_wake(S0 - MS, 2000, S0 + 5 * MS, 0, &p, S0, &w, &len);
+	CHECK_EQU(w, S0 - MS);
+	CHECK_EQU(len, 2000);
+	NOTE("both over: the later one");
+	pvs_boost_pick_wake(S0 - 3 * MS, 0, S0 - 2 * MS, 0, &p, S0, &w, &len);
+	CHECK_EQU(w, S0 - 2 * MS);
+	NOTE("picked into a scan: the driver's deadline boosts while the program's is far off");
+	{
+		struct sim s;
+
+		sim_init(&s);
+		pvs_boost_pick_wake(S0 + 1000 * MS, 0, S0 + 50 * US, 0, &s.p, S0,
+		                    &s.in[0].wake_at_ns, &s.in[0].wake_len_us);
+		step(&s, 1, S0);
+		CHECK(s.v[0].boosted);
+	}
+}
+
+/* A rogue guest kernel: it asks all the time and renews the episode at
+ * every scan (a new boost_seq), so max_ns never ends it.  The VM's budget
+ * still bounds the boosted time: at most the burst plus the refill. */
+static void t_rogue_driver(void)
+{
+	struct sim s;
+	const uint64_t scan = 500 * US, span = 10000 * MS;
+	uint64_t t, bound;
+
+	sim_init(&s);
+	for (t = 0; t <= span; t += scan) {
+		s.in[0].req = 1;
+		s.in[0].seq++;
+		s.in[1].req = 1;
+		s.in[1].seq += 3;
+		step(&s, 2, S0 + t);
+	}
+	bound = s.p.budget_ns + span * s.p.budget_ns / s.p.window_ns + 2 * scan;
+	NOTE("boosted %llu ms of vCPU time in %llu ms; bound %llu ms",
+	     (unsigned long long)((s.v[0].boost_ns + s.v[1].boost_ns) / MS),
+	     (unsigned long long)(span / MS), (unsigned long long)(bound / MS));
+	CHECK(s.v[0].boost_ns + s.v[1].boost_ns <= bound);
+	NOTE("and it was throttled, not simply boosted throughout");
+	CHECK(s.v[0].throttles + s.v[1].throttles > 0);
+	CHECK(s.v[0].boost_ns + s.v[1].boost_ns >= span * s.p.budget_ns / s.p.window_ns / 2);
+}
+
 static const struct tcase cases[] = {
+        {"pick-wake", t_pick_wake}, {"rogue-driver", t_rogue_driver},
         {"grant", t_grant},         {"nest", t_nest},
         {"deadline", t_deadline},   {"max-continuous", t_max_continuous},
         {"budget", t_budget},       {"vm-isolation", t_vm_isolation},
