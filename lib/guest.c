@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lib/guest.c - the guest side of the region: find it ($PVSCHED_REGION or
- * the ivshmem PCI device), map it, validate it, and read seqlock-consistent
- * snapshots.  No system call on the read path: clock_gettime is the vDSO.
- * Also the vCPU map of ABI 1.1: which slot the calling thread runs on, and
- * whether a slot's vCPU is preempted (the pv-aware lock's questions).
+ * lib/guest.c - the guest side of the region: find it ($PVSCHED_REGION, the
+ * guest driver's /dev/pvsched or the ivshmem PCI device), map it, validate
+ * it, and read seqlock-consistent snapshots.  No system call on the read
+ * path: clock_gettime is the vDSO.  Also the vCPU map of ABI 1.1: which slot
+ * the calling thread runs on, and whether a slot's vCPU is preempted (the
+ * pv-aware lock's questions).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -77,41 +78,102 @@ static int map_layout(pvsched_guest *g)
 	return 0;
 }
 
-static int open_one(pvsched_guest **out, const char *path, enum pvsched_source src)
+/* Errors of an open for writing that leave reading possible: the file's
+ * mode or a driver that admits readers only (EACCES, EPERM), a read-only
+ * mount (EROFS). */
+static int read_only_errno(int e)
+{
+	return e == EACCES || e == EPERM || e == EROFS;
+}
+
+/* Open PATH read-write, else read-only when writing is what is refused.
+ * Returns the descriptor (*PROT says how to map it) or -errno. */
+static int open_fd(const char *path, int *prot)
+{
+	int fd;
+
+	*prot = PROT_READ | PROT_WRITE;
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && read_only_errno(errno)) {
+		*prot = PROT_READ;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	return fd < 0 ? -errno : fd;
+}
+
+/* A character device has no size: map the header alone (the kernel rounds
+ * the length up to a page, which the driver allows from offset 0), take
+ * region_size from it and map exactly that.  LIMIT bounds it (the size of
+ * a regular file).  A header that does not validate is refused here, with
+ * last_verr set, before anything larger is mapped. */
+static int len_from_header(int fd, size_t limit, size_t *len)
+{
+	struct pvsched_header h;
+	void *m = mmap(NULL, PVSCHED_HEADER_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	int rc;
+
+	if (m == MAP_FAILED)
+		return -errno;
+	pvs__header_load(&h, m);
+	munmap(m, PVSCHED_HEADER_SIZE);
+	rc = pvs__header_check(&h, limit, &last_verr);
+	if (rc < 0)
+		return rc;
+	*len = (size_t)h.region_size;
+	return 0;
+}
+
+/* Map FD (opened by open_fd(); closed here) and validate it.  A regular
+ * file (a region file, a sysfs resource2) is mapped whole, at most 1 GiB;
+ * a character device, and the device source even when it is a regular
+ * file (tests stand in for /dev/pvsched with one), to the header's
+ * region_size. */
+static int map_fd(pvsched_guest **out, int fd, int prot, const char *path, enum pvsched_source src)
 {
 	pvsched_guest *g;
 	struct stat st;
-	int fd, prot = PROT_READ | PROT_WRITE, rc;
+	size_t len;
+	int rc;
 
-	last_verr = PVSCHED_V_OK;
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0 && (errno == EACCES || errno == EROFS)) {
-		prot = PROT_READ;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	}
-	if (fd < 0)
-		return -errno;
 	if (fstat(fd, &st) < 0) {
 		rc = -errno;
 		close(fd);
 		return rc;
 	}
-	if (st.st_size < (off_t)PVSCHED_HEADER_SIZE) {
+	if (!S_ISCHR(st.st_mode) && st.st_size < (off_t)PVSCHED_HEADER_SIZE) {
 		close(fd);
 		last_verr = PVSCHED_V_SHORT;
 		return -EMSGSIZE;
+	}
+	len = S_ISCHR(st.st_mode) ? PVSCHED_REGION_MAX_SIZE : (size_t)st.st_size;
+	if (len > PVSCHED_REGION_MAX_SIZE)
+		len = PVSCHED_REGION_MAX_SIZE;
+	if (S_ISCHR(st.st_mode) || src == PVSCHED_SRC_DEV) {
+		rc = len_from_header(fd, len, &len);
+		if (rc < 0) {
+			close(fd);
+			return rc;
+		}
 	}
 	g = calloc(1, sizeof(*g));
 	if (!g) {
 		close(fd);
 		return -ENOMEM;
 	}
-	g->len = (size_t)st.st_size;
-	if (g->len > PVSCHED_REGION_MAX_SIZE)
-		g->len = PVSCHED_REGION_MAX_SIZE;
+	g->len = len;
 	g->mem = mmap(NULL, g->len, prot, MAP_SHARED, fd, 0);
+	if (g->mem == MAP_FAILED && (prot & PROT_WRITE) && read_only_errno(errno)) {
+		/* opened for writing, but a writable mapping is refused */
+		prot = PROT_READ;
+		g->mem = mmap(NULL, g->len, prot, MAP_SHARED, fd, 0);
+	}
 	rc = g->mem == MAP_FAILED ? -errno : 0;
 	close(fd);
+	if (rc == -EINVAL && S_ISCHR(st.st_mode)) {
+		/* the header validated: the device maps less than region_size */
+		last_verr = PVSCHED_V_REGION_SIZE;
+		rc = -EMSGSIZE;
+	}
 	if (rc < 0) {
 		free(g);
 		return rc;
@@ -132,6 +194,17 @@ static int open_one(pvsched_guest **out, const char *path, enum pvsched_source s
 	}
 	*out = g;
 	return 0;
+}
+
+static int open_one(pvsched_guest **out, const char *path, enum pvsched_source src)
+{
+	int prot, fd;
+
+	last_verr = PVSCHED_V_OK;
+	fd = open_fd(path, &prot);
+	if (fd < 0)
+		return fd;
+	return map_fd(out, fd, prot, path, src);
 }
 
 int pvsched_open_path(pvsched_guest **out, const char *path)
@@ -159,18 +232,41 @@ static long read_hex_file(const char *dir, const char *name, const char *file)
 	return v;
 }
 
-static int scan_pci(pvsched_guest **out)
+/* How telling a failed candidate's error is: -ENOENT (nothing there) <
+ * -EBADMSG (no pvsched header: another ivshmem user, or a region no host
+ * agent has initialised yet) < anything else (a malformed pvsched region,
+ * no permission).  The first error of the highest rank is kept, with its
+ * validation code. */
+struct open_err {
+	int rc;
+	enum pvsched_verr verr;
+};
+
+static int err_rank(int rc)
+{
+	return rc == -ENOENT ? 0 : rc == -EBADMSG ? 1 : 2;
+}
+
+static void keep_err(struct open_err *best, int rc)
+{
+	if (rc < 0 && err_rank(rc) > err_rank(best->rc)) {
+		best->rc = rc;
+		best->verr = last_verr;
+	}
+}
+
+static void scan_pci(pvsched_guest **out, struct open_err *best)
 {
 	const char *root = getenv(PVSCHED_ENV_SYSFS_PCI);
 	struct dirent **ents = NULL;
-	int n, rc = -ENOENT, best = -ENOENT;
+	int n;
 
 	if (!root || !*root)
 		root = "/sys/bus/pci/devices";
 	/* Sorted, so the same device wins every time. */
 	n = scandir(root, &ents, NULL, alphasort);
 	if (n < 0)
-		return -ENOENT;
+		return;
 	for (int i = 0; i < n; i++) {
 		const char *name = ents[i]->d_name;
 		char p[512];
@@ -182,32 +278,57 @@ static int scan_pci(pvsched_guest **out)
 			continue;
 		if (snprintf(p, sizeof(p), "%s/%s/resource2", root, name) >= (int)sizeof(p))
 			continue;
-		rc = open_one(out, p, PVSCHED_SRC_PCI);
-		/* Keep the most telling error: a malformed pvsched region beats a
-		 * device that is some other ivshmem user (bad magic). */
-		if (rc < 0 && (best == -ENOENT || best == -EBADMSG))
-			best = rc;
+		/* a malformed pvsched region beats a device that is some other
+		 * ivshmem user (bad magic) */
+		keep_err(best, open_one(out, p, PVSCHED_SRC_PCI));
 	}
 	for (int i = 0; i < n; i++)
 		free(ents[i]);
 	free(ents);
-	return *out ? 0 : best;
+}
+
+/* The guest driver's device.  Absent (no node, or a node with no device
+ * behind it: ENODEV, ENXIO) counts as -ENOENT, so that a guest without the
+ * driver behaves as before it existed. */
+static int open_dev(pvsched_guest **out)
+{
+	const char *path = getenv(PVSCHED_ENV_DEV);
+	int prot, fd;
+
+	if (!path || !*path)
+		path = PVSCHED_DEV_PATH;
+	last_verr = PVSCHED_V_OK;
+	fd = open_fd(path, &prot);
+	if (fd == -ENODEV || fd == -ENXIO)
+		fd = -ENOENT;
+	if (fd < 0)
+		return fd;
+	return map_fd(out, fd, prot, path, PVSCHED_SRC_DEV);
 }
 
 int pvsched_open(pvsched_guest **out)
 {
+	struct open_err best = {-ENOENT, PVSCHED_V_OK};
 	const char *env;
-	int rc;
 
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
 	env = getenv(PVSCHED_ENV_REGION);
-	if (env && *env) {
-		rc = open_one(out, env, PVSCHED_SRC_ENV);
-		return rc;
+	if (env && *env)
+		return open_one(out, env, PVSCHED_SRC_ENV);
+	/* The device and the PCI scan show the same BAR.  A device that
+	 * fails does not end the lookup: the scan may still find a region
+	 * (as root), and the most telling error of both is returned. */
+	keep_err(&best, open_dev(out));
+	if (!*out)
+		scan_pci(out, &best);
+	if (*out) {
+		last_verr = PVSCHED_V_OK;
+		return 0;
 	}
-	return scan_pci(out);
+	last_verr = best.verr;
+	return best.rc;
 }
 
 void pvsched_close(pvsched_guest *g)

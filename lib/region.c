@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * lib/region.c - validation of a pvsched region header and the library's
- * error strings.  Shared by the guest library and the host agent: both run
- * the same checks on a mapping before trusting any offset in it.
+ * error and name strings.  Shared by the guest library and the host agent:
+ * both run the same checks on a mapping before trusting any offset in it.
  */
 #include <errno.h>
 #include <limits.h>
@@ -151,6 +151,18 @@ const char *pvsched_strerror(int err)
 		return s ? s : "unknown error";
 	}
 	return "unknown error";
+}
+
+const char *pvsched_source_str(enum pvsched_source s)
+{
+	switch (s) {
+	case PVSCHED_SRC_ENV: return "env";
+	case PVSCHED_SRC_DEV: return "dev";
+	case PVSCHED_SRC_PCI: return "pci";
+	case PVSCHED_SRC_PATH: return "path";
+	case PVSCHED_SRC_NONE: break;
+	}
+	return "none";
 }
 
 const char *pvsched_vcpu_state_str(uint32_t state)

@@ -3,11 +3,12 @@
  * pvsched/pvsched.h - libpvsched, the guest-side API.
  *
  * A guest process opens the pvsched region of its VM (found through
- * $PVSCHED_REGION or the ivshmem PCI device 1af4:1110), then reads
- * seqlock-consistent snapshots of what the host agent publishes.  Reads
- * cost no system call.  Every function returns 0 or a positive value on
- * success and a negative errno value on failure; pvsched_strerror() names
- * it.  The library never prints and depends on libc only.
+ * $PVSCHED_REGION, the guest driver's /dev/pvsched or the ivshmem PCI device
+ * 1af4:1110), then reads seqlock-consistent snapshots of what the host agent
+ * publishes.  Reads cost no system call.  Every function returns 0 or a
+ * positive value on success and a negative errno value on failure;
+ * pvsched_strerror() names it.  The library never prints and depends on
+ * libc only.
  */
 #ifndef PVSCHED_PVSCHED_H
 #define PVSCHED_PVSCHED_H
@@ -29,6 +30,10 @@ extern "C" {
 
 /* Environment variable naming a region file to use instead of a PCI scan. */
 #define PVSCHED_ENV_REGION "PVSCHED_REGION"
+/* The guest driver's device, looked at before the PCI scan ... */
+#define PVSCHED_DEV_PATH "/dev/pvsched"
+/* ... and the variable that names another path for it (tests). */
+#define PVSCHED_ENV_DEV "PVSCHED_DEV"
 /* Root of the PCI scan; tests may point it elsewhere. */
 #define PVSCHED_ENV_SYSFS_PCI "PVSCHED_SYSFS_PCI"
 
@@ -60,6 +65,7 @@ enum pvsched_source {
 	PVSCHED_SRC_ENV,  /* $PVSCHED_REGION */
 	PVSCHED_SRC_PCI,  /* ivshmem BAR2 found by the PCI scan */
 	PVSCHED_SRC_PATH, /* an explicit path given to pvsched_open_path() */
+	PVSCHED_SRC_DEV,  /* the guest driver's /dev/pvsched (or $PVSCHED_DEV) */
 };
 
 struct pvsched_vm_info {
@@ -96,13 +102,17 @@ struct pvsched_vcpu_info {
 PVSCHED_API int pvsched_region_validate(const void *mem, size_t maplen, enum pvsched_verr *why);
 PVSCHED_API const char *pvsched_verr_str(enum pvsched_verr why);
 
-/* Open the VM's region: $PVSCHED_REGION if set, else the PCI scan. */
+/* Open the VM's region: $PVSCHED_REGION if set (and nothing else), else
+ * /dev/pvsched, else the PCI scan; read-only when the file may not be
+ * written (then boost requests return -EROFS). */
 PVSCHED_API int pvsched_open(pvsched_guest **out);
 /* Open a region file (or a sysfs resource2) by path. */
 PVSCHED_API int pvsched_open_path(pvsched_guest **out, const char *path);
 PVSCHED_API void pvsched_close(pvsched_guest *g);
 PVSCHED_API const char *pvsched_guest_path(const pvsched_guest *g);
 PVSCHED_API enum pvsched_source pvsched_guest_source(const pvsched_guest *g);
+/* "env", "dev", "pci", "path", or "none" (PVSCHED_SRC_NONE, unknown values). */
+PVSCHED_API const char *pvsched_source_str(enum pvsched_source s);
 /* Why the last open failed on a validation error (PVSCHED_V_OK otherwise). */
 PVSCHED_API enum pvsched_verr pvsched_last_verr(void);
 

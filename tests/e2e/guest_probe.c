@@ -114,6 +114,7 @@ static const char *source_str(enum pvsched_source s)
 	switch (s) {
 	case PVSCHED_SRC_ENV: return "env";
 	case PVSCHED_SRC_PCI: return "pci";
+	case PVSCHED_SRC_DEV: return "dev";
 	case PVSCHED_SRC_PATH: return "path";
 	case PVSCHED_SRC_NONE: break;
 	}

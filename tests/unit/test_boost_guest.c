@@ -215,6 +215,7 @@ static void t_errors(void)
 	pvs_hregion_close(&reg);
 	NOTE("NULL handle and no region anywhere: -ENOENT");
 	unsetenv(PVSCHED_ENV_REGION);
+	setenv(PVSCHED_ENV_DEV, tu_path("no-dev"), 1);
 	setenv(PVSCHED_ENV_SYSFS_PCI, tu_path("no-pci"), 1);
 	CHECK_EQ(pvsched_boost(NULL), -ENOENT);
 }

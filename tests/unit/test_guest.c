@@ -43,6 +43,9 @@ static void clear_env(void)
 {
 	unsetenv(PVSCHED_ENV_REGION);
 	unsetenv(PVSCHED_ENV_SYSFS_PCI);
+	/* a guest's real /dev/pvsched would come before the fake PCI trees
+	 * (the device itself: test_guest_dev.c) */
+	setenv(PVSCHED_ENV_DEV, tu_path("no-dev"), 1);
 }
 
 /* ---------------- $PVSCHED_REGION ---------------- */
