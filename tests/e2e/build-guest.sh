@@ -7,7 +7,7 @@
 # sends over the serial console (bench/dop/qemu-vm).
 #
 #   build-guest.sh [--omp-probe FILE] [--omp-shim FILE] [--dopkernel FILE]
-#                  OUT_DIR PROBE_BIN
+#                  [--module FILE.ko] [--bin FILE]... OUT_DIR PROBE_BIN
 #
 # Produces OUT_DIR/vmlinuz, OUT_DIR/initramfs.cpio.gz and
 # OUT_DIR/initramfs.manifest (sha256 and source of every file copied in).
@@ -18,7 +18,8 @@
 # name and version, so reruns are fast (and work offline once cached).  The
 # initramfs is not cached: it is assembled from the given files at every
 # run (under a second), so a rebuilt probe, library or kernel benchmark
-# always lands in it.  Environment:
+# always lands in it.  The package resolution and the cache are shared with
+# fetch-kernel-headers.sh (kernel-pkg.sh).  Environment:
 #   PVSCHED_E2E_CACHE   kernel cache dir (default /var/cache/pvsched-e2e when
 #                       writable, else ~/.cache/pvsched-e2e)
 #   PVSCHED_E2E_KERNEL  use this vmlinuz instead (skips apt entirely)
@@ -26,12 +27,17 @@
 # The Debian kernel has everything the guest needs built in (PCI, the 8250
 # serial console, devtmpfs, gzip initramfs); the ivshmem-plain device needs
 # no guest driver: guest_probe mmaps /sys/bus/pci/devices/BDF/resource2.
-# Nothing is modular that we need, so the initramfs carries no modules.
+# The initramfs carries none of the kernel's own modules; only, with
+# --module, our out-of-tree one (build-module.sh), which nothing loads:
+#   --module FILE.ko   -> /lib/modules/pvsched.ko (its vermagic must name the
+#                      release of the kernel above; test: insmod it)
 #
 # Dynamic programs (all optional; GCC's libgomp programs):
 #   --omp-probe FILE   the OpenMP probe -> /opt/pvsched/bin/guest_omp
 #   --omp-shim FILE    libpvsched-omp.so -> /opt/pvsched/lib/libpvsched-omp.so
 #   --dopkernel FILE   pvsched-bench-dopkernel -> /opt/pvsched/bin/
+#   --bin FILE         (repeatable) any host program -> /opt/pvsched/bin/NAME
+#                      (its base name), e.g. Debian's /usr/bin/cyclictest
 # Their shared libraries (the dynamic loader, libc, libgomp, ...) are the
 # host's, found with ldd and copied to the same paths, so the guest's
 # loader finds them in its default directories (the guest kernel is Linux
@@ -52,23 +58,37 @@
 # /opt/pvsched/bin first in PATH and answers "PVS begin tag=TAG", each
 # output line as "PVS out tag=TAG LINE", then "PVS end tag=TAG rc=RC";
 # "quit" powers off.
+#
+# Users: /init writes /etc/passwd and /etc/group with root and pvsuser
+# (uid 1000, gid 1000, home /home/pvsuser, shell /bin/sh; no /etc/shadow:
+# root needs no password), makes /tmp world-writable (1777) and mounts a
+# tmpfs on /dev/shm (shm_open, as cyclictest does).  Commands
+# run as root; to run one as pvsuser (PATH is kept, HOME=/home/pvsuser):
+#   su pvsuser -c 'COMMAND'
 set -euo pipefail
 
 die() { echo "build-guest: error: $*" >&2; exit 1; }
 log() { echo "build-guest: $*" >&2; }
 
-omp_probe="" omp_shim="" dopkernel=""
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=kernel-pkg.sh
+. "$here/kernel-pkg.sh"
+
+omp_probe="" omp_shim="" dopkernel="" module=""
+bins=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--omp-probe) [ $# -ge 2 ] || die "$1 needs a FILE"; omp_probe=$2; shift 2 ;;
 	--omp-shim) [ $# -ge 2 ] || die "$1 needs a FILE"; omp_shim=$2; shift 2 ;;
 	--dopkernel) [ $# -ge 2 ] || die "$1 needs a FILE"; dopkernel=$2; shift 2 ;;
+	--module) [ $# -ge 2 ] || die "$1 needs a FILE.ko"; module=$2; shift 2 ;;
+	--bin) [ $# -ge 2 ] || die "$1 needs a FILE"; bins+=("$2"); shift 2 ;;
 	--) shift; break ;;
 	-*) die "unknown option $1" ;;
 	*) break ;;
 	esac
 done
-[ $# -eq 2 ] || die "usage: $0 [--omp-probe FILE] [--omp-shim FILE] [--dopkernel FILE] OUT_DIR PROBE_BIN"
+[ $# -eq 2 ] || die "usage: $0 [--omp-probe FILE] [--omp-shim FILE] [--dopkernel FILE] [--module FILE.ko] [--bin FILE]... OUT_DIR PROBE_BIN"
 out=$1
 probe=$2
 [ -x "$probe" ] || die "guest probe '$probe' is not an executable"
@@ -81,6 +101,14 @@ for f in "$omp_probe" "$dopkernel"; do
 	[ -z "$f" ] || [ -x "$f" ] || die "'$f' is not an executable"
 done
 [ -z "$omp_shim" ] || [ -f "$omp_shim" ] || die "'$omp_shim' is not a file"
+[ -z "$module" ] || [ -f "$module" ] || die "module '$module' is not a file"
+declare -A bin_names=([guest_omp]=--omp-probe [pvsched-bench-dopkernel]=--dopkernel)
+for f in ${bins[@]+"${bins[@]}"}; do
+	if [ ! -f "$f" ] || [ ! -x "$f" ]; then die "--bin '$f' is not an executable file"; fi
+	n=$(basename "$f")
+	[ -z "${bin_names[$n]:-}" ] || die "--bin '$f': /opt/pvsched/bin/$n is already taken (${bin_names[$n]})"
+	bin_names[$n]="--bin $f"
+done
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
@@ -96,42 +124,18 @@ check_config() { # CONFIG_FILE: the options we rely on must be built in (=y)
 	done
 }
 
-resolve_kernel_pkg() { # prints "PKG VERSION" of the kernel linux-image-amd64 depends on
-	local pkg ver
-	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-		awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
-	[ -n "$pkg" ] || return 1
-	ver=$(apt-cache show --no-all-versions "$pkg" 2>/dev/null |
-		awk '$1 == "Version:" { print $2; exit }')
-	[ -n "$ver" ] || return 1
-	echo "$pkg $ver"
-}
-
 get_kernel() { # prints the path of a cached vmlinuz
 	local cache pkg ver rel tmp deb
-	if [ -n "${PVSCHED_E2E_CACHE:-}" ]; then
-		cache=$PVSCHED_E2E_CACHE
-	elif mkdir -p /var/cache/pvsched-e2e 2>/dev/null && [ -w /var/cache/pvsched-e2e ]; then
-		cache=/var/cache/pvsched-e2e
-	else
-		cache=${XDG_CACHE_HOME:-$HOME/.cache}/pvsched-e2e
-	fi
-	mkdir -p "$cache"
-	exec 9>"$cache/.lock"
-	flock -w 300 9 || die "cannot lock $cache/.lock"
+	cache=$(kpkg_cache_dir)
+	kpkg_lock "$cache"
 
-	local resolved=""
-	if ! resolved=$(resolve_kernel_pkg); then
-		if [ "$(id -u)" = 0 ] && ! ls "$cache"/vmlinuz-* >/dev/null 2>&1; then
-			log "apt-cache does not know linux-image-amd64: running apt-get update"
-			apt-get update -qq >&2 || log "apt-get update failed"
-			resolved=$(resolve_kernel_pkg) || resolved=""
-		fi
-	fi
+	local resolved="" need_update=0
+	[ -n "$(kpkg_newest_cached_kernel "$cache")" ] || need_update=1
+	resolved=$(kpkg_resolve "$need_update") || resolved=""
 	if [ -z "$resolved" ]; then
 		# Offline: use the newest kernel already in the cache.
 		local k
-		k=$(ls -1 "$cache"/vmlinuz-* 2>/dev/null | sort -V | tail -n 1 || true)
+		k=$(kpkg_newest_cached_kernel "$cache")
 		[ -n "$k" ] || die "cannot resolve linux-image-amd64 (apt-cache) and no cached kernel in $cache"
 		log "offline: using cached $k"
 		echo "$k"
@@ -179,6 +183,17 @@ else
 fi
 cp -f "$kernel" "$out/vmlinuz"
 echo "$kernel" >"$out/vmlinuz.source"
+
+# The module must be built for this kernel, or insmod refuses it in the guest.
+if [ -n "$module" ]; then
+	krel=$(kpkg_vmlinuz_release "$kernel") || krel=""
+	vermagic=$(kpkg_ko_vermagic "$module") || vermagic=""
+	if [ -z "$krel" ] || [ -z "$vermagic" ]; then
+		log "note: cannot compare $module's vermagic '$vermagic' with $kernel's release '$krel' (modinfo or objcopy missing?)"
+	elif [ "${vermagic%% *}" != "$krel" ]; then
+		die "module $module was built for ${vermagic%% *} (vermagic '$vermagic'), but the guest boots $krel ($kernel): rebuild it (tests/e2e/build-module.sh)"
+	fi
+fi
 
 # ---- initramfs ------------------------------------------------------------
 busybox=""
@@ -247,6 +262,13 @@ if [ -n "$dopkernel" ]; then
 	add_file "$dopkernel" /opt/pvsched/bin/pvsched-bench-dopkernel 755
 	add_libs "$dopkernel"
 fi
+for f in ${bins[@]+"${bins[@]}"}; do
+	add_file "$f" "/opt/pvsched/bin/$(basename "$f")" 755
+	add_libs "$f"
+done
+if [ -n "$module" ]; then
+	add_file "$module" /lib/modules/pvsched.ko 644
+fi
 # An initial console for /init (the kernel opens /dev/console before /init
 # runs); /init also reopens it after mounting devtmpfs, in case mknod failed.
 mknod -m 600 "$root/dev/console" c 5 1 2>/dev/null || true
@@ -262,6 +284,15 @@ exec </dev/console >/dev/console 2>&1
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 echo "PVS init uptime=$(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r) cpus=$(grep -c ^processor /proc/cpuinfo)"
+
+# Users: root, and pvsuser for tests that drop privileges (su pvsuser -c CMD).
+mkdir -p /etc /home/pvsuser
+printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'pvsuser:x:1000:1000:pvsched test user:/home/pvsuser:/bin/sh' >/etc/passwd
+printf '%s\n' 'root:x:0:' 'pvsuser:x:1000:' >/etc/group
+chown 1000:1000 /home/pvsuser
+chmod 1777 /tmp
+# POSIX shared memory (shm_open: cyclictest uses it).
+mkdir -p /dev/shm && mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 
 mode=probe dur=20 interval=200 busy=$(grep -c ^processor /proc/cpuinfo) wait=15 omp_interval=250
 for w in $(cat /proc/cmdline); do
