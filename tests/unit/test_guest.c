@@ -13,6 +13,7 @@
 #include "check.h"
 #include "region_host.h"
 #include "testutil.h"
+#include "hostregion.h"
 
 /* For tests that are not about liveness: never stale on a loaded machine. */
 #define LONG_STALE 30000000u
@@ -20,23 +21,7 @@
 static int host_open(struct pvs_hregion *r, const char *path, uint32_t nr, uint32_t period_us,
                      uint32_t stale_us, const char *name)
 {
-	struct pvs_hregion_opts o = {
-	        .size = 16 * 1024,
-	        .nr_vcpus = nr,
-	        .uid = (uid_t)-1,
-	        .gid = (gid_t)-1,
-	        .mode = 0600,
-	        .period_us = period_us,
-	        .stale_after_us = stale_us,
-	        .vm_name = name,
-	        .force = 1,
-	};
-	char err[256];
-	int rc = pvs_hregion_open(r, path, &o, err, sizeof(err));
-
-	if (rc)
-		printf("  pvs_hregion_open: %s\n", err);
-	return rc;
+	return tu_host_open(r, path, nr, period_us, stale_us, 0600, 0, name);
 }
 
 static void clear_env(void)

@@ -18,29 +18,13 @@
 #include "check.h"
 #include "region_host.h"
 #include "testutil.h"
+#include "hostregion.h"
 
 #define LONG_STALE 30000000u
 
 static int host_open(struct pvs_hregion *r, const char *path, uint32_t nr, const char *name)
 {
-	struct pvs_hregion_opts o = {
-	        .size = 16 * 1024,
-	        .nr_vcpus = nr,
-	        .uid = (uid_t)-1,
-	        .gid = (gid_t)-1,
-	        .mode = 0644,
-	        .period_us = 10000,
-	        .stale_after_us = LONG_STALE,
-	        .vm_name = name,
-	        .host_features = PVSCHED_F_ALL_V1_2,
-	        .force = 1,
-	};
-	char err[256];
-	int rc = pvs_hregion_open(r, path, &o, err, sizeof(err));
-
-	if (rc)
-		printf("  pvs_hregion_open: %s\n", err);
-	return rc;
+	return tu_host_open(r, path, nr, 10000, LONG_STALE, 0644, PVSCHED_F_ALL_V1_2, name);
 }
 
 /* A fake sysfs PCI tree at ROOT with one ivshmem device 0000:00:04.0 whose
