@@ -7,13 +7,15 @@ pvsched.ko is built against the headers of exactly the Debian kernel the
 guest boots (tests/e2e/build-module.sh: apt-get download of the matching
 linux-headers and linux-kbuild packages, unpacked, never installed, cached
 like the kernel), put in the end-to-end image and loaded with insmod in a
-2-vCPU TCG guest that has two ivshmem-plain devices: first one whose memory
-holds something else, then the pvsched region.  pvschedd runs with boosting
+2-vCPU TCG guest that has three ivshmem-plain devices: first one whose
+memory holds something else, then one with the pvsched magic and major
+version 2, then the pvsched region.  pvschedd runs with boosting
 on (a 10 s episode limit, so a 4 s real-time loop is one boost from start to
 end, and the whole of a pCPU as budget).  Checks, in order:
 
-  bind      the driver binds to the pvsched device only; the other device
-            is refused with one kernel log line naming it
+  bind      the driver binds to the pvsched device only; another
+            program's ivshmem device and a region of an unknown major
+            version are refused with one kernel log line each, naming them
   nonroot   a non-root guest user (uid 1000) opens /dev/pvsched (source=dev)
             and reads live advice; writing is refused to it (0644 root)
   rt        a SCHED_FIFO busy loop (busybox chrt -f 10) gets its vCPU thread
@@ -34,6 +36,7 @@ Exit 0 when all hold, 1 otherwise; this test never skips.
 """
 import os
 import signal
+import struct
 import sys
 import time
 
@@ -108,8 +111,14 @@ def run(rig, check):
         f.write(b"NOT-PVSCHED other ivshmem user's data\n" * 64)
         f.truncate(1 << 20)
     rig.regions.append(other)
+    # And one that claims to be a pvsched region of an unknown major version.
+    badmajor = os.path.join(rig.tmp, "badmajor-shm")
+    with open(badmajor, "wb") as f:
+        f.write(struct.pack("<QHHI", 0x0044454843535650, 2, 0, 256))
+        f.truncate(1 << 20)
+    rig.regions.append(badmajor)
     rig.start_daemon("boost = on\nboost_max_ms = 10000\nboost_budget_pct = 100\n")
-    rig.boot(extra_ivshmem=[other])
+    rig.boot(extra_ivshmem=[other, badmajor])
     vm = rig.wait_vm()
     print(f"VM {rig.name}: vCPU threads {[v['tid'] for v in vm['vcpus']]}, "
           f"main thread {vm.get('main_thread', {}).get('tid')}, tcg={vm.get('tcg')}")
@@ -120,7 +129,7 @@ def run(rig, check):
     rc, out = rig.run("pci", "for d in /sys/bus/pci/devices/*; do "
                       "echo $(basename $d) $(cat $d/vendor) $(cat $d/device); done")
     ivs = [l.split()[0] for l in out if l.endswith("0x1af4 0x1110")]
-    check(len(ivs) == 2, f"the guest sees two ivshmem devices: {ivs}")
+    check(len(ivs) == 3, f"the guest sees three ivshmem devices: {ivs}")
     rc, out = rig.run("insmod", "insmod /lib/modules/pvsched.ko && echo loaded")
     check(rc == 0 and "loaded" in out, f"insmod pvsched.ko (rc {rc}: {out[-3:]})")
     rc, out = rig.run("bound", "ls /sys/bus/pci/drivers/pvsched/ | grep : ; ls -l /dev/pvsched")
@@ -129,10 +138,14 @@ def run(rig, check):
     rc, dmesg = rig.run("dmesg", "dmesg | grep -i pvsched")
     for l in dmesg:
         print("  guest dmesg:", l)
-    if len(ivs) == 2:
-        check(bound == [ivs[1]], f"bound to the pvsched device {ivs[1]} only (bound: {bound})")
-        refused = [l for l in dmesg if ivs[0] in l and "no pvsched region" in l]
-        check(len(refused) == 1, f"one log line refusing {ivs[0]}, the other device")
+    if len(ivs) == 3:
+        check(bound == [ivs[2]], f"bound to the pvsched device {ivs[2]} only (bound: {bound})")
+        refused = [l for l in dmesg if ivs[0] in l]
+        check(len(refused) == 1 and "no pvsched region" in refused[0],
+              f"one log line refusing {ivs[0]}, the other program's device: {refused}")
+        refused = [l for l in dmesg if ivs[1] in l]
+        check(len(refused) == 1 and "ABI major 2" in refused[0],
+              f"one log line refusing {ivs[1]}, a region of major version 2: {refused}")
     check(any(l.startswith("crw-r--r--") and "/dev/pvsched" in l for l in out),
           "/dev/pvsched is a character device, mode 0644")
     with open(other, "rb") as f:
@@ -178,11 +191,18 @@ def run(rig, check):
             mt = GuestRig.thread_policy(main_tid)
             check(vm["main_thread"]["layer"] == "boost" and mt[0] == SCHED_FIFO,
                   f"TCG: QEMU's main thread {main_tid} (the guest's timer interrupts) is boosted too ({mt})")
-        time.sleep(max(0.0, t0 + LOOP_S / 2 - time.monotonic()))
-        vm2 = rig.status()
-        check(vm2["vcpus"][i]["boost"] == "granted",
-              f"still granted half-way through the loop ({vm2['vcpus'][i]['boost']}, "
-              f"throttles {vm2['vcpus'][i]['throttles']})")
+        # Through the loop: boosted at most polls.  Not all: the guest's
+        # own RT throttling (sched_rt_runtime_us, 95 %) runs other tasks
+        # 50 ms a second, and the guest may move the task between vCPUs;
+        # both release the request, as they should.
+        held = polls = 0
+        while time.monotonic() < t0 + LOOP_S - 0.7:
+            held += rt_boosted(rig.status())
+            polls += 1
+            time.sleep(0.1)
+        thr = sum(v["throttles"] for v in rig.status()["vcpus"])
+        check(polls and held >= 0.7 * polls,
+              f"boosted through the loop: {held} of {polls} polls (throttles {thr})")
     time.sleep(max(0.0, t0 + LOOP_S + 0.5 - time.monotonic()))
 
     def released(vm):
