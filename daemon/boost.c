@@ -108,6 +108,10 @@ static uint64_t scan_vm(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now)
 			struct pvs_vcpu *v = &vm->vcpus[base + i];
 
 			in[i].req = v->live ? __atomic_load_n(&g->boost_req, __ATOMIC_ACQUIRE) : 0;
+			/* the budget is charged with CPU time where it is known */
+			in[i].has_run = v->live && v->track.primed;
+			in[i].run_ns = v->track.run_total;
+			in[i].run_at_ns = v->track.t_last;
 			in[i].seq = __atomic_load_n(&g->boost_seq, __ATOMIC_ACQUIRE);
 			if (v->live) {
 				/* the program's deadline and the guest kernel

@@ -37,5 +37,6 @@ void pvs_boost_params(const struct pvs_daemon *d, const struct pvs_vm *vm,
 	p->budget_ns = p->window_ns / 100u * pct;
 	p->lead_ns = (uint64_t)b->lead_us * 1000u;
 	p->hold_ns = (uint64_t)b->hold_us * 1000u;
+	p->linger_ns = (uint64_t)b->linger_us * 1000u;
 	p->max_changes = b->max_changes;
 }

@@ -45,6 +45,7 @@ void pvs_config_defaults(struct pvs_config *c)
 	c->boost.window_ms = 1000;
 	c->boost.lead_us = 100;
 	c->boost.hold_us = 300;
+	c->boost.linger_us = 2000;
 	c->boost.max_changes = 2000;
 	/* co-scheduling: opt-in per VM or for all (docs/cosched.md) */
 	c->cosched.policy = PVS_CS_NONE;
@@ -389,6 +390,9 @@ static int daemon_key(struct parse_ctx *p, const char *k, const char *v)
 	} else if (!strcmp(k, "boost_hold_us")) {
 		if (parse_u32(v, 1, 1000000, &c->boost.hold_us))
 			return bad(p, "boost_hold_us '%s': expected 1..1000000", v);
+	} else if (!strcmp(k, "boost_linger_us")) {
+		if (parse_u32(v, 0, 1000000, &c->boost.linger_us))
+			return bad(p, "boost_linger_us '%s': expected 0..1000000", v);
 	} else if (!strcmp(k, "boost_max_changes")) {
 		if (parse_u32(v, 1, 1000000, &c->boost.max_changes))
 			return bad(p, "boost_max_changes '%s': expected 1..1000000", v);

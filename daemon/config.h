@@ -45,6 +45,7 @@ struct pvs_boost_config {
 	uint32_t window_ms;
 	uint32_t lead_us;
 	uint32_t hold_us;
+	uint32_t linger_us;   /* a boost outlives its request this long */
 	uint32_t max_changes; /* boosts per window per VM */
 };
 

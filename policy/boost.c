@@ -65,9 +65,16 @@ void pvs_boost_pick_wake(uint64_t a, uint32_t alen, uint64_t b, uint32_t blen,
 	*len = take_a ? alen : blen;
 }
 
-/* Refill the VM's bucket up to NOW and charge the boosted vCPUs' time. */
-static void account(struct pvs_boost_vm *vm, struct pvs_boost_vcpu *v, uint32_t n,
-                    const struct pvs_boost_params *p, uint64_t now)
+/* Refill the VM's bucket up to NOW and charge the boosted vCPUs: the CPU
+ * time they used while boosted where IN has it, else the time boosted.
+ * The sampler's run time arrives once a sample period: at each new sample
+ * the run time since the last one is charged, up to the time the vCPU was
+ * boosted in between (so run time while not boosted is never charged, and
+ * a boosted vCPU can never be charged less than it ran, short boosts
+ * between samples included). */
+static void account(struct pvs_boost_vm *vm, struct pvs_boost_vcpu *v,
+                    const struct pvs_boost_in *in, uint32_t n, const struct pvs_boost_params *p,
+                    uint64_t now)
 {
 	if (!vm->primed) {
 		vm->primed = 1;
@@ -84,16 +91,31 @@ static void account(struct pvs_boost_vm *vm, struct pvs_boost_vcpu *v, uint32_t 
 	}
 	vm->last_ns = now > vm->last_ns ? now : vm->last_ns;
 	for (uint32_t i = 0; i < n; i++) {
-		uint64_t d;
+		uint64_t d = 0;
 
-		if (!v[i].boosted) {
-			v[i].last_ns = now;
+		if (v[i].boosted) {
+			d = now > v[i].last_ns ? now - v[i].last_ns : 0;
+			v[i].boost_ns += d;
+		}
+		v[i].last_ns = now;
+		if (!in[i].has_run) {
+			v[i].run_primed = 0;
+			vm->tokens_ns -= (int64_t)d;
 			continue;
 		}
-		d = now > v[i].last_ns ? now - v[i].last_ns : 0;
-		v[i].boost_ns += d;
-		vm->tokens_ns -= (int64_t)d;
-		v[i].last_ns = now;
+		v[i].pend_ns += d;
+		if (!v[i].run_primed || in[i].run_at_ns != v[i].run_at) {
+			uint64_t ran = 0;
+
+			/* never backwards: a new thread in the slot restarts it */
+			if (v[i].run_primed && in[i].run_ns >= v[i].run_last)
+				ran = in[i].run_ns - v[i].run_last;
+			vm->tokens_ns -= (int64_t)(ran < v[i].pend_ns ? ran : v[i].pend_ns);
+			v[i].pend_ns = 0;
+			v[i].run_last = in[i].run_ns;
+			v[i].run_at = in[i].run_at_ns;
+			v[i].run_primed = 1;
+		}
 	}
 	if (p->window_ns && now - vm->window_start_ns >= p->window_ns) {
 		vm->window_start_ns = now;
@@ -133,13 +155,25 @@ uint32_t pvs_boost_step(struct pvs_boost_vm *vm, struct pvs_boost_vcpu *v,
 {
 	uint32_t changed = 0, boosted = 0;
 
-	account(vm, v, n, p, now);
+	account(vm, v, in, n, p, now);
 	for (uint32_t i = 0; i < n; i++) {
 		struct pvs_boost_vcpu *c = &v[i];
 		uint64_t start = 0, end = 0;
 		int has_win = window(&in[i], p, now, &start, &end);
 		int in_win = has_win && now >= start && now < end;
 		int want = in[i].req > 0 || in_win;
+		int linger = 0;
+
+		if (want) {
+			c->want_end_ns = 0;
+		} else if (c->boosted && p->linger_ns) {
+			if (!c->want_end_ns)
+				c->want_end_ns = now;
+			linger =
+			        now < c->want_end_ns + p->linger_ns && p->enabled && !vm->throttled;
+			if (linger)
+				lower(next, c->want_end_ns + p->linger_ns);
+		}
 
 		if (has_win && now < start)
 			lower(next, start);
@@ -159,9 +193,16 @@ uint32_t pvs_boost_step(struct pvs_boost_vm *vm, struct pvs_boost_vcpu *v,
 				c->since_ns = now; /* a new episode restarts max_ns */
 		}
 
-		if (!want) {
+		if (!want && !linger) {
 			changed += set_boost(vm, c, 0, now);
 			c->state = PVSCHED_BOOST_NONE;
+			c->want_end_ns = 0;
+		} else if (!want) {
+			/* lingering: stays as it is, within max_ns */
+			if (now - c->since_ns >= p->max_ns) {
+				changed += set_boost(vm, c, 0, now);
+				c->state = PVSCHED_BOOST_NONE;
+			}
 		} else if (!p->enabled) {
 			changed += set_boost(vm, c, 0, now);
 			c->state = PVSCHED_BOOST_DENIED;

@@ -18,6 +18,13 @@
  *  - max_changes: transitions into the boosted state per window per VM
  *    (each costs the daemon a system call); beyond, new boosts are
  *    THROTTLED until the window ends.  Unboosting is never limited.
+ * The budget is charged with the CPU time a boosted vCPU thread used
+ * (run_ns, when the sampler provides it), else with the time it was
+ * boosted: a boosted vCPU that sleeps takes nothing from anyone.  A boost
+ * whose want ended is kept linger_ns longer (unless the VM is throttled):
+ * a guest that asks in short bursts (an RT task waking every 500 us, an
+ * interrupt) is then boosted once for the whole stretch instead of once a
+ * burst, which costs two system calls a burst and runs into max_changes.
  */
 #ifndef PVSCHED_POLICY_BOOST_H
 #define PVSCHED_POLICY_BOOST_H
@@ -32,7 +39,8 @@ struct pvs_boost_params {
 	uint64_t budget_ns;
 	uint64_t window_ns;
 	uint64_t lead_ns;
-	uint64_t hold_ns; /* the deadline window's length when the guest gives none */
+	uint64_t hold_ns;   /* the deadline window's length when the guest gives none */
+	uint64_t linger_ns; /* keep a boost this long after its want ended */
 	uint32_t max_changes;
 };
 
@@ -43,6 +51,7 @@ struct pvs_boost_params {
 #define PVS_BOOST_LEAD_NS     100000ull /* 100 us */
 #define PVS_BOOST_HOLD_NS     300000ull /* 300 us */
 #define PVS_BOOST_MAX_CHANGES 2000u
+#define PVS_BOOST_LINGER_NS   2000000ull /* 2 ms */
 
 /* Deadlines further than this in the future, or older than this in the
  * past, are ignored (garbage, or a guest clock gone wrong). */
@@ -54,6 +63,9 @@ struct pvs_boost_in {
 	uint32_t seq;
 	uint64_t wake_at_ns;
 	uint32_t wake_len_us;
+	int has_run;        /* run_ns and run_at_ns are valid */
+	uint64_t run_ns;    /* the vCPU thread's CPU time, cumulative ... */
+	uint64_t run_at_ns; /* ... as sampled at this time (a new sample: a new value) */
 };
 
 struct pvs_boost_vcpu {
@@ -63,8 +75,13 @@ struct pvs_boost_vcpu {
 	int blocked;    /* the episode ran past max_ns */
 	uint32_t seq;   /* boost_seq of the episode */
 	uint64_t wake_at_ns;
-	uint64_t since_ns; /* when the current boost began */
-	uint64_t last_ns;  /* accounting */
+	uint64_t since_ns;    /* when the current boost began */
+	uint64_t last_ns;     /* accounting */
+	uint64_t want_end_ns; /* when the last want ended; 0 while wanting */
+	uint64_t run_last;    /* run_ns of the last sample */
+	uint64_t run_at;      /* run_at_ns of the last sample */
+	uint64_t pend_ns;     /* time boosted since the last sample */
+	int run_primed;
 	uint64_t boost_ns, boosts, throttles;
 };
 

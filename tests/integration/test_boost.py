@@ -95,6 +95,14 @@ def daemon_cpu_ns(pid):
     return total
 
 
+def thread_cpu_ns(pid, tids):
+    total = 0
+    for t in tids:
+        with open('/proc/%d/task/%d/schedstat' % (pid, t)) as f:
+            total += int(f.read().split()[0])
+    return total
+
+
 def vcpu_status(h, vm, i):
     v = h.vm(h.status(), vm)
     return v['vcpus'][i] if v else None
@@ -190,6 +198,7 @@ def main(h):
         vm.opened()
     dpid = h.daemon.popen.pid
     cpu0, w0 = daemon_cpu_ns(dpid), time.monotonic()
+    vrun0 = thread_cpu_ns(a.p.pid, a.tids)
     # vcpu0's request from step 4 is still held, for the whole phase
     h.wait_for(lambda: a.state(0) == 3, 'a held request to be THROTTLED after max_ms',
                timeout=5)
@@ -210,8 +219,14 @@ def main(h):
     check(share < 0.25, 'the daemon used %.0f%% of a CPU against rogue guests' % (share * 100))
     boosted_ms = sum(v['boost_ns'] for v in st['vcpus']) / 1e6
     elapsed_ms = (time.monotonic() - w0) * 1000 + 200
-    check(boosted_ms <= 0.20 * elapsed_ms + 200 + 50,
-          'rt-a boosted %.0f ms in %.0f ms: over its budget' % (boosted_ms, elapsed_ms))
+    # The budget bounds the CPU time a VM's boosted vCPUs use (docs/boost.md):
+    # these vCPU threads sleep between requests, so what they ran at all,
+    # boosted or not, bounds it from above.
+    ran_ms = (thread_cpu_ns(a.p.pid, a.tids) - vrun0) / 1e6
+    h.log('   rt-a: boosted %.0f ms, its vCPU threads ran %.1f ms, in %.0f ms' % (
+        boosted_ms, ran_ms, elapsed_ms))
+    check(ran_ms <= 0.20 * elapsed_ms + 200 + 50,
+          'rt-a used %.0f ms of CPU in %.0f ms: over its budget' % (ran_ms, elapsed_ms))
     check(sum(v['boosts'] for v in st['vcpus']) <= 2000 * (elapsed_ms / 1000 + 1) + 10,
           'rt-a got more boosts than max_changes allows')
     h.daemon_alive()

@@ -371,7 +371,116 @@ static void t_rogue_driver(void)
 	CHECK(s.v[0].boost_ns + s.v[1].boost_ns >= span * s.p.budget_ns / s.p.window_ns / 2);
 }
 
+/* A boost outlives its want by linger_ns: bursts closer than that are one
+ * boost; a longer gap ends it; a throttled VM or boosting turned off ends
+ * a lingering boost at once. */
+static void t_linger(void)
+{
+	struct sim s;
+	uint64_t t = S0;
+	uint32_t boosts;
+
+	sim_init(&s);
+	s.p.linger_ns = 2 * MS;
+	NOTE("bursts of 50 us every 500 us for 100 ms: one boost");
+	for (int k = 0; k < 200; k++, t += 500 * US) {
+		s.in[0].req = 1;
+		s.in[0].seq++;
+		step(&s, 1, t);
+		CHECKQ(s.v[0].boosted);
+		s.in[0].req = 0;
+		step(&s, 1, t + 50 * US);
+		CHECKQ(s.v[0].boosted && s.v[0].state == PVSCHED_BOOST_GRANTED);
+		CHECKQ(s.next <= t + 50 * US + 2 * MS);
+	}
+	CHECK_EQU(s.v[0].boosts, 1);
+	NOTE("then no request: released when the linger ends, not before");
+	step(&s, 1, t + 1 * MS);
+	CHECK(s.v[0].boosted);
+	step(&s, 1, t - 500 * US + 50 * US + 2 * MS);
+	CHECK(!s.v[0].boosted);
+	CHECK_EQU(s.v[0].state, PVSCHED_BOOST_NONE);
+	NOTE("a deadline window's end lingers the same way");
+	boosts = (uint32_t)s.v[0].boosts;
+	t += 100 * MS;
+	s.in[0].wake_at_ns = t + 100 * US;
+	step(&s, 1, t);
+	CHECK(s.v[0].boosted);
+	step(&s, 1, t + 100 * US + PVS_BOOST_HOLD_NS + 10 * US);
+	CHECK(s.v[0].boosted);
+	step(&s, 1, t + 100 * US + PVS_BOOST_HOLD_NS + 3 * MS);
+	CHECK(!s.v[0].boosted);
+	CHECK_EQU(s.v[0].boosts, boosts + 1);
+	NOTE("boosting turned off while lingering: released at once");
+	t += 100 * MS;
+	s.in[0].wake_at_ns = 0;
+	s.in[0].req = 1;
+	step(&s, 1, t);
+	s.in[0].req = 0;
+	s.p.enabled = 0;
+	step(&s, 1, t + 10 * US);
+	CHECK(!s.v[0].boosted);
+	NOTE("linger 0: released at once, as before");
+	s.p.enabled = 1;
+	s.p.linger_ns = 0;
+	s.in[0].req = 1;
+	step(&s, 1, t + MS);
+	s.in[0].req = 0;
+	step(&s, 1, t + MS + 10 * US);
+	CHECK(!s.v[0].boosted);
+}
+
+/* With the sampler's run time the budget is charged with CPU time used
+ * while boosted: a boosted vCPU that sleeps is never throttled; one that
+ * runs is charged all of it, short boosts between two samples included. */
+static void t_cpu_charge(void)
+{
+	struct sim s;
+	uint64_t t, run = 0, ran_boosted = 0;
+	const uint64_t scan = 500 * US, period = 10 * MS, span = 5000 * MS;
+
+	sim_init(&s);
+	s.p.max_ns = 10000 * MS;
+	NOTE("2 vCPUs boosted for 5 s, halted (no run time): never throttled");
+	for (t = 0; t <= span; t += scan) {
+		for (int i = 0; i < 2; i++) {
+			s.in[i].req = 1;
+			s.in[i].has_run = 1;
+			s.in[i].run_ns = 7 * MS; /* unchanged: it sleeps */
+			s.in[i].run_at_ns = S0 + t / period * period;
+		}
+		step(&s, 2, S0 + t);
+		CHECKQ(s.v[0].boosted && s.v[1].boosted);
+	}
+	CHECK_EQU(s.v[0].throttles + s.v[1].throttles, 0);
+	CHECK(s.v[0].boost_ns >= span - scan); /* %BOOST still says boosted */
+
+	NOTE("one vCPU spinning, its request on for 6 ms of every 10 (between samples):");
+	NOTE("charged every ns it ran boosted, so the budget holds it");
+	sim_init(&s);
+	s.p.max_ns = 10000 * MS;
+	for (t = 0; t <= span; t += scan) {
+		int on = (t % period) < 6 * MS;
+
+		s.in[0].req = on;
+		s.in[0].seq += on;
+		s.in[0].has_run = 1;
+		s.in[0].run_ns = run - run % period; /* the sampler's view */
+		s.in[0].run_at_ns = S0 + t / period * period;
+		step(&s, 1, S0 + t);
+		if (s.v[0].boosted)
+			ran_boosted += scan;
+		run += scan; /* it spins whatever its priority */
+	}
+	NOTE("boosted %llu ms of 5000; budget 500 ms + 2500 ms refill",
+	     (unsigned long long)(ran_boosted / MS));
+	CHECK(ran_boosted <=
+	      PVS_BOOST_BUDGET_NS + span * PVS_BOOST_BUDGET_NS / PVS_BOOST_WINDOW_NS + 2 * period);
+	CHECK(s.v[0].throttles > 0);
+}
+
 static const struct tcase cases[] = {
+        {"linger", t_linger},       {"cpu-charge", t_cpu_charge},
         {"pick-wake", t_pick_wake}, {"rogue-driver", t_rogue_driver},
         {"grant", t_grant},         {"nest", t_nest},
         {"deadline", t_deadline},   {"max-continuous", t_max_continuous},
