@@ -7,6 +7,16 @@
 
 #include "vm.h"
 
+/* A slot with no thread and no sampler handle yet. */
+static void vcpu_init(struct pvs_vcpu *v, uint32_t index)
+{
+	memset(v, 0, sizeof(*v));
+	v->index = index;
+	v->fd_schedstat = v->fd_stat = v->fd_status = -1;
+	v->slot = -1;
+	pvs_vcpu_init(&v->track);
+}
+
 struct pvs_vm *pvs_vm_new(const char *name, enum pvs_vm_kind kind, const struct pvs_thread_id *proc)
 {
 	struct pvs_vm *vm = calloc(1, sizeof(*vm));
@@ -22,13 +32,10 @@ struct pvs_vm *pvs_vm_new(const char *name, enum pvs_vm_kind kind, const struct 
 	vm->cs_override = -1;
 	vm->boost_enabled_seen = -1;
 	/* the main thread, boosted beside the vCPUs of a TCG VM */
-	vm->timer.index = UINT32_MAX;
-	vm->timer.fd_schedstat = vm->timer.fd_stat = vm->timer.fd_status = -1;
-	vm->timer.slot = -1;
+	vcpu_init(&vm->timer, UINT32_MAX);
 	vm->timer.id = *proc;
 	vm->timer.id.tid = proc->pid;
 	vm->timer.live = 1;
-	pvs_vcpu_init(&vm->timer.track);
 	return vm;
 }
 
@@ -61,13 +68,8 @@ struct pvs_vcpu *pvs_vm_slot(struct pvs_vm *vm, uint32_t index)
 		n = realloc(vm->vcpus, cap * sizeof(*n));
 		if (!n)
 			return NULL;
-		for (uint32_t i = vm->cap_vcpus; i < cap; i++) {
-			memset(&n[i], 0, sizeof(n[i]));
-			n[i].index = i;
-			n[i].fd_schedstat = n[i].fd_stat = n[i].fd_status = -1;
-			n[i].slot = -1;
-			pvs_vcpu_init(&n[i].track);
-		}
+		for (uint32_t i = vm->cap_vcpus; i < cap; i++)
+			vcpu_init(&n[i], i);
 		vm->vcpus = n;
 		vm->cap_vcpus = cap;
 	}

@@ -20,22 +20,26 @@ static void lower(uint64_t *next, uint64_t t)
 		*next = t;
 }
 
+/* How long a deadline's boost lasts: the guest's length, else hold_ns;
+ * never beyond max_ns. */
+static uint64_t win_len(uint32_t len_us, const struct pvs_boost_params *p)
+{
+	uint64_t len = len_us ? (uint64_t)len_us * 1000u : p->hold_ns;
+
+	return len > p->max_ns ? p->max_ns : len;
+}
+
 /* The deadline window [start, end) of IN, or 0 when there is none. */
 static int window(const struct pvs_boost_in *in, const struct pvs_boost_params *p, uint64_t now,
                   uint64_t *start, uint64_t *end)
 {
-	uint64_t len;
-
 	if (!in->wake_at_ns)
 		return 0;
 	if (in->wake_at_ns > now + PVS_BOOST_HORIZON_NS ||
 	    in->wake_at_ns + PVS_BOOST_HORIZON_NS < now)
 		return 0;
-	len = in->wake_len_us ? (uint64_t)in->wake_len_us * 1000u : p->hold_ns;
-	if (len > p->max_ns)
-		len = p->max_ns;
 	*start = in->wake_at_ns > p->lead_ns ? in->wake_at_ns - p->lead_ns : 0;
-	*end = in->wake_at_ns + len;
+	*end = in->wake_at_ns + win_len(in->wake_len_us, p);
 	return 1;
 }
 
@@ -51,8 +55,9 @@ void pvs_boost_pick_wake(uint64_t a, uint32_t alen, uint64_t b, uint32_t blen,
 		*len = a ? alen : blen;
 		return;
 	}
-	ea = a + (alen ? (uint64_t)alen * 1000u : p->hold_ns);
-	eb = b + (blen ? (uint64_t)blen * 1000u : p->hold_ns);
+	/* the windows as window() will apply them */
+	ea = a + win_len(alen, p);
+	eb = b + win_len(blen, p);
 	past_a = ea <= now;
 	past_b = eb <= now;
 	if (past_a != past_b)

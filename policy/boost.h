@@ -99,7 +99,8 @@ struct pvs_boost_vm {
  * and the guest kernel driver's (kwake_at_ns, kwake_len_us).  Neither
  * cancels the other: the one that matters at NOW is the one whose window
  * is open or opens first; when both windows are over, the later one.  0
- * means none.  Lengths of 0 mean hold_ns, as in the window itself.
+ * means none.  Lengths are taken as the window applies them (0: hold_ns, at
+ * most max_ns).
  */
 void pvs_boost_pick_wake(uint64_t a_ns, uint32_t a_len_us, uint64_t b_ns, uint32_t b_len_us,
                          const struct pvs_boost_params *p, uint64_t now_ns, uint64_t *wake_ns,
