@@ -279,8 +279,10 @@ static void pvs_irq_in(void)
 	if (unlikely(!d))
 		return;
 	/* interrupts are off here; the interrupted task may have changed
-	 * its own policy since its switch-in */
-	pvs_apply(d, PVS_KEV_RESYNC, READ_ONCE(current->prio));
+	 * its own policy since its switch-in: re-read it into the state, and
+	 * publish both changes at once */
+	pvs_k_event(this_cpu_ptr(&pvs_kcpu), PVS_KEV_RESYNC,
+		    READ_ONCE(current->prio));
 	pvs_apply(d, PVS_KEV_HARDIRQ_IN, 0);
 }
 
