@@ -27,6 +27,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "procfs.h"
+#include "qemu_args.h"
 
 struct found_thread {
 	pid_t tid;

@@ -23,11 +23,6 @@ int pvs_proc_stat(pid_t pid, pid_t tid, char *comm, size_t commlen, char *state,
 ssize_t pvs_read_file(const char *path, char *buf, size_t len);
 ssize_t pvs_pread_all(int fd, char *buf, size_t len);
 
-/* The VM name from a QEMU command line (NUL-separated ARGS of LEN bytes):
- * "-name guest=X,..." or "-name X,...".  Returns 0 or -ENOENT. */
-int pvs_qemu_name(const char *args, size_t len, char *name, size_t namelen);
-/* The mem-path of a pvsched memory backend on a QEMU command line, if any. */
-int pvs_qemu_region_path(const char *args, size_t len, char *path, size_t pathlen);
 /* Make NAME safe for a file name and the region header: [A-Za-z0-9._-]. */
 void pvs_sanitize_name(char *name);
 

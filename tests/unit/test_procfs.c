@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/test_procfs.c - daemon/procfs.c's parsers: /proc stat lines
- * with hostile comms, schedstat, status, and the QEMU command line (VM
- * name and region path).
+ * with hostile comms, schedstat, status.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -212,126 +211,6 @@ static void t_invol(void)
 	CHECK(pvs_read_file("/nonexistent", self, sizeof(self)) == -ENOENT);
 }
 
-/* Build a NUL-separated argument block (like /proc/PID/cmdline). */
-static size_t args(char *buf, size_t len, const char *const *argv)
-{
-	size_t o = 0;
-
-	for (; *argv; argv++) {
-		size_t n = strlen(*argv) + 1;
-		REQUIRE(o + n <= len);
-		memcpy(buf + o, *argv, n);
-		o += n;
-	}
-	return o;
-}
-
-static void name_case(const char *const *argv, int want_rc, const char *want, const char *what)
-{
-	char buf[1024], name[64];
-	size_t n = args(buf, sizeof(buf), argv);
-	int rc;
-
-	memset(name, 0, sizeof(name));
-	rc = pvs_qemu_name(buf, n, name, sizeof(name));
-	CHECKM(rc == want_rc && (rc || !strcmp(name, want)), "%-40s -> %s%s%s (got %d \"%s\")",
-	       what, want_rc ? "-ENOENT" : "\"", want_rc ? "" : want, want_rc ? "" : "\"", rc,
-	       rc ? "" : name);
-}
-
-#define Q         "qemu-system-x86_64"
-#define ARGV(...) ((const char *const[]){__VA_ARGS__, NULL})
-
-static void t_qemu_name(void)
-{
-	name_case(ARGV(Q, "-name", "guest=vm1,debug-threads=on", "-m", "1G"), 0, "vm1",
-	          "-name guest=vm1,debug-threads=on");
-	name_case(ARGV(Q, "-name", "vm2"), 0, "vm2", "-name vm2");
-	name_case(ARGV(Q, "-name", "vm,,x"), 0, "vm,x", "-name vm,,x (escaped comma)");
-	name_case(ARGV(Q, "--name", "vm3"), 0, "vm3", "--name vm3");
-	name_case(ARGV(Q, "-name", "debug-threads=on,guest=vm4"), 0, "vm4",
-	          "-name debug-threads=on,guest=vm4");
-	name_case(ARGV(Q, "-name", "guest=a,,b,process=x"), 0, "a,b", "-name guest=a,,b,process=x");
-	name_case(ARGV(Q, "-name", "process=p,,q,guest=vm5"), 0, "vm5",
-	          "-name process=p,,q,guest=vm5");
-	name_case(ARGV(Q, "-m", "1G", "-smp", "2"), -ENOENT, "", "no -name");
-	name_case(ARGV(Q, "-name"), -ENOENT, "", "-name as the last argument");
-	name_case(ARGV(Q, "-name", ""), -ENOENT, "", "-name ''");
-	name_case(ARGV(Q, "-name", "guest="), -ENOENT, "", "-name guest=");
-	name_case(ARGV(Q, "-name", "debug-threads=on"), -ENOENT, "", "-name debug-threads=on");
-	name_case(ARGV(Q, "-namex", "vm"), -ENOENT, "", "-namex vm");
-	name_case(ARGV(Q, "-device", "x,name=foo", "-name", "vm6"), 0, "vm6",
-	          "name= inside another option");
-
-	NOTE("truncated to the buffer");
-	char buf[256], name[5];
-	size_t n = args(buf, sizeof(buf), ARGV(Q, "-name", "longname"));
-	CHECK_EQ(pvs_qemu_name(buf, n, name, sizeof(name)), 0);
-	CHECK_STR(name, "long");
-	CHECK_EQ(pvs_qemu_name(buf, 0, name, sizeof(name)), -ENOENT);
-	CHECK_EQ(pvs_qemu_name(buf, n, name, 0), -ENOENT);
-}
-
-/* QEMU's -name takes the guest name as an implied first key:
- * "-name vm,debug-threads=on" is the usual way to get "CPU n/KVM" threads. */
-static void t_qemu_name_implied(void)
-{
-	name_case(ARGV(Q, "-name", "vm7,debug-threads=on"), 0, "vm7", "-name vm7,debug-threads=on");
-	name_case(ARGV(Q, "-name", "vm8,process=qemu-vm8"), 0, "vm8", "-name vm8,process=...");
-	name_case(ARGV(Q, "-name", "v,,m9,debug-threads=on"), 0, "v,m9",
-	          "-name v,,m9,debug-threads=on");
-}
-
-static void path_case(const char *const *argv, int want_rc, const char *want, const char *what)
-{
-	char buf[2048], path[256];
-	size_t n = args(buf, sizeof(buf), argv);
-	int rc;
-
-	memset(path, 0, sizeof(path));
-	rc = pvs_qemu_region_path(buf, n, path, sizeof(path));
-	CHECKM(rc == want_rc && (rc || !strcmp(path, want)), "%-40s -> %s (got %d \"%s\")", what,
-	       want_rc ? "-ENOENT" : want, rc, rc ? "" : path);
-}
-
-static void t_region_path(void)
-{
-	path_case(ARGV(Q, "-object",
-	               "memory-backend-file,id=pvs,share=on,mem-path=/dev/shm/pvsched-vm1,size=1M",
-	               "-device", "ivshmem-plain,memdev=pvs"),
-	          0, "/dev/shm/pvsched-vm1", "-object memory-backend-file,...,mem-path=");
-	path_case(ARGV(Q, "-object",
-	               "{\"qom-type\":\"memory-backend-file\",\"id\":\"pvs\",\"mem-path\":"
-	               "\"/dev/shm/pvsched-vm2\",\"share\":true,\"size\":1048576}"),
-	          0, "/dev/shm/pvsched-vm2", "-object {JSON} (libvirt)");
-	path_case(ARGV(Q, "-object", "memory-backend-file,id=ram,mem-path=/dev/hugepages/ram",
-	               "-object",
-	               "memory-backend-file,id=pvs,mem-path=/dev/shm/pvsched-vm3,share=on"),
-	          0, "/dev/shm/pvsched-vm3", "skips another memory backend");
-	path_case(ARGV(Q, "-object",
-	               "{\"qom-type\":\"memory-backend-file\",\"id\":\"ram\",\"mem-path\":"
-	               "\"/dev/hugepages/x\"}",
-	               "-object",
-	               "{\"qom-type\":\"memory-backend-file\",\"id\":\"pvs\",\"mem-path\":"
-	               "\"/run/pvsched\"}"),
-	          0, "/run/pvsched", "JSON: skips another backend; basename 'pvsched'");
-	path_case(ARGV(Q, "-object", "memory-backend-file,id=pvs,mem-path=/dev/shm/pvsched-vm4"), 0,
-	          "/dev/shm/pvsched-vm4", "mem-path= last in the option");
-	path_case(ARGV(Q, "-object", "memory-backend-file,id=ram,mem-path=/dev/hugepages/ram"),
-	          -ENOENT, "", "no pvsched backend");
-	path_case(ARGV(Q, "-object", "memory-backend-file,id=x,mem-path=/dev/shm/pvsched-d/ram"),
-	          -ENOENT, "", "pvsched only in a directory name");
-	path_case(ARGV(Q, "-m", "1G"), -ENOENT, "", "no -object");
-	path_case(ARGV(Q, "-object", "memory-backend-file,mem-pathx/dev/shm/pvsched"), -ENOENT, "",
-	          "mem-path without '='");
-
-	NOTE("a path longer than the buffer is not returned truncated");
-	char buf[512], small[10];
-	size_t n = args(buf, sizeof(buf),
-	                ARGV(Q, "-object", "memory-backend-file,mem-path=/dev/shm/pvsched-vm5"));
-	CHECK_EQ(pvs_qemu_region_path(buf, n, small, sizeof(small)), -ENOENT);
-}
-
 static void t_sanitize(void)
 {
 	char s[64];
@@ -348,14 +227,8 @@ static void t_sanitize(void)
 }
 
 static const struct tcase cases[] = {
-        {"stat", t_stat},
-        {"unterminated", t_unterminated},
-        {"schedstat", t_schedstat},
-        {"invol", t_invol},
-        {"qemu-name", t_qemu_name},
-        {"qemu-name-implied", t_qemu_name_implied},
-        {"region-path", t_region_path},
-        {"sanitize", t_sanitize},
+        {"stat", t_stat},   {"unterminated", t_unterminated}, {"schedstat", t_schedstat},
+        {"invol", t_invol}, {"sanitize", t_sanitize},
 };
 
 int main(int argc, char **argv)
