@@ -275,6 +275,12 @@ struct json_object *pvs_status_json(struct pvs_daemon *d)
 		json_object_object_add(o, "placed_shared",
 		                       json_object_new_int((int)vm->placed_shared));
 		json_object_object_add(o, "tcg", json_object_new_boolean(vm->tcg));
+		json_object_object_add(
+		        o, "migratable",
+		        vm->migratable < 0 ? NULL : json_object_new_boolean(vm->migratable));
+		json_object_object_add(o, "incoming", json_object_new_boolean(vm->incoming));
+		json_object_object_add(o, "region_reinits",
+		                       json_object_new_int64((int64_t)vm->region_reinits));
 		if (vm->tcg) {
 			/* the thread that delivers a TCG guest's timer interrupts */
 			struct json_object *t = json_object_new_object();

@@ -289,7 +289,7 @@ static void refresh_vm(struct pvs_daemon *d, struct pvs_vm *vm, struct found *f)
 	vm->present = 1;
 	reconcile_threads(d, vm, f);
 	update_affinity(vm);
-	if (!vm->region_ok)
+	if (!vm->region_ok && !vm->incoming)
 		pvs_publish_open(d, vm);
 	free(f->t);
 	f->t = NULL;
@@ -357,6 +357,35 @@ void pvs_discovery_free(void)
 	free(skip_next.v);
 	memset(&skip_prev, 0, sizeof(skip_prev));
 	memset(&skip_next, 0, sizeof(skip_next));
+}
+
+/*
+ * What the command line says about migration (docs/abi.md "Live
+ * migration"), read once: QEMU cannot change it while it runs.  A VM whose
+ * pvsched device is in peer mode (master=off, QEMU's default) cannot be
+ * live-migrated: said once, with the fix.  A VM started with -incoming
+ * waits for a migration stream, which will rewrite its whole region: the
+ * region is adopted only once its vCPUs have run here (sample.c).
+ */
+static void read_migration(struct pvs_vm *vm, const char *args, size_t len)
+{
+	struct pvs_qemu_dev qd;
+
+	pvs_qemu_dev(args, len, vm->region_path, &qd);
+	vm->migratable = qd.found ? qd.master : -1;
+	if (qd.found && qd.master == 0)
+		log_warn("vm %s: cannot be live-migrated: its pvsched device (%s, memdev %s) is in "
+		         "peer mode; add master=on to its -device (libvirt: <shmem name='%s' "
+		         "role='master'>)",
+		         vm->name, qd.driver, qd.memdev,
+		         strrchr(vm->region_path, '/') ? strrchr(vm->region_path, '/') + 1
+		                                       : vm->region_path);
+	if (qd.incoming) {
+		vm->incoming = 1;
+		log_info("vm %s: started with -incoming: its region is adopted once its vCPUs run "
+		         "here",
+		         vm->name);
+	}
 }
 
 static void scan_qemu(struct pvs_daemon *d)
@@ -437,6 +466,8 @@ static void scan_qemu(struct pvs_daemon *d)
 			d->vms = vm;
 			log_info("vm %s: QEMU pid %d found, region %s", vm->name, (int)id.pid,
 			         vm->region_path);
+			if (n >= 0)
+				read_migration(vm, args, (size_t)n);
 		}
 		if (f.tcg && !vm->tcg) {
 			vm->tcg = 1;

@@ -29,6 +29,9 @@ void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm)
 	                vm->kind == PVS_VM_QEMU ? PVSCHED_VM_KIND_MACHINE : PVSCHED_VM_KIND_PROCESS,
 	        /* boosting is offered only with a journal to undo it */
 	        .host_features = d->journal ? PVSCHED_F_ALL_V1_3 : PVSCHED_F_ALL_V1_1,
+	        /* a header that came with a migration stream names the VM as
+	         * the source host called it: this VM's QEMU maps the file */
+	        .force = vm->adopt,
 	};
 	char err[sizeof(vm->region_err)];
 	struct stat st;
@@ -56,6 +59,7 @@ void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm)
 	}
 	vm->region_ok = 1;
 	vm->region_err[0] = 0;
+	vm->adopt = 0;
 	for (uint32_t i = 0; i < vm->nr_vcpus; i++)
 		vm->vcpus[i].pub_valid = 0;
 	vm->vm_pub_valid = 0;
@@ -64,6 +68,9 @@ void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm)
 }
 
 #define PVS_VM_DEADBAND_MILLI 10u
+/* A header rewritten again and again (a guest scribbling over it) is
+ * re-initialised at most this often. */
+#define PVS_REINIT_MIN_NS 100000000ull
 
 static int near(uint32_t a, uint32_t b)
 {
@@ -99,6 +106,24 @@ void pvs_publish(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now_ns)
 
 	if (!vm->region_ok)
 		return;
+	if (!pvs_hregion_intact(&vm->region)) {
+		/* Someone else rewrote the header: nothing of the host part is
+		 * ours any more (docs/abi.md "Live migration"). */
+		if (now_ns < vm->reinit_next_ns)
+			return;
+		if (!vm->region_reinits++ || vm->region_reinits % 100 == 0)
+			log_warn("vm %s: %s was rewritten by someone else (an incoming "
+			         "migration stream, or the guest writing its host part); "
+			         "re-initialised under a new host_instance (%llu times)",
+			         vm->name, vm->region_path, (unsigned long long)vm->region_reinits);
+		vm->reinit_next_ns = now_ns + PVS_REINIT_MIN_NS;
+		pvs_hregion_close(&vm->region);
+		vm->region_ok = 0;
+		vm->adopt = 1;
+		pvs_publish_open(d, vm);
+		if (!vm->region_ok)
+			return;
+	}
 	if (vm->region.nr_vcpus != vm->nr_vcpus &&
 	    pvs_hregion_set_nr_vcpus(&vm->region, vm->nr_vcpus) < 0) {
 		/* discovery keeps indexes inside the region; this is a bug guard */

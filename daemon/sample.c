@@ -9,6 +9,13 @@
 #include "daemon.h"
 #include "log.h"
 
+/* vCPU time that shows a VM waiting for a migration stream has started to
+ * run: paused vCPU threads use none (a 2-vCPU TCG guest waiting in
+ * -incoming used under 1 ms in its first seconds, all of it at start-up,
+ * before discovery sees it); a running guest, even idle, passes this in a
+ * second or less. */
+#define PVS_INCOMING_RUN_NS 2000000ull
+
 void pvs_sample_all(struct pvs_daemon *d, uint64_t now_ns)
 {
 	struct pvs_dop_params p = {d->cfg->window_us, d->cfg->hysteresis_milli,
@@ -74,6 +81,19 @@ void pvs_sample_all(struct pvs_daemon *d, uint64_t now_ns)
 		o.host_busy_valid = busy >= 0;
 		o.host_busy_ns = busy >= 0 ? (uint64_t)busy : 0;
 		pvs_vm_update(&vm->track, &p, &o, now_ns);
+		if (vm->incoming) {
+			/* A migrated-in VM is adopted once it runs here: the
+			 * stream has then written the region for the last time. */
+			vm->incoming_run_ns += o.vm_run_ns;
+			if (vm->incoming_run_ns >= PVS_INCOMING_RUN_NS) {
+				vm->incoming = 0;
+				vm->adopt = 1;
+				log_info("vm %s: running here after an incoming migration; "
+				         "adopting its region",
+				         vm->name);
+				pvs_publish_open(d, vm);
+			}
+		}
 		pvs_publish(d, vm, now_ns);
 	}
 	d->last_tick_ns = now_ns;

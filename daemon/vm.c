@@ -31,6 +31,7 @@ struct pvs_vm *pvs_vm_new(const char *name, enum pvs_vm_kind kind, const struct 
 	vm->boost_override = -1;
 	vm->cs_override = -1;
 	vm->boost_enabled_seen = -1;
+	vm->migratable = -1;
 	/* the main thread, boosted beside the vCPUs of a TCG VM */
 	vcpu_init(&vm->timer, UINT32_MAX);
 	vm->timer.id = *proc;

@@ -109,6 +109,17 @@ struct pvs_vm {
 	int tcg;
 	struct pvs_vcpu timer;
 	uint64_t timer_boosts;
+	/* live migration (docs/abi.md "Live migration") */
+	int migratable;           /* its pvsched device: 1 master=on, 0 peer mode
+	                             (QEMU refuses to migrate), -1 unknown */
+	int incoming;             /* -incoming and not yet run here: the region
+	                             is not adopted (the stream may rewrite it) */
+	uint64_t incoming_run_ns; /* vCPU time seen while incoming */
+	int adopt;                /* the next open takes the region whatever VM
+	                             name its header carries (it came with a
+	                             migration stream, or was rewritten) */
+	uint64_t region_reinits;  /* header found rewritten: re-initialised */
+	uint64_t reinit_next_ns;  /* no re-init before (a guest scribbling) */
 	struct pvs_vm *next;
 };
 

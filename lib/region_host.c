@@ -71,7 +71,8 @@ static void init_header(struct pvs_hregion *r, const struct pvs_hregion_opts *o)
 	PVS_STORE(&h->reserved0, 0u);
 	PVS_STORE(&h->publish_period_us, o->period_us);
 	PVS_STORE(&h->host_time_ns, 0);
-	PVS_STORE(&h->host_instance, random_u64());
+	r->instance = random_u64();
+	PVS_STORE(&h->host_instance, r->instance);
 	for (size_t i = 0; i < sizeof(h->vm_name); i++) {
 		size_t n = o->vm_name ? strlen(o->vm_name) : 0;
 		PVS_STORE(&h->vm_name[i], (uint8_t)(i < n ? o->vm_name[i] : 0));
@@ -323,4 +324,12 @@ void pvs_hregion_heartbeat(struct pvs_hregion *r, uint64_t now_ns)
 
 	PVS_STORE(&h->host_time_ns, now_ns);
 	__atomic_store_n(&h->heartbeat, PVS_LOAD(&h->heartbeat) + 1, __ATOMIC_RELEASE);
+}
+
+int pvs_hregion_intact(const struct pvs_hregion *r)
+{
+	const struct pvsched_header *h = r->hdr;
+
+	return __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) == PVSCHED_MAGIC &&
+	       PVS_LOAD(&h->host_instance) == r->instance;
 }

@@ -20,8 +20,9 @@ struct pvs_hregion {
 	unsigned char *mem;
 	size_t size;
 	uint32_t nr_vcpus;
-	int created; /* this agent created the file */
-	int fd;      /* held open with an exclusive flock: one agent per region */
+	int created;       /* this agent created the file */
+	int fd;            /* held open with an exclusive flock: one agent per region */
+	uint64_t instance; /* the host_instance this agent wrote */
 	char path[256];
 };
 
@@ -36,7 +37,7 @@ struct pvs_hregion_opts {
 	const char *vm_name;
 	uint32_t vm_kind;       /* PVSCHED_VM_KIND_* */
 	uint64_t host_features; /* 0: PVSCHED_F_ALL_V1_1 */
-	int force;        /* take over a region that names another VM */
+	int force;              /* take over a region that names another VM */
 };
 
 /*
@@ -59,6 +60,12 @@ struct pvsched_vcpu *pvs_hregion_vcpu(struct pvs_hregion *r, uint32_t idx);
 void pvs_hregion_publish_vm(struct pvs_hregion *r, const struct pvsched_vm *values);
 void pvs_hregion_publish_vcpu(struct pvs_hregion *r, uint32_t idx,
                               const struct pvsched_vcpu_host *values);
+/* 1 while the header is still the one this agent wrote (its magic and its
+ * host_instance); 0 once something else rewrote it: an incoming live
+ * migration stream (QEMU's master=on copies the region with the guest's
+ * RAM, the source's host part included), or a guest scribbling over a page
+ * it must only read.  The caller re-opens the region (a new instance). */
+int pvs_hregion_intact(const struct pvs_hregion *r);
 /* Advance the heartbeat: call once per publish period, after the values. */
 void pvs_hregion_heartbeat(struct pvs_hregion *r, uint64_t now_ns);
 

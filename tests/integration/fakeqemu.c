@@ -11,7 +11,9 @@
  * $FAKEQEMU_VCPUS-1 down to 0, so tid order is the reverse of vCPU order),
  * and one "worker" thread that is not a vCPU, prints "ready", and runs until
  * SIGTERM.  vCPU threads spin 1 ms and sleep 4 ms, repeatedly (only sleep
- * with FAKEQEMU_IDLE=1).
+ * with FAKEQEMU_IDLE=1).  With FAKEQEMU_PAUSED=1 they use no CPU at all
+ * (blocked, like the vCPU threads of a QEMU waiting for an incoming
+ * migration) until SIGUSR1, then spin as usual.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -25,11 +27,14 @@
 #define MAX_THREADS 64
 
 static volatile int stop;
+static int paused;
+static pthread_mutex_t pause_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pause_cond = PTHREAD_COND_INITIALIZER;
 
 struct th {
 	pthread_t pt;
 	char name[16];
-	int spin;
+	volatile int spin;
 	volatile pid_t tid;
 };
 
@@ -47,6 +52,12 @@ static void *body(void *arg)
 
 	pthread_setname_np(pthread_self(), t->name);
 	t->tid = (pid_t)syscall(SYS_gettid);
+	if (t->spin) {
+		pthread_mutex_lock(&pause_lock);
+		while (paused && !stop)
+			pthread_cond_wait(&pause_cond, &pause_lock);
+		pthread_mutex_unlock(&pause_lock);
+	}
 	while (!stop) {
 		uint64_t end = now_ns() + 1000000;
 
@@ -61,6 +72,7 @@ int main(void)
 {
 	static struct th th[MAX_THREADS + 1];
 	const char *env = getenv("FAKEQEMU_VCPUS"), *idle = getenv("FAKEQEMU_IDLE");
+	const char *pause = getenv("FAKEQEMU_PAUSED");
 	int nvcpus = env ? atoi(env) : 2, n = 0, sig;
 	sigset_t set;
 
@@ -68,13 +80,15 @@ int main(void)
 		fprintf(stderr, "fakeqemu: FAKEQEMU_VCPUS must be 1..%d\n", MAX_THREADS);
 		return 2;
 	}
+	paused = pause && *pause == '1';
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	for (int i = nvcpus - 1; i >= 0; i--) {
 		snprintf(th[n].name, sizeof(th[n].name), "CPU %d/TCG", i);
-		th[n++].spin = !(idle && *idle == '1');
+		th[n++].spin = !(idle && *idle == '1') || paused;
 	}
 	snprintf(th[n++].name, sizeof(th[0].name), "worker");
 	for (int i = 0; i < n; i++) {
@@ -91,8 +105,19 @@ int main(void)
 	fflush(stdout);
 	do {
 		sig = sigwaitinfo(&set, NULL);
-	} while (sig < 0);
+		if (sig == SIGUSR1) {
+			pthread_mutex_lock(&pause_lock);
+			paused = 0;
+			pthread_cond_broadcast(&pause_cond);
+			pthread_mutex_unlock(&pause_lock);
+			printf("running\n");
+			fflush(stdout);
+		}
+	} while (sig < 0 || sig == SIGUSR1);
+	pthread_mutex_lock(&pause_lock);
 	stop = 1;
+	pthread_cond_broadcast(&pause_cond);
+	pthread_mutex_unlock(&pause_lock);
 	for (int i = 0; i < n; i++)
 		pthread_join(th[i].pt, NULL);
 	return 0;
