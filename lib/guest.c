@@ -378,6 +378,13 @@ int pvsched_host_alive(pvsched_guest *g)
 	return now - last <= (uint64_t)stale_us * 1000u;
 }
 
+uint64_t pvsched_host_instance(pvsched_guest *g)
+{
+	if (pvsched_host_alive(g) != 1)
+		return 0;
+	return __atomic_load_n(&g->instance, __ATOMIC_RELAXED);
+}
+
 int pvsched_read_vm(pvsched_guest *g, struct pvsched_vm_info *info)
 {
 	const struct pvsched_header *h;

@@ -349,7 +349,11 @@ static void pvs_tp_hrt_start(void *data, PVS_HRT_START_ARGS)
 	    !pvs_k_prio_is_rt(READ_ONCE(current->prio)) ||
 	    !object_is_on_stack(t))
 		return;
+	/* Another agent (a restarted pvschedd, or the destination host of
+	 * a live migration) runs another clock: no deadline until the clock
+	 * work has measured its offset (within PVS_CLOCK_PERIOD_MS). */
 	if (!atomic_read(&d->clock_ok) ||
+	    READ_ONCE(pvs_hdr(d)->host_instance) != READ_ONCE(d->instance) ||
 	    !(READ_ONCE(pvs_hdr(d)->host_features) & PVSCHED_F_KDEADLINE))
 		return;
 	local_irq_save(flags);
@@ -515,7 +519,7 @@ static void pvs_clock_work(struct work_struct *w)
 				pr_info("host agent %016llx: clock offset %lld "
 					"ns\n",
 					inst, (s64)(host - now));
-			d->instance = inst;
+			WRITE_ONCE(d->instance, inst);
 			atomic_set(&d->clock_ok, 1);
 			alive = true;
 			break;

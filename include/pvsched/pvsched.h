@@ -122,6 +122,13 @@ PVSCHED_API enum pvsched_verr pvsched_last_verr(void);
  * caller's clock).  The first call after open counts as fresh.
  */
 PVSCHED_API int pvsched_host_alive(pvsched_guest *g);
+/*
+ * The host agent the values come from: its host_instance when one is alive,
+ * else 0.  A new value means another agent (a restarted pvschedd, or the
+ * destination host's after a live migration): its counters start again
+ * from zero and its clock is another host's.
+ */
+PVSCHED_API uint64_t pvsched_host_instance(pvsched_guest *g);
 
 /*
  * Consistent snapshots.  Return 0, -ENOTCONN when no host agent is alive

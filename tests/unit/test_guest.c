@@ -359,25 +359,40 @@ static void t_new_instance(void)
 	REQUIRE(host_open(&r, tu_path("inst"), 2, 10000, LONG_STALE, "inst") == 0);
 	REQUIRE(pvsched_open_path(&g, r.path) == 0);
 	inst = r.hdr->host_instance;
+	CHECKQ(inst == r.instance && inst != 0);
+	CHECKQ(pvsched_host_instance(g) == inst);
 	CHECK_EQ(pvsched_read_vm(g, &vi), 0);
 	CHECK_EQU(vi.nr_vcpus, 2);
+	CHECK_EQ(pvs_hregion_intact(&r), 1);
 	pvs_hregion_close(&r);
 	CHECK_EQ(pvsched_host_alive(g), 0);
+	CHECKQ(pvsched_host_instance(g) == 0);
 
 	NOTE("a new agent attaches (new instance, 4 vCPUs): the guest follows");
 	REQUIRE(host_open(&r, tu_path("inst"), 4, 10000, LONG_STALE, "inst") == 0);
 	CHECK(r.hdr->host_instance != inst);
 	CHECK_EQ(pvsched_host_alive(g), 1);
+	CHECKQ(pvsched_host_instance(g) == r.hdr->host_instance);
 	CHECK_EQ(pvsched_read_vm(g, &vi), 0);
 	CHECK_EQU(vi.nr_vcpus, 4);
 	struct pvsched_vcpu_info ci;
 	CHECK_EQ(pvsched_read_vcpu(g, 3, &ci), 0);
+
+	NOTE("a header rewritten under the agent (a migration stream) is no longer intact");
+	r.hdr->host_instance ^= 1;
+	CHECK_EQ(pvs_hregion_intact(&r), 0);
+	r.hdr->host_instance ^= 1;
+	__atomic_store_n(&r.hdr->magic, 0, __ATOMIC_RELEASE);
+	CHECK_EQ(pvs_hregion_intact(&r), 0);
+	__atomic_store_n(&r.hdr->magic, PVSCHED_MAGIC, __ATOMIC_RELEASE);
+	CHECK_EQ(pvs_hregion_intact(&r), 1);
 
 	NOTE("a new instance with a header the mapping cannot hold is not trusted");
 	r.hdr->host_instance ^= 1;
 	r.hdr->region_size = 1u << 20; /* bigger than the 16 KiB mapping */
 	CHECK_EQ(pvsched_host_alive(g), 0);
 	CHECK_EQ(pvsched_read_vm(g, &vi), -ENOTCONN);
+	CHECKQ(pvsched_host_instance(g) == 0);
 	pvsched_close(g);
 	r.hdr->region_size = 16 * 1024;
 	pvs_hregion_close(&r);
