@@ -236,11 +236,13 @@ add_file "$probe" /bin/guest_probe 755
 declare -A libs_done=()
 add_libs() { # FILE
 	local f=$1 out_ldd lib
-	out_ldd=$(LC_ALL=C ldd "$f" 2>&1) || die "ldd $f failed: $out_ldd"
+	local rc=0
+	out_ldd=$(LC_ALL=C ldd "$f" 2>&1) || rc=$?
 	case $out_ldd in
-	*"not a dynamic executable"*|*"statically linked"*) return 0 ;;
+	*"not a dynamic executable"*|*"statically linked"*) return 0 ;; # (ldd fails: rc 1)
 	*"not found"*) die "ldd $f: a library is missing: $out_ldd" ;;
 	esac
+	[ "$rc" = 0 ] || die "ldd $f failed: $out_ldd"
 	while read -r lib; do
 		[ -n "$lib" ] || continue
 		[ -z "${libs_done[$lib]:-}" ] || continue

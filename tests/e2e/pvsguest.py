@@ -22,6 +22,7 @@ process started here is stopped by close(), the region files removed.
 """
 import json
 import mmap
+import socket
 import os
 import shutil
 import signal
@@ -117,8 +118,53 @@ class Serial:
             return [l for _, l in self.lines[-n:]]
 
 
+class QMP:
+    """A QEMU monitor (QMP) client on a unix socket: one command at a time;
+    events arriving in between are skipped."""
+
+    def __init__(self, path, timeout=30):
+        deadline = time.monotonic() + timeout
+        while True:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise RigError(f"QMP socket {path} did not accept within {timeout}s")
+                time.sleep(0.1)
+        self.sock.settimeout(timeout)
+        self.f = self.sock.makefile("rw")
+        greeting = json.loads(self.f.readline())
+        if "QMP" not in greeting:
+            raise RigError(f"not a QMP greeting: {greeting}")
+        self.cmd("qmp_capabilities")
+
+    def cmd(self, name, **args):
+        """Run NAME; returns its "return" value, raises RigError on "error"."""
+        self.f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
+        self.f.flush()
+        while True:
+            line = self.f.readline()
+            if not line:
+                raise RigError(f"QMP closed during {name}")
+            r = json.loads(line)
+            if "return" in r:
+                return r["return"]
+            if "error" in r:
+                raise RigError(f"QMP {name}: {r['error'].get('desc', r['error'])}")
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
 # Region layout (include/pvsched/abi.h, ABI 1.3): offsets the host reads.
 HDR_FMT = "<QHHIQQIIIIIIII"  # magic .. reserved0 (64 bytes)
+PVSCHED_MAGIC = 0x0044454843535650
 SLOT_GUEST = 128
 
 
@@ -130,6 +176,11 @@ class GuestRig:
         self.tmp = workdir or tempfile.mkdtemp(prefix=f"pvsched-{tag}.", dir="/dev/shm")
         os.makedirs(self.tmp, exist_ok=True)
         self.tag = tag
+        # QEMU runs under this process name, the VM is named after it, and
+        # our pvschedd discovers only it (qemu_comm)
+        self.comm = f"{tag}-{os.getpid()}"[:15]  # the kernel truncates comm
+        self.name = self.comm
+        self.sock = os.path.join(self.tmp, "control.sock")
         self.daemon = None
         self.qemu = None
         self.serial = None
@@ -230,16 +281,13 @@ class GuestRig:
     def start_daemon(self, extra_conf=""):
         exe = os.path.join(self.tmp, "pvschedd")
         shutil.copy2(self.pvschedd, exe)  # a rebuild cannot swap it mid-run
-        self.comm = f"{self.tag}-{os.getpid()}"[:15]  # the kernel truncates comm
-        self.name = self.comm
-        self.sock = os.path.join(self.tmp, "control.sock")
         conf = os.path.join(self.tmp, "pvschedd.conf")
         with open(conf, "w") as f:
             f.write("[daemon]\nperiod_ms = 10\nrescan_ms = 500\n"
                     f"socket = {self.sock}\nregion_dir = {self.tmp}\nqemu_comm = {self.comm}\n"
                     f"journal = {self.tmp}/journal\n" + extra_conf)
         self.daemon_log = os.path.join(self.tmp, "pvschedd.log")
-        with open(self.daemon_log, "w") as lf:
+        with open(self.daemon_log, "a") as lf:
             self.daemon = subprocess.Popen([exe, "-f", "-c", conf], stdin=subprocess.DEVNULL,
                                            stdout=lf, stderr=subprocess.STDOUT,
                                            start_new_session=True)
@@ -265,10 +313,12 @@ class GuestRig:
 
     # ------------------------------------------------------------ guest
 
-    def boot(self, extra_ivshmem=(), smp=2, append=""):
+    def boot(self, extra_ivshmem=(), smp=2, append="", incoming=None):
         """Boot in serve mode.  EXTRA_IVSHMEM: files for further
         ivshmem-plain devices, placed *before* the pvsched device on the
-        PCI bus (a driver must not take the first 1af4:1110 it sees)."""
+        PCI bus (a driver must not take the first 1af4:1110 it sees).
+        INCOMING: a migration URI: QEMU waits for the guest to arrive there
+        (-incoming) instead of booting it.  QMP listens on self.qmp_path."""
         bindir = os.path.join(self.tmp, "bin")
         os.makedirs(bindir, exist_ok=True)
         qemu = os.path.join(bindir, self.comm)
@@ -285,12 +335,19 @@ class GuestRig:
                     "-device", f"ivshmem-plain,memdev=other{k},master=on"]
         cmd += ["-object", f"memory-backend-file,id=pvs,share=on,mem-path={self.region},size=1M",
                 "-device", "ivshmem-plain,memdev=pvs,master=on"]
+        self.qmp_path = os.path.join(self.tmp, "qmp.sock")
+        cmd += ["-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
+        if incoming:
+            cmd += ["-incoming", incoming]
         with open(os.path.join(self.tmp, "qemu.cmd"), "w") as f:
             f.write(" ".join(cmd) + "\n")
         t0 = time.monotonic()
         self.qemu = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         self.serial = Serial(self.qemu, os.path.join(self.tmp, "serial.log"))
+        if incoming:
+            log(f"QEMU pid {self.qemu.pid} waits for the guest at {incoming}")
+            return 0.0
         i = self.serial.wait_for(lambda l: l.startswith("PVS serve ready"), BOOT_TIMEOUT)
         if i is None:
             raise RigError(f"guest did not reach serve mode within {BOOT_TIMEOUT}s")
@@ -325,6 +382,20 @@ class GuestRig:
         raise RigError(f"pvschedd did not find VM {self.name} within {timeout}s")
 
     # ------------------------------------------------------------ the region
+
+    def region_header(self, path=None):
+        """(magic_ok, host_state, heartbeat, host_instance) of a region
+        (ours by default), read from the file as the host sees it."""
+        with open(path or self.region, "rb") as f:
+            m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+            try:
+                magic = struct.unpack_from("<Q", m, 0)[0]
+                state = struct.unpack_from("<I", m, 64)[0]
+                hb = struct.unpack_from("<Q", m, 72)[0]
+                inst = struct.unpack_from("<Q", m, 88)[0]
+            finally:
+                m.close()
+        return magic == PVSCHED_MAGIC, state, hb, inst
 
     def region_slot(self, index):
         """The guest part of vCPU slot INDEX, read from the region file:
