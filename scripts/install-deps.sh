@@ -3,7 +3,8 @@
 # Runs apt-get only when something is missing; needs root for that.
 set -eu
 PKGS="meson ninja-build gcc clang libclang-rt-14-dev pkg-config libinih-dev libjson-c-dev \
-python3 qemu-system-x86 busybox-static cpio kmod libbpf-dev bpftool python3-prometheus-client"
+python3 qemu-system-x86 busybox-static cpio kmod libbpf-dev bpftool python3-prometheus-client \
+libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients"
 # Benchmark-only packages are not listed here: a bench runner asks for what
 # it needs as arguments (bench/boost/run: `install-deps.sh rt-tests`, cyclictest;
 # make bench: gnuplot-nox for the plots).
