@@ -471,7 +471,7 @@ qemu_cmd=("$work/bin/$qemu_comm" -accel tcg,thread=multi -smp 2 -m 256M
 	-kernel "$work/guest/vmlinuz" -initrd "$work/guest/initramfs.cpio.gz"
 	-append "$append"
 	-object "memory-backend-file,id=pvs,share=on,mem-path=$region,size=1M"
-	-device ivshmem-plain,memdev=pvs)
+	-device ivshmem-plain,memdev=pvs,master=on)
 echo "${qemu_cmd[*]}" >"$work/qemu.cmd"
 event qemu_start
 t_qemu=$EPOCHREALTIME
