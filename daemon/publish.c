@@ -57,6 +57,16 @@ void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm)
 		memcpy(vm->region_err, err, sizeof(err));
 		return;
 	}
+	if (vm->adopt && vm->region.found_header)
+		log_info("vm %s: %s held another host agent's header (VM '%.32s', instance "
+		         "%016llx): "
+		         "not trusted, re-initialised",
+		         vm->name, vm->region_path, vm->region.found_name,
+		         (unsigned long long)vm->region.found_instance);
+	else if (vm->adopt)
+		log_warn("vm %s: %s came without a valid pvsched header (a source host without "
+		         "pvschedd, or not a pvsched region): initialised",
+		         vm->name, vm->region_path);
 	vm->region_ok = 1;
 	vm->region_err[0] = 0;
 	vm->adopt = 0;

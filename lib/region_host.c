@@ -197,6 +197,12 @@ int pvs_hregion_open(struct pvs_hregion *r, const char *path, const struct pvs_h
 	r->created = created;
 	r->fd = fd;
 	snprintf(r->path, sizeof(r->path), "%s", path);
+	if (!created && PVS_LOAD(&r->hdr->magic) == PVSCHED_MAGIC) {
+		r->found_header = 1;
+		r->found_instance = PVS_LOAD(&r->hdr->host_instance);
+		for (size_t i = 0; i < sizeof(r->hdr->vm_name); i++)
+			r->found_name[i] = (char)PVS_LOAD(&r->hdr->vm_name[i]);
+	}
 
 	/* A region that already carries a pvsched header of another VM is not
 	 * ours to take (a name collision or a wrong path in the config). */

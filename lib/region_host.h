@@ -20,9 +20,12 @@ struct pvs_hregion {
 	unsigned char *mem;
 	size_t size;
 	uint32_t nr_vcpus;
-	int created;       /* this agent created the file */
-	int fd;            /* held open with an exclusive flock: one agent per region */
-	uint64_t instance; /* the host_instance this agent wrote */
+	int created;             /* this agent created the file */
+	int found_header;        /* the file already had a pvsched magic when opened */
+	uint64_t found_instance; /* ... and this host_instance */
+	char found_name[33];     /* ... and this VM name */
+	int fd;                  /* held open with an exclusive flock: one agent per region */
+	uint64_t instance;       /* the host_instance this agent wrote */
 	char path[256];
 };
 

@@ -13,6 +13,9 @@ test_migration.py migrates real ones).
   (status: incoming, region not adopted); once the vCPU threads run
   (SIGUSR1), it adopts the region under a host_instance of its own, with
   its own VM name, and publishes;
+- 'garbled': the same, but what came with the stream has no pvsched header
+  (a source without pvschedd, or not a pvsched region): said once, naming
+  the VM and the file, then initialised and published;
 - rewritten: after that, the header is rewritten under it (a stream that
   arrives late, or a guest writing its host part): pvschedd notices at its
   next period, says so once, re-initialises (a new instance) and goes on;
@@ -84,6 +87,11 @@ def main(h):
         f.write(b'\0' * (1 << 20))
     src_instance = 0x5eed5eed5eed5eed
     source_region(mig_region, 'the-source-name', src_instance)
+    # what a stream from a source host without pvschedd, or another
+    # program's memory, brings: no pvsched header at all
+    garbled_region = h.path('pvsched-garbled')
+    with open(garbled_region, 'wb') as f:
+        f.write(os.urandom(4096) + b'\0' * ((1 << 20) - 4096))
     digest = file_digest(mig_region)
     start_fake('peer', ['-name', 'guest=peer,debug-threads=on', '-object',
                         'memory-backend-file,id=pvs,share=on,mem-path=%s,size=1M' % peer_region,
@@ -94,6 +102,11 @@ def main(h):
                              '-device', '{"driver":"ivshmem-plain","id":"shmem0",'
                              '"memdev":"shmmem-shmem0","master":"on"}',
                              '-incoming', 'defer'], paused=True)
+    garbled = start_fake('garbled', ['-name', 'guest=garbled,debug-threads=on', '-object',
+                                     'memory-backend-file,id=pvs,share=on,mem-path=%s,size=1M'
+                                     % garbled_region, '-device',
+                                     'ivshmem-plain,memdev=pvs,master=on', '-incoming',
+                                     'unix:/nonexistent'], paused=True)
     conf = h.config(daemon={'qemu_comm': name, 'rescan_ms': '100'})
     h.start_daemon(conf)
 
@@ -131,6 +144,17 @@ def main(h):
     check('adopting its region' in log and 'belongs to VM' not in log,
           'adoption not logged, or refused for the source\'s VM name')
     check(v['region_reinits'] == 0, 'adoption counted as a rewrite: %r' % v)
+    check("held another host agent's header (VM 'the-source-name', instance 5eed5eed5eed5eed)"
+          in log, 'adoption over the source\'s header not said')
+
+    # ---- a stream without a pvsched header: said once, initialised
+    garbled.popen.send_signal(10)
+    h.wait_vm('garbled', region_ok=True, timeout=10)
+    d = h.dump(garbled_region)
+    check(d['valid'] and d['vm_name'] == 'garbled', 'garbled region after adoption: %r' % d)
+    lines = [ln for ln in h.daemon_log().splitlines() if 'without a valid pvsched header' in ln]
+    check(len(lines) == 1 and 'vm garbled' in lines[0] and garbled_region in lines[0],
+          'expected one line naming the VM and the file: %r' % lines)
 
     # ---- rewritten under it: noticed, said once, re-initialised
     inst1 = hd['instance']
