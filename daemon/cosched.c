@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -112,7 +113,20 @@ uint32_t pvs_cosched_shares(const struct pvs_daemon *d, const struct pvs_vm *vm)
 	c = vm_conf(d, vm);
 	if (c && c->shares)
 		return c->shares;
+	if (vm->cg_shares)
+		return vm->cg_shares; /* its own cgroup's weight (daemon/cgroup.c) */
 	return d->cfg->cosched.shares;
+}
+
+const char *pvs_cosched_shares_from(const struct pvs_daemon *d, const struct pvs_vm *vm)
+{
+	const struct pvs_config_vm *c = vm_conf(d, vm);
+
+	if (vm->shares_override)
+		return "pvschedctl";
+	if (c && c->shares)
+		return "config";
+	return vm->cg_shares ? "cgroup" : "default";
 }
 
 /* ---------- placement ---------- */
@@ -314,6 +328,7 @@ void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now)
 		uint64_t runnable = 0;
 		int pol;
 
+		pvs_cgroup_update(d, vm, now);
 		if (!memcmp(vm->own_cpus, none, sizeof(none)))
 			/* the VM's own CPUs, before pvsched placed anything */
 			memcpy(vm->own_cpus, vm->cpu_mask, sizeof(vm->own_cpus));
