@@ -350,6 +350,10 @@ void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now)
 				memset(&v->relax, 0, sizeof(v->relax));
 				v->cs_raised = v->cs_stopped = 0;
 			}
+			if (vm->timer.cs_raised) {
+				vm->timer.cs_raised = 0;
+				pvs_actuate(d, vm, &vm->timer);
+			}
 		}
 		for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
 			struct pvs_vcpu *v = &vm->vcpus[i];
@@ -389,6 +393,26 @@ void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now)
 }
 
 /* ---------- gang rotation ---------- */
+
+/*
+ * TCG: the guest's timer interrupts are QEMU timers run by the main loop
+ * thread, which then kicks the vCPU threads (docs/boost.md 7.2).  In a
+ * gang's slice its vCPU threads are SCHED_FIFO on every pCPU it may use;
+ * a main thread left in the fair class waits for the gap after the slice,
+ * so the guest gets no timer interrupt (no tick, no hrtimer, no
+ * reschedule) for most of its turn.  It is raised with its gang, one
+ * priority above it (actuate.c), through the journal like the vCPUs.
+ * (KVM: the LAPIC timer is in the host kernel; nothing to raise.)
+ */
+static void raise_main_thread(struct pvs_daemon *d, struct pvs_vm *vm, int raise)
+{
+	struct pvs_vcpu *t = &vm->timer;
+
+	if (!vm->tcg || vm->kind != PVS_VM_QEMU || t->cs_raised == raise)
+		return;
+	t->cs_raised = raise;
+	pvs_actuate(d, vm, t);
+}
 
 uint64_t pvs_cosched_tick(struct pvs_daemon *d, uint64_t now)
 {
@@ -448,6 +472,7 @@ uint64_t pvs_cosched_tick(struct pvs_daemon *d, uint64_t now)
 				v->cs_raised = raise;
 				pvs_actuate(d, vm, v);
 			}
+			raise_main_thread(d, vm, raise);
 		}
 	}
 	free(g);
