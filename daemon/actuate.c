@@ -50,7 +50,9 @@ static int wanted_layer(const struct pvs_vcpu *v)
 	return PVS_LAYER_OWN;
 }
 
-static void layer_attr(const struct pvs_daemon *d, int layer, struct pvs_sched_attr *a)
+/* V_IS_MAIN: the layer of a TCG VM's main thread (vm->timer). */
+static void layer_attr(const struct pvs_daemon *d, int layer, int v_is_main,
+                       struct pvs_sched_attr *a)
 {
 	const struct pvs_boost_config *b = &d->cfg->boost;
 
@@ -66,8 +68,13 @@ static void layer_attr(const struct pvs_daemon *d, int layer, struct pvs_sched_a
 		}
 		break;
 	case PVS_LAYER_GANG:
+		/* a TCG VM's main thread delivers its vCPUs' timer interrupts:
+		 * one above them, or it waits out the slice behind siblings
+		 * that spin (cosched_priority + 1 <= boost_priority, checked
+		 * by the config, so a boost still wins and the daemon stays
+		 * above both) */
 		a->policy = SCHED_FIFO;
-		a->prio = (int)d->cfg->cosched.priority;
+		a->prio = (int)d->cfg->cosched.priority + (v_is_main ? 1 : 0);
 		break;
 	case PVS_LAYER_COSTOP: a->policy = SCHED_IDLE; break;
 	default: break;
@@ -182,7 +189,7 @@ static int apply_layer(struct pvs_daemon *d, struct pvs_vm *vm, struct pvs_vcpu 
 	if (want == PVS_LAYER_OWN) {
 		rc = pvs_journal_restore(d->journal, &v->id);
 	} else {
-		layer_attr(d, want, &a);
+		layer_attr(d, want, v == &vm->timer, &a);
 		rc = pvs_journal_apply(d->journal, &v->id, &a);
 	}
 	if (rc == -ENOENT && want == PVS_LAYER_OWN)
@@ -195,7 +202,7 @@ static int apply_layer(struct pvs_daemon *d, struct pvs_vm *vm, struct pvs_vcpu 
 		} else if (!v->act_err_logged) {
 			char buf[64];
 
-			layer_attr(d, want, &a);
+			layer_attr(d, want, v == &vm->timer, &a);
 			log_warn("vm %s: %s %u (tid %d): %s: %s", vm->name,
 			         v == &vm->timer ? "main thread" : "vCPU", v->index, (int)v->id.tid,
 			         want == PVS_LAYER_OWN ? "restore"

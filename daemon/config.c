@@ -474,6 +474,13 @@ static int vm_key(struct parse_ctx *p, struct pvs_config_vm *vm, const char *k, 
 		if (parse_u32(v, PVS_CS_SHARES_MIN, PVS_CS_SHARES_MAX, &vm->shares))
 			return bad(p, "shares '%s': expected %u..%u", v, PVS_CS_SHARES_MIN,
 			           PVS_CS_SHARES_MAX);
+	} else if (!strcmp(k, "cgroup")) {
+		if ((v[0] != '/' && strcmp(v, "none")) ||
+		    copy_str(vm->cgroup, sizeof(vm->cgroup), v))
+			return bad(
+			        p,
+			        "cgroup '%s': expected none or a cgroup directory's absolute path",
+			        v);
 	} else if (!strcmp(k, "cpus")) {
 		uint64_t none[16] = {0};
 		if (pvs_parse_cpulist(v, vm->cpus) || !memcmp(vm->cpus, none, sizeof(none)))
@@ -550,7 +557,8 @@ int pvs_config_load(struct pvs_config *c, const char *path, int must_exist, char
 		 * otherwise it declares a process VM */
 		uint64_t none[16] = {0};
 		int tuning = v->boost >= 0 || v->boost_max_ms || v->boost_budget_pct ||
-		             v->cosched >= 0 || v->shares || memcmp(v->cpus, none, sizeof(none));
+		             v->cosched >= 0 || v->shares || v->cgroup[0] ||
+		             memcmp(v->cpus, none, sizeof(none));
 		if (!v->pid && !v->pidfile[0] && (v->threads[0] || v->region[0] || !tuning)) {
 			snprintf(err, errlen, "%s:%d: [vm %s]: needs pid= or pidfile=", path,
 			         v->line, v->name);

@@ -29,6 +29,9 @@ struct pvs_config_vm {
 	int cosched;       /* -1 as [daemon], else enum pvs_cs_policy */
 	uint32_t shares;   /* 0: as [daemon] */
 	uint64_t cpus[16]; /* allowed CPUs; all zero: the VM's own affinity */
+	/* its cgroup (weight -> default shares): "" its process's own,
+	 * "none" not used, else a cgroup directory named by the operator */
+	char cgroup[PVS_PATH_MAX];
 	int line;
 };
 

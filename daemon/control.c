@@ -271,6 +271,14 @@ struct json_object *pvs_status_json(struct pvs_daemon *d)
 		        o, "policy", json_object_new_string(policy_str(pvs_cosched_policy(d, vm))));
 		json_object_object_add(o, "shares",
 		                       json_object_new_int64((int64_t)pvs_cosched_shares(d, vm)));
+		json_object_object_add(o, "shares_from",
+		                       json_object_new_string(pvs_cosched_shares_from(d, vm)));
+		if (vm->cg_shares) {
+			json_object_object_add(o, "cgroup_shares",
+			                       json_object_new_int64((int64_t)vm->cg_shares));
+			json_object_object_add(o, "cgroup_file",
+			                       json_object_new_string(vm->cg_file));
+		}
 		json_object_object_add(o, "gang_ns", json_object_new_int64((int64_t)vm->gang_ns));
 		json_object_object_add(o, "placed_shared",
 		                       json_object_new_int((int)vm->placed_shared));

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -112,7 +113,20 @@ uint32_t pvs_cosched_shares(const struct pvs_daemon *d, const struct pvs_vm *vm)
 	c = vm_conf(d, vm);
 	if (c && c->shares)
 		return c->shares;
+	if (vm->cg_shares)
+		return vm->cg_shares; /* its own cgroup's weight (daemon/cgroup.c) */
 	return d->cfg->cosched.shares;
+}
+
+const char *pvs_cosched_shares_from(const struct pvs_daemon *d, const struct pvs_vm *vm)
+{
+	const struct pvs_config_vm *c = vm_conf(d, vm);
+
+	if (vm->shares_override)
+		return "pvschedctl";
+	if (c && c->shares)
+		return "config";
+	return vm->cg_shares ? "cgroup" : "default";
 }
 
 /* ---------- placement ---------- */
@@ -314,6 +328,7 @@ void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now)
 		uint64_t runnable = 0;
 		int pol;
 
+		pvs_cgroup_update(d, vm, now);
 		if (!memcmp(vm->own_cpus, none, sizeof(none)))
 			/* the VM's own CPUs, before pvsched placed anything */
 			memcpy(vm->own_cpus, vm->cpu_mask, sizeof(vm->own_cpus));
@@ -334,6 +349,10 @@ void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now)
 				/* applied by the loop below */
 				memset(&v->relax, 0, sizeof(v->relax));
 				v->cs_raised = v->cs_stopped = 0;
+			}
+			if (vm->timer.cs_raised) {
+				vm->timer.cs_raised = 0;
+				pvs_actuate(d, vm, &vm->timer);
 			}
 		}
 		for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
@@ -374,6 +393,26 @@ void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now)
 }
 
 /* ---------- gang rotation ---------- */
+
+/*
+ * TCG: the guest's timer interrupts are QEMU timers run by the main loop
+ * thread, which then kicks the vCPU threads (docs/boost.md 7.2).  In a
+ * gang's slice its vCPU threads are SCHED_FIFO on every pCPU it may use;
+ * a main thread left in the fair class waits for the gap after the slice,
+ * so the guest gets no timer interrupt (no tick, no hrtimer, no
+ * reschedule) for most of its turn.  It is raised with its gang, one
+ * priority above it (actuate.c), through the journal like the vCPUs.
+ * (KVM: the LAPIC timer is in the host kernel; nothing to raise.)
+ */
+static void raise_main_thread(struct pvs_daemon *d, struct pvs_vm *vm, int raise)
+{
+	struct pvs_vcpu *t = &vm->timer;
+
+	if (!vm->tcg || vm->kind != PVS_VM_QEMU || t->cs_raised == raise)
+		return;
+	t->cs_raised = raise;
+	pvs_actuate(d, vm, t);
+}
 
 uint64_t pvs_cosched_tick(struct pvs_daemon *d, uint64_t now)
 {
@@ -433,6 +472,7 @@ uint64_t pvs_cosched_tick(struct pvs_daemon *d, uint64_t now)
 				v->cs_raised = raise;
 				pvs_actuate(d, vm, v);
 			}
+			raise_main_thread(d, vm, raise);
 		}
 	}
 	free(g);

@@ -109,7 +109,11 @@ int pvs_cosched_policy(const struct pvs_daemon *d, const struct pvs_vm *vm);
 uint32_t pvs_cosched_live_vcpus(const struct pvs_vm *vm);
 /* pCPUs VM's vCPUs may be placed on (0: not known yet). */
 uint32_t pvs_cosched_vm_cpus(const struct pvs_daemon *d, const struct pvs_vm *vm);
+/* A VM's shares: pvschedctl's, its [vm] section's, its own cgroup's weight
+ * (daemon/cgroup.c), the [daemon] default - the first there is; _from
+ * says which ("pvschedctl", "config", "cgroup", "default"). */
 uint32_t pvs_cosched_shares(const struct pvs_daemon *d, const struct pvs_vm *vm);
+const char *pvs_cosched_shares_from(const struct pvs_daemon *d, const struct pvs_vm *vm);
 /* After every sample: skew (relaxed), runnable VMs (gang), counters. */
 void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now_ns);
 /* The gang rotation; returns when to run it again (UINT64_MAX: never). */

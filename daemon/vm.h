@@ -103,6 +103,11 @@ struct pvs_vm {
 	struct pvs_gang_vm gang;  /* rotation state */
 	uint64_t gang_ns;         /* time its gang held the slice */
 	uint32_t placed_shared;   /* vCPUs that had to share a pCPU (spread) */
+	/* its own cgroup's CPU weight as shares (daemon/cgroup.c) */
+	uint32_t cg_shares;             /* 0: none (no cgroup of its own, an error) */
+	char cg_file[PVS_PATH_MAX];     /* the weight file it came from */
+	char cg_note[5 * PVS_PATH_MAX]; /* what the log said last */
+	uint64_t cg_next_ns;            /* when to read it again */
 	/* TCG: the guest's timer interrupts come from QEMU's main loop thread
 	 * (the process's main thread), not from a vCPU thread; it is boosted
 	 * while any vCPU of the VM is (daemon/boost.c).  index UINT32_MAX. */

@@ -22,6 +22,13 @@ int pvs_cs_policy_parse(const char *s)
 	return -1;
 }
 
+uint32_t pvs_cs_shares_from_cgroup(int v1, uint64_t value)
+{
+	if (v1)
+		return value >= 2 && value <= 262144 ? (uint32_t)((value * 1000 + 512) / 1024) : 0;
+	return value >= 1 && value <= 10000 ? (uint32_t)(value * 10) : 0;
+}
+
 /* ---------- placement ---------- */
 
 #define MAX_CPUS (PVS_CS_MASK_WORDS * 64)

@@ -36,6 +36,11 @@ enum pvs_cs_policy {
 #define PVS_CS_SHARES_MIN 1u
 #define PVS_CS_SHARES_MAX 1000000u
 
+/* A cgroup's CPU weight on the shares scale (default 1000): V1's
+ * cpu.shares (2..262144, default 1024) or v2's cpu.weight (1..10000,
+ * default 100), rounded; 0 if VALUE is out of that range. */
+uint32_t pvs_cs_shares_from_cgroup(int v1, uint64_t value);
+
 /* "none", "spread", ...; NULL for a bad value. */
 const char *pvs_cs_policy_name(int policy);
 /* The policy named S, or -1. */

@@ -311,6 +311,21 @@ class GuestRig:
                 return vm
         return None
 
+    def sibling(self, name):
+        """A second guest for the same pvschedd (same image, process name,
+        socket and region directory), called NAME; boot() it like this
+        one.  Its close() stops its own QEMU only."""
+        s = GuestRig.__new__(GuestRig)
+        s.__dict__.update({k: v for k, v in self.__dict__.items()
+                           if k in ("builddir", "tmp", "tag", "pvschedd", "pvschedctl", "probe",
+                                    "qemu_bin", "comm", "sock", "kernel", "initrd",
+                                    "daemon_log")})
+        s.keep, s.own_tmp, s.failed = self.keep, False, False
+        s.daemon = s.qemu = s.serial = None
+        s.regions = []
+        s.name = name
+        return s
+
     # ------------------------------------------------------------ guest
 
     def boot(self, extra_ivshmem=(), smp=2, append="", incoming=None):
@@ -326,6 +341,7 @@ class GuestRig:
             os.symlink(self.qemu_bin, qemu)
         self.region = os.path.join(self.tmp, f"pvsched-{self.name}")
         self.regions.append(self.region)
+        sfx = "" if self.name == self.comm else f"-{self.name}"  # a sibling()
         cmd = [qemu, "-accel", "tcg,thread=multi", "-smp", str(smp), "-m", "256M",
                "-name", f"{self.name},debug-threads=on", "-nographic", "-no-reboot",
                "-net", "none", "-kernel", self.kernel, "-initrd", self.initrd,
@@ -335,16 +351,16 @@ class GuestRig:
                     "-device", f"ivshmem-plain,memdev=other{k},master=on"]
         cmd += ["-object", f"memory-backend-file,id=pvs,share=on,mem-path={self.region},size=1M",
                 "-device", "ivshmem-plain,memdev=pvs,master=on"]
-        self.qmp_path = os.path.join(self.tmp, "qmp.sock")
+        self.qmp_path = os.path.join(self.tmp, f"qmp{sfx}.sock")
         cmd += ["-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
         if incoming:
             cmd += ["-incoming", incoming]
-        with open(os.path.join(self.tmp, "qemu.cmd"), "w") as f:
+        with open(os.path.join(self.tmp, f"qemu{sfx}.cmd"), "w") as f:
             f.write(" ".join(cmd) + "\n")
         t0 = time.monotonic()
         self.qemu = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
-        self.serial = Serial(self.qemu, os.path.join(self.tmp, "serial.log"))
+        self.serial = Serial(self.qemu, os.path.join(self.tmp, f"serial{sfx}.log"))
         if incoming:
             log(f"QEMU pid {self.qemu.pid} waits for the guest at {incoming}")
             return 0.0
