@@ -69,6 +69,9 @@ int pvs_detach(struct pvs_daemon *d, const char *name, char *err, size_t errlen)
 
 /* publish.c: the region of each VM. */
 void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm);
+/* VM is leaving (its process exited, it was detached or removed from the
+ * configuration): remove a process VM's region file (see publish.c). */
+void pvs_publish_remove(struct pvs_vm *vm);
 void pvs_publish(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now_ns);
 
 /* Write one vCPU's slot now (a boost verdict changed). */

@@ -532,9 +532,11 @@ static int scan_process(struct pvs_daemon *d, const char *name, pid_t pid, uint6
 		snprintf(vm->threads, sizeof(vm->threads), "%s", threads ? threads : "");
 		if (region && *region)
 			snprintf(vm->region_path, sizeof(vm->region_path), "%s", region);
-		else
+		else {
 			snprintf(vm->region_path, sizeof(vm->region_path), "%.200s/pvsched-%.31s",
 			         d->cfg->region_dir, name);
+			vm->region_default = 1;
+		}
 		vm->next = d->vms;
 		d->vms = vm;
 		log_info("vm %s: process %d attached, region %s", name, (int)pid, vm->region_path);
@@ -556,6 +558,18 @@ static int scan_process(struct pvs_daemon *d, const char *name, pid_t pid, uint6
 		qsort(f.t, f.n, sizeof(*f.t), cmp_tid);
 	refresh_vm(d, vm, &f);
 	return 0;
+}
+
+/* A VM no longer monitored (exited, detached, removed from the config):
+ * its threads get their attributes back, its region is marked DETACHED and,
+ * for a process VM, removed (pvs_publish_remove). */
+static void drop_vm(struct pvs_daemon *d, struct pvs_vm *vm)
+{
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++)
+		d->sampler->close(&vm->vcpus[i]);
+	pvs_actuate_vm_release(d, vm);
+	pvs_publish_remove(vm);
+	pvs_vm_free(vm);
 }
 
 void pvs_discover(struct pvs_daemon *d)
@@ -592,10 +606,7 @@ void pvs_discover(struct pvs_daemon *d)
 		if (!vm->present) {
 			log_info("vm %s: gone (pid %d)", vm->name, (int)vm->proc.pid);
 			*pp = vm->next;
-			for (uint32_t i = 0; i < vm->nr_vcpus; i++)
-				d->sampler->close(&vm->vcpus[i]);
-			pvs_actuate_vm_release(d, vm);
-			pvs_vm_free(vm);
+			drop_vm(d, vm);
 			continue;
 		}
 		pp = &vm->next;
@@ -718,11 +729,8 @@ int pvs_detach(struct pvs_daemon *d, const char *name, char *err, size_t errlen)
 				continue;
 			struct pvs_vm *vm = *pp;
 			*pp = vm->next;
-			for (uint32_t i = 0; i < vm->nr_vcpus; i++)
-				d->sampler->close(&vm->vcpus[i]);
 			log_info("vm %s: detached", name);
-			pvs_actuate_vm_release(d, vm);
-			pvs_vm_free(vm);
+			drop_vm(d, vm);
 			break;
 		}
 		return 0;

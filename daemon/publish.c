@@ -3,12 +3,15 @@
  * daemon/publish.c - each VM's region: open it once, publish every period.
  * A region that cannot be used (bad size, another VM's, no permission) is
  * reported once with its path and leaves that VM monitored but unpublished;
- * other VMs are not affected.  Files are never deleted: QEMU may map them.
+ * other VMs are not affected.  A QEMU VM's region is never deleted (QEMU
+ * may map it and creates it itself); a process VM's is removed when the VM
+ * leaves, if pvschedd created it or it is the default region_dir path.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "log.h"
@@ -75,6 +78,21 @@ void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm)
 	vm->vm_pub_valid = 0;
 	log_info("vm %s: publishing to %s (%zu bytes, %s)", vm->name, vm->region_path,
 	         vm->region.size, vm->region.created ? "created" : "attached");
+}
+
+void pvs_publish_remove(struct pvs_vm *vm)
+{
+	/* A process VM that is still running keeps its mapping (and sees
+	 * DETACHED when pvs_vm_free closes the region); the name goes, so a
+	 * region_dir does not fill with one file per run.  A file an operator
+	 * named with region= and pvschedd did not create is theirs. */
+	if (vm->kind != PVS_VM_PROCESS || !vm->region_ok ||
+	    !(vm->region.created || vm->region_default))
+		return;
+	if (unlink(vm->region_path) < 0 && errno != ENOENT)
+		log_warn("vm %s: removing %s: %s", vm->name, vm->region_path, strerror(errno));
+	else
+		log_info("vm %s: region %s removed", vm->name, vm->region_path);
 }
 
 #define PVS_VM_DEADBAND_MILLI 10u

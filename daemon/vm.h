@@ -74,6 +74,7 @@ struct pvs_vm {
 	char threads[64];       /* process VMs: glob on thread names */
 	uint32_t nthreads_seen; /* process VMs: threads at the last quick check */
 	char region_path[PVS_PATH_MAX];
+	int region_default; /* process VMs: region_path is region_dir/pvsched-NAME */
 	struct pvs_hregion region;
 	int region_ok;
 	char region_err[320];

@@ -8,10 +8,13 @@
 - attach errors (nonexistent pid, duplicate name, pid already monitored,
   bad names) exit nonzero with a clear message and change nothing;
 - detach removes the VM from status and marks its region detached (the
-  heartbeat stops); detaching an unknown name errors; re-attach works.
+  heartbeat stops, as the process, which still maps it, sees) and removes
+  the file; detaching an unknown name errors; re-attach works.
 """
+import mmap
 import os
 import stat
+import struct
 import sys
 import time
 
@@ -85,15 +88,18 @@ def main(h):
 
     # ---- detach ----
     expect_error(h, ['detach', 'nosuch'], "no VM named 'nosuch'")
+    with open(region, 'rb') as f:  # as the still-running process maps it
+        m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
     h.ctl('detach', 'vm1')
     st = h.status()
     check(h.vm(st, 'vm1') is None, 'vm1 still in status after detach: %r' % st)
-    d = h.dump(region)
-    check(d['host_state'] == 'detached', 'region host_state %r after detach' % d['host_state'])
-    hb = d['heartbeat']
+    check(struct.unpack_from('<I', m, 64)[0] == 2,
+          'host_state %d after detach, expected 2 (DETACHED)' % struct.unpack_from('<I', m, 64)[0])
+    hb = struct.unpack_from('<Q', m, 72)[0]
     time.sleep(0.3)  # 30 publish periods
-    check(h.dump(region)['heartbeat'] == hb, 'heartbeat still advancing after detach')
-    check(os.path.exists(region), 'detach deleted the region file (QEMU may map it)')
+    check(struct.unpack_from('<Q', m, 72)[0] == hb, 'heartbeat still advancing after detach')
+    m.close()
+    check(not os.path.exists(region), 'detach left the process VM\'s region file behind')
     expect_error(h, ['detach', 'vm1'], "no VM named 'vm1'")
 
     # ---- the name is free again: re-attach, also a second VM ----
@@ -103,6 +109,8 @@ def main(h):
     h.wait_vm('vm2', nvcpus=1, region_ok=True)
     d = h.dump(region)
     check(d['host_state'] == 'active', 're-attached region host_state %r' % d['host_state'])
+    check(d['heartbeat'] < hb + 50, 're-attach reused the old file (heartbeat %d, was %d)'
+          % (d['heartbeat'], hb))
     h.wait_heartbeat_advances(region, 'vm1 re-attached')
     h.wait_heartbeat_advances(h.path('pvsched-vm2'), 'vm2')
     h.daemon_alive()

@@ -13,12 +13,14 @@
   new [vm], a new period) is applied;
 - SIGHUP with a good changed file applies it (a new [vm] appears, the new
   period is reported, also in the header of regions already published);
-  `pvschedctl reload` does the same (a removed [vm] disappears and its
-  region is marked detached);
+  `pvschedctl reload` does the same (a removed [vm] disappears, its region
+  is marked detached and its file removed);
 - SIGTERM exits 0, marks every region detached and removes the socket.
 """
+import mmap
 import os
 import signal
+import struct
 import sys
 import subprocess
 
@@ -142,18 +144,23 @@ def main(h):
     # ---- pvschedctl reload: cfg1 removed from the file goes away ----
     with open(conf, 'w') as f:
         f.write(base_text(h, period='20') + '\n[vm cfg2]\npid = %d\n' % vm2.pid)
+    with open(r1, 'rb') as f:  # as cfg1's process, still running, maps it
+        m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
     h.ctl('reload')
     h.wait_for(lambda: h.vm(h.status(), 'cfg1') is None, 'cfg1 to leave status after reload')
-    check(h.dump(r1)['host_state'] == 'detached', 'cfg1 region not detached after removal')
+    check(struct.unpack_from('<I', m, 64)[0] == 2, 'cfg1 region not detached after removal')
+    m.close()
+    check(not os.path.exists(r1), 'the region file of removed process VM cfg1 was left behind')
     check(h.vm(h.status(), 'cfg2') is not None, 'cfg2 lost by the reload')
     h.wait_heartbeat_advances(r2, 'cfg2 after the second reload')
 
     # ---- SIGTERM ----
     h.stop_daemon(0)
-    for r in (r1, r2):
-        d = h.dump(r)
-        check(d['host_state'] == 'detached', '%s not detached after SIGTERM: %r' % (r, d))
-        check(os.path.exists(r), '%s was deleted' % r)
+    # cfg2's process still runs: at a daemon stop (a restart, an upgrade)
+    # its region stays, marked detached, for the next pvschedd to take over
+    d = h.dump(r2)
+    check(d['host_state'] == 'detached', '%s not detached after SIGTERM: %r' % (r2, d))
+    check(os.path.exists(r2), '%s was deleted at SIGTERM' % r2)
     check(not os.path.exists(h.sock), 'socket %s left behind after SIGTERM' % h.sock)
     check(vm1.alive() and vm2.alive(), 'pvschedd exit hurt the process VMs')
 

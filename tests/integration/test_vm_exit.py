@@ -5,13 +5,15 @@
 Three process VMs: 'keep' stays, 'killed' is SIGKILLed, 'ends' exits by
 itself (--duration), 'cfg' is declared in the config and SIGTERMed.  Each
 one that exits disappears from status (deadline: a few rescan periods,
-generous against a loaded machine), its region is marked detached and its
-file stays; meanwhile 'keep' stays listed with both vCPUs and its heartbeat
+generous against a loaded machine), its region is marked detached (as a
+reader that still maps it sees) and its file removed; meanwhile 'keep' stays listed with both vCPUs and its heartbeat
 keeps advancing, in status and in the region; the daemon never dies and
 exits 0 on SIGTERM.
 """
+import mmap
 import os
 import signal
+import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -35,14 +37,22 @@ def main(h):
         h.wait_vm(name, nvcpus=2, region_ok=True)
     keep_region = h.path('pvsched-keep')
 
+    # what a reader still mapping a region sees after pvschedd lets it go
+    maps = {}
+    for name in ('killed', 'ends', 'cfg'):
+        with open(h.path('pvsched-' + name), 'rb') as f:
+            maps[name] = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+
     def gone(name, proc):
         h.log('%s (pid %d) is gone; waiting for pvschedd to notice' % (name, proc.pid))
         # a few rescans; the deadline only guards against a hang
         h.wait_for(lambda: h.vm(h.status(), name) is None,
                    '%s to disappear from status' % name, timeout=RESCAN_MS / 1000.0 * 25)
-        d = h.dump(h.path('pvsched-' + name))
-        check(d['host_state'] == 'detached',
-              'region of %s is %r after its process exited' % (name, d['host_state']))
+        state = struct.unpack_from('<I', maps[name], 64)[0]
+        check(state == 2, 'region of %s has host_state %d after its process exited, '
+              'expected 2 (DETACHED)' % (name, state))
+        check(not os.path.exists(h.path('pvsched-' + name)),
+              'the region file of process VM %s was left behind' % name)
         h.daemon_alive()
         v = h.vm(h.status(), 'keep')
         check(v is not None and v['region_ok'] and len([c for c in v['vcpus'] if c['tid']]) == 2,
@@ -75,9 +85,8 @@ def main(h):
     check([v['name'] for v in st['vms']] == ['keep'],
           'only keep should be monitored: %r' % [v['name'] for v in st['vms']])
     check(h.dump(keep_region)['host_state'] == 'active', "'keep' region not active")
-    for name in ('killed', 'ends', 'cfg'):
-        check(os.path.exists(h.path('pvsched-' + name)),
-              'region file of %s was deleted (QEMU may still map it)' % name)
+    check(sorted(f for f in os.listdir(h.path()) if f.startswith('pvsched-')) ==
+          ['pvsched-keep'], 'region files left: %r' % os.listdir(h.path()))
     h.stop_daemon(0)
     check(h.dump(keep_region)['host_state'] == 'detached', "'keep' region not detached at exit")
 
