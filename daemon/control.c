@@ -29,6 +29,8 @@
 #include "proto.h"
 
 #define PVS_MAX_CLIENTS       32
+#define PVS_STR_(x)           #x
+#define PVS_STR(x)            PVS_STR_(x)
 #define PVS_CLIENT_TIMEOUT_NS (2ull * 1000000000ull)
 
 struct client {
@@ -764,6 +766,27 @@ static void client_io(struct pvs_control *c, struct client *cl, uint32_t events,
 	}
 }
 
+/*
+ * Every client slot is taken: answer at once, without a slot, and close.
+ * The answer fits an empty socket buffer, so the non-blocking send cannot
+ * stall the loop.  Whatever the client already wrote is read first: a Unix
+ * socket closed with unread data resets its peer, and the client would
+ * then lose the answer.
+ */
+static void busy(int fd)
+{
+	static const char msg[] = "{\"ok\":false,\"error\":\"busy: " PVS_STR(
+	        PVS_MAX_CLIENTS) " requests are being served; try again\"}\n";
+	char sink[512];
+
+	while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+		;
+	if (send(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("control: busy answer not sent: %s", strerror(errno));
+	shutdown(fd, SHUT_WR);
+	close(fd);
+}
+
 void pvs_control_reap(struct pvs_control *c)
 {
 	if (!c)
@@ -788,7 +811,7 @@ void pvs_control_event(struct pvs_control *c, void *tag, uint32_t events, struct
 			for (i = 0; i < PVS_MAX_CLIENTS && c->clients[i].fd >= 0; i++)
 				;
 			if (i == PVS_MAX_CLIENTS) {
-				close(fd); /* busy: the client sees EOF and retries */
+				busy(fd);
 				continue;
 			}
 			c->clients[i].fd = fd;

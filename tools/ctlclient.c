@@ -18,7 +18,7 @@ struct json_object *pvs_ctl_request(const char *prog, const char *sock_path,
 	const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	size_t cap = 1 << 16, len = 0;
 	char *buf;
-	int fd;
+	int fd, werr = 0;
 	struct json_object *reply;
 
 	if (strlen(sock_path) >= sizeof(sa.sun_path)) {
@@ -34,10 +34,17 @@ struct json_object *pvs_ctl_request(const char *prog, const char *sock_path,
 			close(fd);
 		return NULL;
 	}
-	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s) || write(fd, "\n", 1) != 1) {
-		fprintf(stderr, "%s: write to %s: %s\n", prog, sock_path, strerror(errno));
-		close(fd);
-		return NULL;
+	/* A daemon with every client slot taken answers "busy" and closes at
+	 * once, maybe before the request is written: the write then fails
+	 * (EPIPE, no signal) but the answer is there to read. */
+	if (send(fd, s, strlen(s), MSG_NOSIGNAL) != (ssize_t)strlen(s) ||
+	    send(fd, "\n", 1, MSG_NOSIGNAL) != 1) {
+		werr = errno;
+		if (werr != EPIPE && werr != ECONNRESET) {
+			fprintf(stderr, "%s: write to %s: %s\n", prog, sock_path, strerror(werr));
+			close(fd);
+			return NULL;
+		}
 	}
 	shutdown(fd, SHUT_WR);
 	buf = malloc(cap);
@@ -62,7 +69,10 @@ struct json_object *pvs_ctl_request(const char *prog, const char *sock_path,
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			fprintf(stderr, "%s: read: %s\n", prog, strerror(errno));
+			if (errno == ECONNRESET && len)
+				break; /* the answer came; the reset is the close */
+			fprintf(stderr, "%s: %s %s: %s\n", prog, werr ? "write to" : "read from",
+			        sock_path, strerror(werr ? werr : errno));
 			free(buf);
 			close(fd);
 			return NULL;
@@ -73,6 +83,11 @@ struct json_object *pvs_ctl_request(const char *prog, const char *sock_path,
 	}
 	close(fd);
 	buf[len] = 0;
+	if (!len && werr) {
+		fprintf(stderr, "%s: write to %s: %s\n", prog, sock_path, strerror(werr));
+		free(buf);
+		return NULL;
+	}
 	reply = json_tokener_parse(buf);
 	free(buf);
 	if (!reply) {

@@ -19,7 +19,9 @@ Control socket (mode 0660, srw-rw----):
   an unknown command, and other malformed requests each get
   {"ok": false, "error": ...} and the
   daemon keeps serving; so do clients that connect and send nothing, or
-  hang up at once, and more idle clients than the daemon serves at once.
+  hang up at once, and more idle clients than the daemon serves at once: a
+  client beyond the limit gets {"ok": false, "error": "busy: ..."} (and
+  pvschedctl prints it), the idle ones are dropped after their 2 s deadline.
 """
 import os
 import socket
@@ -180,6 +182,14 @@ def main(h):
         half.sendall(b'{"cmd":"sta')  # and then nothing
     except (BrokenPipeError, ConnectionResetError):
         pass  # all client slots taken: the daemon closed it at once
+    # with every slot taken by idle clients, a new client is told so (not a
+    # broken pipe), and pvschedctl says it
+    r = h.raw_json(b'{"cmd":"ping"}\n', timeout=3)
+    check(r.get('ok') is False and 'busy' in r.get('error', ''),
+          'a client over the limit got %r, expected a "busy" answer' % r)
+    r = h.ctl('status', ok=False)
+    check(r.returncode != 0 and 'busy' in r.stderr,
+          'pvschedctl over the limit: rc %d, stderr %r' % (r.returncode, r.stderr))
     # the daemon must keep publishing meanwhile
     h.wait_heartbeat_advances(good_region, 'good while idle clients are connected')
     # once the idle clients hit their deadline (or are closed) others are served
