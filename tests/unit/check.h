@@ -9,7 +9,8 @@
  *   int main(int argc, char **argv) { return run_cases(argc, argv, cases, NCASES(cases)); }
  *
  * With no argument every case runs; otherwise only the named ones (meson
- * registers one test() per case).  CHECK* print "ok"/"FAIL" lines; the
+ * registers one test() per case, named from cases[] by list-cases.py).  A
+ * case that makes no check fails.  CHECK* print "ok"/"FAIL" lines; the
  * CHECKQ* variants print only failures, for checks inside long loops.
  */
 #ifndef PVS_TEST_CHECK_H
@@ -150,7 +151,7 @@ __attribute__((unused)) static int run_cases(int argc, char **argv, const struct
 	}
 	for (size_t i = 0; i < n; i++) {
 		int want = argc < 2;
-		unsigned long f0 = chk_failed;
+		unsigned long f0 = chk_failed, t0 = chk_total;
 
 		for (int a = 1; a < argc && !want; a++)
 			want = !strcmp(argv[a], cases[i].name);
@@ -159,6 +160,11 @@ __attribute__((unused)) static int run_cases(int argc, char **argv, const struct
 		printf("# case %s\n", cases[i].name);
 		chk_skip = 0;
 		cases[i].fn();
+		if (chk_total == t0 && !chk_skip) {
+			/* a case that checks nothing proves nothing */
+			printf("  FAIL  case %s made no check\n", cases[i].name);
+			chk_failed++;
+		}
 		ran++;
 		skipped += chk_skip;
 		printf("# case %s: %s\n", cases[i].name,
