@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 
 #include "check.h"
-#include "region_host.h"
+#include "hostregion.h"
 #include "testutil.h"
 
 #include <pvsched/pvsched.h>
@@ -24,21 +24,12 @@ static unsigned usable_cpus(void)
 /* A live region (host played by this process) advising DOP threads. */
 static void make_region(struct pvs_hregion *r, const char *path, uint32_t dop)
 {
-	struct pvs_hregion_opts o = {.size = 8192,
-	                             .nr_vcpus = 2,
-	                             .uid = (uid_t)-1,
-	                             .gid = (gid_t)-1,
-	                             .mode = 0600,
-	                             .period_us = 10000,
-	                             .stale_after_us = 30000000,
-	                             .vm_name = "adv"};
 	struct pvsched_vm v = {.recommended_dop = dop,
 	                       .capacity_milli = dop * 1000,
 	                       .preempted_avg_milli = 1500,
 	                       .publish_period_us = 10000};
-	char err[256];
 
-	REQUIRE(pvs_hregion_open(r, path, &o, err, sizeof(err)) == 0);
+	REQUIRE(TU_HOST(r, path, .nr = 2, .name = "adv") == 0);
 	pvs_hregion_publish_vm(r, &v);
 	pvs_hregion_heartbeat(r, tu_mono_ns());
 }

@@ -14,28 +14,18 @@
 #include <pvsched/pvsched.h>
 
 #include "check.h"
-#include "region_host.h"
+#include "hostregion.h"
 #include "testutil.h"
 
 static struct pvs_hregion reg;
 
 static pvsched_guest *host_open(uint32_t kind, uint64_t features, const char *name)
 {
-	struct pvs_hregion_opts o = {.size = 8192,
-	                             .nr_vcpus = 4,
-	                             .uid = (uid_t)-1,
-	                             .gid = (gid_t)-1,
-	                             .mode = 0600,
-	                             .period_us = 10000,
-	                             .stale_after_us = 60000000,
-	                             .vm_name = "boost",
-	                             .vm_kind = kind,
-	                             .host_features = features};
-	char err[256];
 	const char *p = tu_path("%s", name);
 	pvsched_guest *g = NULL;
 
-	REQUIRE(pvs_hregion_open(&reg, p, &o, err, sizeof(err)) == 0);
+	REQUIRE(TU_HOST(&reg, p, .nr = 4, .name = "boost", .kind = kind, .features = features) ==
+	        0);
 	pvs_hregion_heartbeat(&reg, tu_mono_ns());
 	REQUIRE(pvsched_open_path(&g, p) == 0);
 	return g;
@@ -43,14 +33,7 @@ static pvsched_guest *host_open(uint32_t kind, uint64_t features, const char *na
 
 static void host_slot(uint32_t idx, uint32_t tid, uint32_t boost_state)
 {
-	struct pvsched_vcpu_host v;
-
-	memset(&v, 0, sizeof(v));
-	v.tid = tid;
-	v.state = PVSCHED_VCPU_RUNNING;
-	v.boost_state = boost_state;
-	pvs_hregion_publish_vcpu(&reg, idx, &v);
-	pvs_hregion_heartbeat(&reg, tu_mono_ns());
+	tu_host_slot(&reg, idx, tid, PVSCHED_VCPU_RUNNING, boost_state);
 }
 
 static struct pvsched_vcpu_guest *gpart(uint32_t idx)

@@ -11,7 +11,7 @@
 #include <sched.h>
 
 #include "check.h"
-#include "region_host.h"
+#include "hostregion.h"
 #include "testutil.h"
 
 #include <pvsched/pvsched.h>
@@ -37,16 +37,7 @@ static void publish(struct pvs_hregion *r, uint32_t dop)
 static void t_team(void)
 {
 	struct pvs_hregion r;
-	struct pvs_hregion_opts o = {.size = 8192,
-	                             .nr_vcpus = 2,
-	                             .uid = (uid_t)-1,
-	                             .gid = (gid_t)-1,
-	                             .mode = 0600,
-	                             .period_us = 10000,
-	                             .stale_after_us = 30000000,
-	                             .vm_name = "omp"};
 	const char *p = tu_path("region");
-	char err[256];
 	cpu_set_t set;
 	int cpus;
 
@@ -56,7 +47,7 @@ static void t_team(void)
 	cpus = CPU_COUNT(&set);
 	if (cpus < 2)
 		SKIP("needs 2 usable CPUs");
-	REQUIRE(pvs_hregion_open(&r, p, &o, err, sizeof(err)) == 0);
+	REQUIRE(TU_HOST(&r, p, .nr = 2, .name = "omp") == 0);
 	publish(&r, 1);
 	setenv(PVSCHED_ENV_REGION, p, 1);
 	omp_set_dynamic(1);

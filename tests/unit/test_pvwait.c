@@ -20,7 +20,7 @@
 #include <pvsched/pvsched.h>
 
 #include "check.h"
-#include "region_host.h"
+#include "hostregion.h"
 #include "testutil.h"
 
 #define NSLOTS 16u /* an 8 KiB region */
@@ -30,33 +30,17 @@ static pthread_mutex_t host_mu = PTHREAD_MUTEX_INITIALIZER; /* one writer per se
 
 static void host_open(uint32_t kind, uint32_t nr)
 {
-	struct pvs_hregion_opts o = {.size = 8192,
-	                             .nr_vcpus = nr,
-	                             .uid = (uid_t)-1,
-	                             .gid = (gid_t)-1,
-	                             .mode = 0600,
-	                             .period_us = 10000,
-	                             .stale_after_us = 60000000,
-	                             .vm_name = "pvwait",
-	                             .vm_kind = kind};
-	char err[256];
 	const char *p = tu_path("region");
 
-	REQUIRE(pvs_hregion_open(&reg, p, &o, err, sizeof(err)) == 0);
+	REQUIRE(TU_HOST(&reg, p, .nr = nr, .name = "pvwait", .kind = kind) == 0);
 	pvs_hregion_heartbeat(&reg, tu_mono_ns());
 	setenv(PVSCHED_ENV_REGION, p, 1);
 }
 
 static void host_slot(uint32_t idx, uint32_t tid, uint32_t state)
 {
-	struct pvsched_vcpu_host v;
-
-	memset(&v, 0, sizeof(v));
-	v.tid = tid;
-	v.state = state;
 	pthread_mutex_lock(&host_mu);
-	pvs_hregion_publish_vcpu(&reg, idx, &v);
-	pvs_hregion_heartbeat(&reg, tu_mono_ns());
+	tu_host_slot(&reg, idx, tid, state, PVSCHED_BOOST_NONE);
 	pthread_mutex_unlock(&host_mu);
 }
 

@@ -14,7 +14,7 @@
 #include <pvsched/pvsched.h>
 
 #include "check.h"
-#include "region_host.h"
+#include "hostregion.h"
 #include "testutil.h"
 
 #define NSLOTS       4u
@@ -111,22 +111,8 @@ static void *writer_main(void *arg)
 
 static int open_region(struct pvs_hregion *r, const char *name)
 {
-	struct pvs_hregion_opts o = {
-	        .size = 64 * 1024,
-	        .nr_vcpus = NSLOTS,
-	        .uid = (uid_t)-1,
-	        .gid = (gid_t)-1,
-	        .mode = 0600,
-	        .period_us = 1000,
-	        .stale_after_us = 10 * 1000 * 1000, /* never stale in this test */
-	        .vm_name = "seqlock",
-	};
-	char err[256];
-	int rc = pvs_hregion_open(r, tu_path("%s", name), &o, err, sizeof(err));
-
-	if (rc)
-		printf("  pvs_hregion_open: %s\n", err);
-	return rc;
+	return TU_HOST(r, tu_path("%s", name), .size = 64 * 1024, .nr = NSLOTS, .period_us = 1000,
+	               .name = "seqlock");
 }
 
 static void t_no_torn_reads(void)

@@ -9,7 +9,7 @@
 #include <pvsched/pvsched.h>
 
 #include "check.h"
-#include "region_host.h"
+#include "hostregion.h"
 #include "testutil.h"
 
 #define RSIZE  (16u * 1024u)
@@ -29,21 +29,10 @@ static struct pvsched_header *H(void)
 static void setup(void)
 {
 	struct pvs_hregion r;
-	struct pvs_hregion_opts o = {
-	        .size = RSIZE,
-	        .nr_vcpus = NR,
-	        .uid = (uid_t)-1,
-	        .gid = (gid_t)-1,
-	        .mode = 0600,
-	        .period_us = PERIOD,
-	        .stale_after_us = STALE,
-	        .vm_name = "validate",
-	};
-	char err[256];
-
 	if (pristine)
 		return;
-	REQUIRE(pvs_hregion_open(&r, tu_path("region"), &o, err, sizeof(err)) == 0);
+	REQUIRE(TU_HOST(&r, tu_path("region"), .size = RSIZE, .nr = NR, .period_us = PERIOD,
+	                .stale_us = STALE, .name = "validate") == 0);
 	REQUIRE(posix_memalign((void **)&pristine, 4096, RSIZE) == 0);
 	REQUIRE(posix_memalign((void **)&buf, 4096, RSIZE) == 0);
 	memcpy(pristine, r.mem, RSIZE);
