@@ -852,9 +852,11 @@ static void t_compact(void)
 	ht_stop(&hy);
 }
 
-static void t_perf(void)
+/* Many changes of one journaled thread keep one record (how long they take
+ * is printed, not judged: speed belongs in bench/). */
+static void t_many_applies(void)
 {
-	const char *path = tu_path("perf/journal");
+	const char *path = tu_path("many/journal");
 	struct pvs_journal *j;
 	struct pvs_thread_id id;
 	struct ht h;
@@ -872,7 +874,6 @@ static void t_perf(void)
 		CHECKQ(pvs_journal_apply(j, &id, &A(SCHED_FIFO, 10 + (i & 1), 0, 0)) == 0);
 	dt = tu_mono_ns() - t0;
 	NOTE("apply of a journaled thread: %.2f us", dt / 1e3 / n);
-	CHECKM(dt / n < 50000, "apply under 50 us (%.2f)", dt / 1e3 / n);
 	CHECK(count_lines(path, '+') == 1);
 	CHECK(pvs_journal_close(j) == 0);
 	CHECK(attr_is(h.tid, OTHER0));
@@ -1484,7 +1485,7 @@ static const struct tcase cases[] = {
         {"corrupt", t_corrupt},
         {"parse", t_parse},
         {"compact", t_compact},
-        {"perf", t_perf},
+        {"many-applies", t_many_applies},
         {"no-pidfd", t_no_pidfd},
         {"affinity-close", t_aff_close},
         {"affinity-forget", t_aff_forget},
