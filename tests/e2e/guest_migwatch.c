@@ -49,6 +49,8 @@
 
 #include <pvsched/pvsched.h>
 
+#include "guestutil.h"
+
 #define MAX_VCPUS 8
 #define MAX_BUSY  8
 
@@ -62,27 +64,11 @@ static void on_signal(int sig)
 }
 static atomic_int boost_seen = -1000;
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000u, .tv_nsec = (long)(ms % 1000u) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-	}
-}
 
 static void *busy_main(void *arg)
 {
-	struct sched_param sp = {.sched_priority = 0};
-
 	(void)arg;
-	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
-		(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+	lowest_priority();
 	while (!atomic_load_explicit(&stop, memory_order_relaxed))
 		for (volatile unsigned i = 0; i < 100000u; i++) {
 		}

@@ -38,39 +38,21 @@
 
 #include <pvsched/pvsched.h>
 
+#include "guestutil.h"
+
 #define MAX_BUSY       64
 #define MAX_VCPU_PRINT 8
 
 static atomic_int stop_busy;
 static atomic_ullong busy_iters[MAX_BUSY];
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000u, .tv_nsec = (long)(ms % 1000u) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-	}
-}
-
-/*
- * A spinning thread.  It runs at the lowest guest priority (SCHED_IDLE, or
- * nice 19) so the reporting thread always gets a vCPU when it wakes up; it
- * still keeps its vCPU permanently runnable, which is what makes the host's
- * vCPU thread busy and therefore preemptible by host load.
- */
+/* A spinning thread at the lowest guest priority (guestutil.h). */
 static void *busy_main(void *arg)
 {
 	size_t idx = (size_t)(uintptr_t)arg;
-	struct sched_param sp = {.sched_priority = 0};
 
-	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
-		(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+	lowest_priority();
 
 	unsigned long long n = 0;
 	while (!atomic_load_explicit(&stop_busy, memory_order_relaxed)) {
