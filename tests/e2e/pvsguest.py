@@ -118,6 +118,31 @@ class Serial:
             return [l for _, l in self.lines[-n:]]
 
 
+class Check:
+    """The tests' verdicts: check(ok, what) prints "ok: what" or "FAIL: what"
+    and counts the failures."""
+
+    def __init__(self):
+        self.failed = 0
+
+    def __call__(self, ok, what):
+        print(f"{'ok' if ok else 'FAIL'}: {what}", flush=True)
+        if not ok:
+            self.failed += 1
+        return ok
+
+
+def poll(fn, pred, timeout, step=0.1):
+    """Call FN until PRED holds for its value or TIMEOUT seconds pass;
+    returns the last value."""
+    end = time.monotonic() + timeout
+    v = fn()
+    while not pred(v) and time.monotonic() < end:
+        time.sleep(step)
+        v = fn()
+    return v
+
+
 class QMP:
     """A QEMU monitor (QMP) client on a unix socket: one command at a time;
     events arriving in between are skipped."""

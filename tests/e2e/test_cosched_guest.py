@@ -32,21 +32,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvsguest import GuestRig, RigError, stop  # noqa: E402
+from pvsguest import Check, GuestRig, RigError, poll, stop  # noqa: E402
 
 SCHED_OTHER, SCHED_FIFO = 0, 1
 GANG_PRIO = 5
-
-
-class Check:
-    def __init__(self):
-        self.failed = 0
-
-    def __call__(self, ok, what):
-        print(f"{'ok' if ok else 'FAIL'}: {what}", flush=True)
-        if not ok:
-            self.failed += 1
-        return ok
 
 
 def live_records(path):
@@ -65,12 +54,8 @@ def live_records(path):
 
 
 def wait(pred, timeout, step=0.1):
-    end = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() >= end:
-            return v
-        time.sleep(step)
+    """PRED's first true value within TIMEOUT seconds, or its last one."""
+    return poll(pred, bool, timeout, step)
 
 
 def main():

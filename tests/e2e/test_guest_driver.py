@@ -41,36 +41,20 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvsguest import GuestRig, RigError  # noqa: E402
+from pvsguest import Check, GuestRig, RigError, poll  # noqa: E402
 
 SCHED_OTHER, SCHED_FIFO = 0, 1
 KREQ_RT = 1
 LOOP_S = 4
 
 
-class Check:
-    def __init__(self):
-        self.failed = 0
-
-    def __call__(self, ok, what):
-        print(f"{'ok' if ok else 'FAIL'}: {what}", flush=True)
-        if not ok:
-            self.failed += 1
-        return ok
-
-
 def vcpu(vm, i):
     return vm["vcpus"][i]
 
 
-def poll(rig, pred, timeout):
+def poll_status(rig, pred, timeout):
     """The first status for which pred holds, or the last one."""
-    end = time.monotonic() + timeout
-    vm = rig.status()
-    while not pred(vm) and time.monotonic() < end:
-        time.sleep(0.1)
-        vm = rig.status()
-    return vm
+    return poll(rig.status, pred, timeout)
 
 
 def boost_ns(vm):
@@ -179,7 +163,7 @@ def run(rig, check):
     def rt_boosted(vm):
         return any(v["boost"] == "granted" and v["layer"] == "boost" and v["kreq"] & KREQ_RT
                    for v in vm["vcpus"])
-    vm = poll(rig, rt_boosted, LOOP_S - 1)
+    vm = poll_status(rig, rt_boosted, LOOP_S - 1)
     ok = check(rt_boosted(vm), "a vCPU running the SCHED_FIFO loop is granted a boost, "
                "layer boost, kreq RT: " +
                str([(v["index"], v["boost"], v["layer"], v["kreq"], v["boost_req"]) for v in vm["vcpus"]]))
@@ -208,7 +192,7 @@ def run(rig, check):
     def released(vm):
         return all(v["layer"] == "own" and v["boost"] == "none" for v in vm["vcpus"]) and \
             vm.get("main_thread", {}).get("layer", "own") == "own"
-    vm = poll(rig, released, 5)
+    vm = poll_status(rig, released, 5)
     check(released(vm), "after the loop every vCPU is unboosted: " +
           str([(v["index"], v["boost"], v["layer"], v["kreq"]) for v in vm["vcpus"]]))
     pols = [GuestRig.thread_policy(t)[0] for t in threads + ([main_tid] if main_tid else [])]
@@ -290,7 +274,7 @@ def run(rig, check):
           "no request, kreq or deadline left in any slot: " +
           str([(s["boost_req"], s["kreq"], s["kwake_at_ns"]) for s in slots]))
     time.sleep(2.5)
-    vm = poll(rig, released, 5)
+    vm = poll_status(rig, released, 5)
     check(released(vm), "and the host released every boost")
     rc, out = rig.run("dmesg2", "dmesg | grep -E 'BUG:|WARNING:|Oops|Call Trace|pvsched'")
     bad = [l for l in out if any(k in l for k in ("BUG:", "WARNING:", "Oops", "Call Trace"))]

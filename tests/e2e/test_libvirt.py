@@ -45,7 +45,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvsguest import GuestRig, RigError  # noqa: E402
+from pvsguest import Check, GuestRig, RigError  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 URI = "qemu:///system"
@@ -83,17 +83,6 @@ DOMAIN = """<domain type='qemu'>
   </devices>
 </domain>
 """
-
-
-class Check:
-    def __init__(self):
-        self.failed = 0
-
-    def __call__(self, ok, what):
-        print(f"{'ok' if ok else 'FAIL'}: {what}", flush=True)
-        if not ok:
-            self.failed += 1
-        return ok
 
 
 def log(msg):

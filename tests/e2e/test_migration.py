@@ -32,6 +32,7 @@ serial of whichever QEMU runs it at the time.  Host A, B and C:
 
 Exit 0 when all hold, 1 otherwise; this test never skips.
 """
+import json
 import os
 import re
 import signal
@@ -39,7 +40,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvsguest import QMP, GuestRig, RigError  # noqa: E402
+from pvsguest import QMP, Check, GuestRig, RigError, poll  # noqa: E402
 
 SCHED_OTHER, SCHED_FIFO = 0, 1
 BOOST_GRANTED = 1
@@ -48,17 +49,6 @@ GAP_MAX_S = 10.0  # the guest's view: last report of A's agent to first of B's
 
 MIG_RE = re.compile(r"MIG t_ms=(\d+) alive=(\d) inst=([0-9a-f]+) hb=(\d+) pre=(\S+) "
                     r"run_ms=(\S+) boost=(-?\d+) torn=(\d+)")
-
-
-class Check:
-    def __init__(self):
-        self.failed = 0
-
-    def __call__(self, ok, what):
-        print(f"{'ok' if ok else 'FAIL'}: {what}", flush=True)
-        if not ok:
-            self.failed += 1
-        return ok
 
 
 def reports(rig, start=0):
@@ -88,15 +78,6 @@ def reports_line(line):
             "boost": int(m[7]), "torn": int(m[8])}
 
 
-def poll(fn, pred, timeout, step=0.1):
-    end = time.monotonic() + timeout
-    v = fn()
-    while not pred(v) and time.monotonic() < end:
-        time.sleep(step)
-        v = fn()
-    return v
-
-
 def migrate(src_qmp, uri, timeout=90):
     """Start a migration and wait for its end; returns query-migrate's last answer."""
     src_qmp.cmd("migrate", uri=uri)
@@ -107,6 +88,23 @@ def migrate(src_qmp, uri, timeout=90):
             return r
         time.sleep(0.05)
     raise RigError(f"migration to {uri} did not end within {timeout}s")
+
+
+def threads_report(pid):
+    """One line per thread of PID: tid, name, state, policy/priority, CPU ms."""
+    out = []
+    for tid in sorted(os.listdir(f"/proc/{pid}/task"), key=int):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                s = f.read()
+        except OSError:
+            continue
+        name = s[s.index("(") + 1:s.rindex(")")]
+        f = s[s.rindex(")") + 2:].split()
+        hz = os.sysconf("SC_CLK_TCK")
+        out.append(f"  {tid} {name!r} state {f[0]} policy {f[38]} prio {f[37]} "
+                   f"cpu {(int(f[11]) + int(f[12])) * 1000 // hz} ms")
+    return "\n".join(out)
 
 
 def log_has(rig, text):
@@ -188,6 +186,12 @@ def run(a, b, c, check):
           log_has(b, "adopting its region"),
           f"B: adopts the region once the guest runs, under its own instance {inst_b:016x}")
     r_b = wait_report(b, lambda x: x["alive"] and x["inst"] == inst_b, 15)
+    if r_b is None:
+        print("B's QEMU threads, the guest silent 15 s after the move:\n" +
+              threads_report(b.qemu.pid))
+        time.sleep(2)
+        print("and 2 s later:\n" + threads_report(b.qemu.pid))
+        print("B's status: " + json.dumps(b.status()))
     last_a = [t for t, x in reports(a, a_lines) if x["alive"] and x["inst"] == inst_a]
     last_a = last_a[-1] if last_a else t_mig
     gap = (r_b[0] - last_a) if r_b else float("inf")
