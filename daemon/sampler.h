@@ -3,7 +3,7 @@
  * daemon/sampler.h - how pvschedd observes vCPU threads.  A sampler turns a
  * thread identity into cumulative run/wait samples; procfs is built in, a
  * BPF sampler (sched_switch into a mmapable array) is one more file with
- * these four operations.
+ * these operations (init, fini, open, close, sample).
  */
 #ifndef PVSCHED_DAEMON_SAMPLER_H
 #define PVSCHED_DAEMON_SAMPLER_H
