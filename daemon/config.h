@@ -7,6 +7,8 @@
 #ifndef PVSCHED_DAEMON_CONFIG_H
 #define PVSCHED_DAEMON_CONFIG_H
 
+#include "pvs_defaults.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -88,7 +90,6 @@ struct pvs_config {
 };
 
 #define PVS_DEFAULT_CONFIG  "/etc/pvsched/pvschedd.conf"
-#define PVS_DEFAULT_SOCKET  "/run/pvsched/control.sock"
 #define PVS_DEFAULT_JOURNAL "/run/pvsched/journal"
 
 /* Parse a CPU list ("0-3,8") into MASK (1024 CPUs); 0 or -1. */

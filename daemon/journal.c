@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "journal.h"
+#include "pvs_fdio.h"
 
 #ifndef SCHED_BATCH
 #define SCHED_BATCH 3
@@ -844,21 +845,6 @@ struct rec {
 	size_t seq;
 };
 
-static int write_full(int fd, const char *b, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, b, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Replace the journal at PATH by a header and the records R (N of them):
  * a temp file, locked before it is renamed over PATH, so the lock passes
  * from the old file to the new one without a gap.  *FDP (closed, if >= 0)
@@ -912,7 +898,7 @@ static int rewrite(const char *path, const struct rec *r, size_t n, int *fdp, of
 		free(b);
 		return e;
 	}
-	e = flock(fd, LOCK_EX | LOCK_NB) < 0 ? -errno : write_full(fd, b, len);
+	e = flock(fd, LOCK_EX | LOCK_NB) < 0 ? -errno : pvs_write_all(fd, b, len);
 	free(b);
 	if (!e && rename(tmp, path) < 0)
 		e = -errno;
@@ -1916,7 +1902,7 @@ int pvs_journal_close(struct pvs_journal *j)
 		e = keep ? rewrite(j->path, keep, nkeep, &j->fd, &j->size) : 0;
 	} else {
 		e = ftruncate(j->fd, 0) < 0 ? -errno
-		                            : write_full(j->fd, HEADER, sizeof(HEADER) - 1);
+		                            : pvs_write_all(j->fd, HEADER, sizeof(HEADER) - 1);
 	}
 	if (e)
 		say(j->log, j->log_ctx, PVS_JLOG_ERR, "journal %s: cannot empty: %s", j->path,

@@ -97,6 +97,14 @@ struct json_object *pvs_ctl_request(const char *prog, const char *sock_path,
 	return reply;
 }
 
+struct json_object *pvs_json_get(struct json_object *o, const char *k)
+{
+	struct json_object *v = NULL;
+
+	json_object_object_get_ex(o, k, &v);
+	return v;
+}
+
 int pvs_ctl_check_ok(const char *prog, struct json_object *reply)
 {
 	struct json_object *ok, *e;

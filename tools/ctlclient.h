@@ -8,7 +8,9 @@
 
 #include <json-c/json.h>
 
-#define PVS_CTL_DEFAULT_SOCKET "/run/pvsched/control.sock"
+#include "pvs_defaults.h"
+
+#define PVS_CTL_DEFAULT_SOCKET PVS_DEFAULT_SOCKET
 
 /* Send REQ (not consumed) to the daemon at SOCK_PATH; the parsed reply, or
  * NULL after printing why, prefixed with PROG. */
@@ -17,5 +19,7 @@ struct json_object *pvs_ctl_request(const char *prog, const char *sock_path,
 /* 0 if REPLY says ok; else print the daemon's error (prefixed with PROG)
  * and return 1. */
 int pvs_ctl_check_ok(const char *prog, struct json_object *reply);
+/* Member K of the JSON object O, or NULL (also when O is not an object). */
+struct json_object *pvs_json_get(struct json_object *o, const char *k);
 
 #endif

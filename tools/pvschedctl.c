@@ -63,13 +63,6 @@ static void usage_main(FILE *f)
 	        DEFAULT_SOCKET);
 }
 
-static struct json_object *get(struct json_object *o, const char *k)
-{
-	struct json_object *v = NULL;
-	json_object_object_get_ex(o, k, &v);
-	return v;
-}
-
 /* Send REQ (consumed) and report the daemon's verdict: 0 or 1. */
 static int send_checked(struct json_object *req)
 {
@@ -149,40 +142,42 @@ static int cmd_status(int argc, char **argv)
 		json_object_put(r);
 		return 0;
 	}
-	vms = get(r, "vms");
+	vms = pvs_json_get(r, "vms");
 	if (!vms || json_object_array_length(vms) == 0)
 		printf("no VMs monitored\n");
 	for (size_t i = 0; vms && i < json_object_array_length(vms); i++) {
-		struct json_object *vm = json_object_array_get_idx(vms, i), *vc = get(vm, "vcpus");
+		struct json_object *vm = json_object_array_get_idx(vms, i),
+		                   *vc = pvs_json_get(vm, "vcpus");
 
 		printf("VM %s (%s, pid %d)  region %s: %s\n",
-		       json_object_get_string(get(vm, "name")),
-		       json_object_get_string(get(vm, "kind")), json_object_get_int(get(vm, "pid")),
-		       json_object_get_string(get(vm, "region")),
-		       json_object_get_boolean(get(vm, "region_ok"))
+		       json_object_get_string(pvs_json_get(vm, "name")),
+		       json_object_get_string(pvs_json_get(vm, "kind")),
+		       json_object_get_int(pvs_json_get(vm, "pid")),
+		       json_object_get_string(pvs_json_get(vm, "region")),
+		       json_object_get_boolean(pvs_json_get(vm, "region_ok"))
 		               ? "published"
-		               : json_object_get_string(get(vm, "region_error")));
+		               : json_object_get_string(pvs_json_get(vm, "region_error")));
 		printf("  preempted now %d  avg %.2f  capacity %.2f/%d pCPUs  advice %d threads\n",
-		       json_object_get_int(get(vm, "preempted_now")),
-		       json_object_get_double(get(vm, "preempted_avg")),
-		       json_object_get_double(get(vm, "capacity")),
-		       json_object_get_int(get(vm, "host_cpus")),
-		       json_object_get_int(get(vm, "recommended_dop")));
+		       json_object_get_int(pvs_json_get(vm, "preempted_now")),
+		       json_object_get_double(pvs_json_get(vm, "preempted_avg")),
+		       json_object_get_double(pvs_json_get(vm, "capacity")),
+		       json_object_get_int(pvs_json_get(vm, "host_cpus")),
+		       json_object_get_int(pvs_json_get(vm, "recommended_dop")));
 		{
-			struct json_object *b = get(vm, "boost");
-			if (b && json_object_get_boolean(get(b, "enabled")))
+			struct json_object *b = pvs_json_get(vm, "boost");
+			if (b && json_object_get_boolean(pvs_json_get(b, "enabled")))
 				printf("  boost on: at most %d ms at a time, %d%% of a pCPU per %d "
 				       "ms\n",
-				       json_object_get_int(get(b, "max_ms")),
-				       json_object_get_int(get(b, "budget_pct")),
-				       json_object_get_int(get(b, "window_ms")));
+				       json_object_get_int(pvs_json_get(b, "max_ms")),
+				       json_object_get_int(pvs_json_get(b, "budget_pct")),
+				       json_object_get_int(pvs_json_get(b, "window_ms")));
 		}
 		{
-			const char *pol = json_object_get_string(get(vm, "policy"));
-			const char *cpus = json_object_get_string(get(vm, "cpus"));
+			const char *pol = json_object_get_string(pvs_json_get(vm, "policy"));
+			const char *cpus = json_object_get_string(pvs_json_get(vm, "cpus"));
 			if (pol && strcmp(pol, "none"))
 				printf("  co-scheduling %s, shares %lld%s%s\n", pol,
-				       (long long)json_object_get_int64(get(vm, "shares")),
+				       (long long)json_object_get_int64(pvs_json_get(vm, "shares")),
 				       cpus && *cpus ? ", placed on CPUs " : "",
 				       cpus && *cpus ? cpus : "");
 		}
@@ -190,16 +185,16 @@ static int cmd_status(int argc, char **argv)
 		       "%RDY", "PRE/s", "BOOST", "%BOOST");
 		for (size_t k = 0; vc && k < json_object_array_length(vc); k++) {
 			struct json_object *v = json_object_array_get_idx(vc, k);
-			const char *bs = json_object_get_string(get(v, "boost"));
+			const char *bs = json_object_get_string(pvs_json_get(v, "boost"));
 			printf("  %4d %8d %-10s %6.1f %6.1f %7d %-9s %6.1f\n",
-			       json_object_get_int(get(v, "index")),
-			       json_object_get_int(get(v, "tid")),
-			       json_object_get_string(get(v, "state")),
-			       json_object_get_double(get(v, "run_pct")),
-			       json_object_get_double(get(v, "rdy_pct")),
-			       json_object_get_int(get(v, "preempt_per_s")),
+			       json_object_get_int(pvs_json_get(v, "index")),
+			       json_object_get_int(pvs_json_get(v, "tid")),
+			       json_object_get_string(pvs_json_get(v, "state")),
+			       json_object_get_double(pvs_json_get(v, "run_pct")),
+			       json_object_get_double(pvs_json_get(v, "rdy_pct")),
+			       json_object_get_int(pvs_json_get(v, "preempt_per_s")),
 			       bs && strcmp(bs, "none") ? bs : "-",
-			       json_object_get_double(get(v, "boost_pct")));
+			       json_object_get_double(pvs_json_get(v, "boost_pct")));
 		}
 	}
 	json_object_put(r);
@@ -552,7 +547,7 @@ static int cmd_metrics(int argc, char **argv)
 	}
 	if (!(r = ask("metrics")))
 		return 1;
-	text = get(r, "text");
+	text = pvs_json_get(r, "text");
 	if (!text || !json_object_is_type(text, json_type_string)) {
 		fprintf(stderr, "pvschedctl: the daemon's reply has no metrics text\n");
 		json_object_put(r);
@@ -648,10 +643,11 @@ static int cmd_policy(int argc, char **argv)
 	if (!r)
 		return 1;
 	rc = pvs_ctl_check_ok("pvschedctl", r);
-	if (!rc && get(r, "policy"))
-		printf("%s: policy %s, shares %lld\n", json_object_get_string(get(r, "vm")),
-		       json_object_get_string(get(r, "policy")),
-		       (long long)json_object_get_int64(get(r, "shares")));
+	if (!rc && pvs_json_get(r, "policy"))
+		printf("%s: policy %s, shares %lld\n",
+		       json_object_get_string(pvs_json_get(r, "vm")),
+		       json_object_get_string(pvs_json_get(r, "policy")),
+		       (long long)json_object_get_int64(pvs_json_get(r, "shares")));
 	json_object_put(r);
 	return rc;
 }

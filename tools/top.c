@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "ctlclient.h"
+#include "pvs_fdio.h"
 #include "top.h"
 
 enum { P_RUN, P_RDY, P_CSTP, P_MLMTD, P_BOOST, P_NR };
@@ -86,18 +87,10 @@ static volatile sig_atomic_t got_stop, got_winch, got_tstp;
 static struct termios saved_tio;
 static int tio_saved, screen_on;
 
+/* The terminal: a failed write has nowhere to be reported. */
 static void write_all(int fd, const char *s, size_t n)
 {
-	while (n) {
-		ssize_t w = write(fd, s, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		s += w;
-		n -= (size_t)w;
-	}
+	(void)pvs_write_all(fd, s, n);
 }
 
 /* Back to what the terminal was: async-signal-safe, idempotent. */
@@ -183,14 +176,6 @@ static void term_size(struct view *vw)
 
 /* ---------- the data ---------- */
 
-static struct json_object *get(struct json_object *o, const char *k)
-{
-	struct json_object *v = NULL;
-
-	json_object_object_get_ex(o, k, &v);
-	return v;
-}
-
 /* Copy S, printable ASCII only (a name must not move the cursor). */
 static void copy_clean(char *dst, size_t len, const char *s)
 {
@@ -224,35 +209,40 @@ static void snap_free(struct snap *s)
 
 static int snap_parse(struct snap *s, struct json_object *r)
 {
-	struct json_object *vms = get(r, "vms");
+	struct json_object *vms = pvs_json_get(r, "vms");
 	size_t n = vms && json_object_is_type(vms, json_type_array) ? json_object_array_length(vms)
 	                                                            : 0;
 
-	s->uptime = json_object_get_double(get(r, "uptime_s"));
-	copy_clean(s->sampler, sizeof(s->sampler), json_object_get_string(get(r, "sampler")));
-	s->online = get(r, "online_cpus") ? json_object_get_int(get(r, "online_cpus"))
-	                                  : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	s->uptime = json_object_get_double(pvs_json_get(r, "uptime_s"));
+	copy_clean(s->sampler, sizeof(s->sampler),
+	           json_object_get_string(pvs_json_get(r, "sampler")));
+	s->online = pvs_json_get(r, "online_cpus")
+	                    ? json_object_get_int(pvs_json_get(r, "online_cpus"))
+	                    : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	s->m = n ? calloc(n, sizeof(*s->m)) : NULL;
 	if (n && !s->m)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *vm = json_object_array_get_idx(vms, i), *vc = get(vm, "vcpus");
+		struct json_object *vm = json_object_array_get_idx(vms, i),
+		                   *vc = pvs_json_get(vm, "vcpus");
 		size_t nv = vc && json_object_is_type(vc, json_type_array)
 		                    ? json_object_array_length(vc)
 		                    : 0;
 		struct mrow *m = &s->m[s->nm++];
-		const char *pol = json_object_get_string(get(vm, "policy"));
+		const char *pol = json_object_get_string(pvs_json_get(vm, "policy"));
 		char pbuf[STR_MAX];
 
-		copy_clean(m->name, sizeof(m->name), json_object_get_string(get(vm, "name")));
-		m->pid = json_object_get_int(get(vm, "pid"));
+		copy_clean(m->name, sizeof(m->name),
+		           json_object_get_string(pvs_json_get(vm, "name")));
+		m->pid = json_object_get_int(pvs_json_get(vm, "pid"));
 		if (pol)
 			snprintf(pbuf, sizeof(pbuf), "%.20s/%lld", pol,
-			         (long long)json_object_get_int64(get(vm, "shares")));
+			         (long long)json_object_get_int64(pvs_json_get(vm, "shares")));
 		else
 			snprintf(pbuf, sizeof(pbuf), "-");
 		copy_clean(m->policy, sizeof(m->policy), pbuf);
-		copy_cpus(m->cpus, sizeof(m->cpus), json_object_get_string(get(vm, "cpus")));
+		copy_cpus(m->cpus, sizeof(m->cpus),
+		          json_object_get_string(pvs_json_get(vm, "cpus")));
 		m->v = nv ? calloc(nv, sizeof(*m->v)) : NULL;
 		if (nv && !m->v)
 			return -1;
@@ -260,19 +250,22 @@ static int snap_parse(struct snap *s, struct json_object *r)
 			struct json_object *x = json_object_array_get_idx(vc, k);
 			struct vrow *v = &m->v[m->nv++];
 
-			v->index = json_object_get_int(get(x, "index"));
-			v->tid = json_object_get_int(get(x, "tid"));
+			v->index = json_object_get_int(pvs_json_get(x, "index"));
+			v->tid = json_object_get_int(pvs_json_get(x, "tid"));
 			for (int p = 0; p < P_NR; p++) {
-				v->pct[p] = json_object_get_double(get(x, pct_keys[p]));
+				v->pct[p] = json_object_get_double(pvs_json_get(x, pct_keys[p]));
 				if (!isfinite(v->pct[p]))
 					v->pct[p] = 0;
 				m->pct[p] += v->pct[p];
 			}
 			copy_clean(v->state, sizeof(v->state),
-			           json_object_get_string(get(x, "state")));
+			           json_object_get_string(pvs_json_get(x, "state")));
 			copy_clean(v->layer, sizeof(v->layer),
-			           get(x, "layer") ? json_object_get_string(get(x, "layer")) : "-");
-			copy_cpus(v->cpus, sizeof(v->cpus), json_object_get_string(get(x, "cpus")));
+			           pvs_json_get(x, "layer")
+			                   ? json_object_get_string(pvs_json_get(x, "layer"))
+			                   : "-");
+			copy_cpus(v->cpus, sizeof(v->cpus),
+			          json_object_get_string(pvs_json_get(x, "cpus")));
 			if (v->tid)
 				m->nvcpus++;
 		}
