@@ -143,6 +143,37 @@ def poll(fn, pred, timeout, step=0.1):
     return v
 
 
+def run_test(tag, fn, cleanup=None):
+    """The main() of a test with one guest: BUILDDIR from argv, a GuestRig
+    tagged TAG, fn(rig, check); CLEANUP() runs however fn ends.  Returns the
+    exit status: 0 when every check held, 1 otherwise, 2 for bad usage.
+    PVSCHED_E2E_KEEP=1 keeps the rig's files (logs, image)."""
+    if len(sys.argv) != 2:
+        print(f"usage: {sys.argv[0]} BUILDDIR", file=sys.stderr)
+        return 2
+    check = Check()
+    keep = os.environ.get("PVSCHED_E2E_KEEP") == "1"
+    try:
+        with GuestRig(sys.argv[1], tag=tag, keep=keep) as rig:
+            try:
+                rc = fn(rig, check)
+            except RigError as e:
+                print(f"FAIL: {e}")
+                print(rig.fail_context())
+                rig.failed = True
+                return 1
+            finally:
+                if cleanup:
+                    cleanup()
+            if check.failed:
+                rig.failed = True
+                print(rig.fail_context())
+            return rc if rc else (1 if check.failed else 0)
+    except RigError as e:
+        print(f"FAIL: {e}")
+        return 1
+
+
 class QMP:
     """A QEMU monitor (QMP) client on a unix socket: one command at a time;
     events arriving in between are skipped."""

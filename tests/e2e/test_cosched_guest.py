@@ -32,7 +32,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvsguest import Check, GuestRig, RigError, poll, stop  # noqa: E402
+from pvsguest import GuestRig, poll, run_test, stop  # noqa: E402
 
 SCHED_OTHER, SCHED_FIFO = 0, 1
 GANG_PRIO = 5
@@ -56,34 +56,6 @@ def live_records(path):
 def wait(pred, timeout, step=0.1):
     """PRED's first true value within TIMEOUT seconds, or its last one."""
     return poll(pred, bool, timeout, step)
-
-
-def main():
-    if len(sys.argv) != 2:
-        print(f"usage: {sys.argv[0]} BUILDDIR", file=sys.stderr)
-        return 2
-    check = Check()
-    keep = os.environ.get("PVSCHED_E2E_KEEP") == "1"
-    hogs = []
-    try:
-        with GuestRig(sys.argv[1], tag="pvscs", keep=keep) as rig:
-            try:
-                run(rig, check, hogs)
-            except RigError as e:
-                print(f"FAIL: {e}")
-                print(rig.fail_context())
-                rig.failed = True
-                return 1
-            finally:
-                for h in hogs:
-                    stop(h)
-            if check.failed:
-                rig.failed = True
-                print(rig.fail_context())
-            return 1 if check.failed else 0
-    except RigError as e:
-        print(f"FAIL: {e}")
-        return 1
 
 
 def run(rig, check, hogs):
@@ -187,4 +159,6 @@ def run(rig, check, hogs):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    HOGS = []
+    sys.exit(run_test("pvscs", lambda rig, check: run(rig, check, HOGS),
+                      cleanup=lambda: [stop(h) for h in HOGS]))

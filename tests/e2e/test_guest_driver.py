@@ -41,7 +41,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvsguest import Check, GuestRig, RigError, poll  # noqa: E402
+from pvsguest import GuestRig, poll, run_test  # noqa: E402
 
 SCHED_OTHER, SCHED_FIFO = 0, 1
 KREQ_RT = 1
@@ -59,30 +59,6 @@ def poll_status(rig, pred, timeout):
 
 def boost_ns(vm):
     return [v["boost_ns"] for v in vm["vcpus"]]
-
-
-def main():
-    if len(sys.argv) != 2:
-        print(f"usage: {sys.argv[0]} BUILDDIR", file=sys.stderr)
-        return 2
-    check = Check()
-    keep = os.environ.get("PVSCHED_E2E_KEEP") == "1"
-    try:
-        with GuestRig(sys.argv[1], tag="pvsdrv", keep=keep) as rig:
-            try:
-                rc = run(rig, check)
-            except RigError as e:
-                print(f"FAIL: {e}")
-                print(rig.fail_context())
-                rig.failed = True
-                return 1
-            if check.failed:
-                rig.failed = True
-                print(rig.fail_context())
-            return rc if rc else (1 if check.failed else 0)
-    except RigError as e:
-        print(f"FAIL: {e}")
-        return 1
 
 
 def run(rig, check):
@@ -285,4 +261,4 @@ def run(rig, check):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_test("pvsdrv", run))
