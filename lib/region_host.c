@@ -78,7 +78,7 @@ static void init_header(struct pvs_hregion *r, const struct pvs_hregion_opts *o)
 		PVS_STORE(&h->vm_name[i], (uint8_t)(i < n ? o->vm_name[i] : 0));
 	}
 	PVS_STORE(&h->vm_kind, o->vm_kind);
-	PVS_STORE(&h->reserved2, 0u);
+	PVS_STORE(&h->doorbell, 0u);
 	for (size_t i = 0; i < sizeof(h->reserved1) / sizeof(h->reserved1[0]); i++)
 		PVS_STORE(&h->reserved1[i], 0);
 	/* Host parts of the VM block and every slot in use start from zero; the
@@ -93,22 +93,19 @@ static void init_header(struct pvs_hregion *r, const struct pvs_hregion_opts *o)
 	__atomic_store_n(&h->host_state, PVSCHED_HOST_ACTIVE, __ATOMIC_RELEASE);
 }
 
-int pvs_hregion_open(struct pvs_hregion *r, const char *path, const struct pvs_hregion_opts *o,
-                     char *err, size_t errlen)
+int pvs_hregion_file(const char *path, const struct pvs_hregion_opts *o, int *createdp,
+                     size_t *sizep, char *err, size_t errlen)
 {
 	struct stat st;
 	int fd, rc, created = 0;
 	size_t size;
-	void *mem;
 
-	memset(r, 0, sizeof(*r));
-	r->fd = -1;
 	if (!is_pow2(o->size) || o->size < PVSCHED_REGION_MIN_SIZE ||
 	    o->size > PVSCHED_REGION_MAX_SIZE)
 		return fail(err, errlen, -EINVAL,
 		            "%s: region size %zu is not a power of two in [%u, %u]", path, o->size,
 		            PVSCHED_REGION_MIN_SIZE, PVSCHED_REGION_MAX_SIZE);
-	if (strlen(path) >= sizeof(r->path))
+	if (strlen(path) >= sizeof(((struct pvs_hregion *)0)->path))
 		return fail(err, errlen, -ENAMETOOLONG, "%s: path too long", path);
 
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, o->mode);
@@ -170,6 +167,23 @@ int pvs_hregion_open(struct pvs_hregion *r, const char *path, const struct pvs_h
 		close(fd);
 		return fail(err, errlen, rc, "%s: sizing to %zu: %s", path, size, strerror(-rc));
 	}
+	*createdp = created;
+	*sizep = size;
+	return fd;
+}
+
+int pvs_hregion_open(struct pvs_hregion *r, const char *path, const struct pvs_hregion_opts *o,
+                     char *err, size_t errlen)
+{
+	int fd, rc, created = 0;
+	size_t size;
+	void *mem;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+	fd = pvs_hregion_file(path, o, &created, &size, err, errlen);
+	if (fd < 0)
+		return fd;
 	/* One agent per region: two daemons publishing into one region would
 	 * fight over its header.  QEMU does not flock its backing file. */
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -330,6 +344,24 @@ void pvs_hregion_heartbeat(struct pvs_hregion *r, uint64_t now_ns)
 
 	PVS_STORE(&h->host_time_ns, now_ns);
 	__atomic_store_n(&h->heartbeat, PVS_LOAD(&h->heartbeat) + 1, __ATOMIC_RELEASE);
+}
+
+void pvs_hregion_set_doorbell(struct pvs_hregion *r, int on, uint32_t value)
+{
+	struct pvsched_header *h = r->hdr;
+	uint64_t f;
+
+	if (!r->mem)
+		return;
+	/* the value before the bit: a guest that sees the bit rings right */
+	f = PVS_LOAD(&h->host_features);
+	if (on) {
+		PVS_STORE(&h->doorbell, value);
+		__atomic_store_n(&h->host_features, f | PVSCHED_F_DOORBELL, __ATOMIC_RELEASE);
+	} else {
+		__atomic_store_n(&h->host_features, f & ~PVSCHED_F_DOORBELL, __ATOMIC_RELEASE);
+		PVS_STORE(&h->doorbell, 0u);
+	}
 }
 
 int pvs_hregion_intact(const struct pvs_hregion *r)

@@ -50,6 +50,16 @@ struct pvs_hregion_opts {
  */
 int pvs_hregion_open(struct pvs_hregion *r, const char *path, const struct pvs_hregion_opts *o,
                      char *err, size_t errlen);
+/*
+ * Only the file: create PATH as pvs_hregion_open() would (exclusive, owner
+ * and mode, sized to O->size) or open an existing one without truncating
+ * it, and check its size.  Returns the open fd (O_RDWR, close-on-exec, not
+ * locked, not mapped) with *CREATED and *SIZE set, or a negative errno with
+ * a message naming PATH in ERR.  For handing the region to QEMU over the
+ * ivshmem server protocol before the agent attaches to it.
+ */
+int pvs_hregion_file(const char *path, const struct pvs_hregion_opts *o, int *created, size_t *size,
+                     char *err, size_t errlen);
 /* Mark the region DETACHED (guests stop trusting it) and unmap it.  The
  * file stays: QEMU may still map it. */
 void pvs_hregion_close(struct pvs_hregion *r);
@@ -69,6 +79,9 @@ void pvs_hregion_publish_vcpu(struct pvs_hregion *r, uint32_t idx,
  * RAM, the source's host part included), or a guest scribbling over a page
  * it must only read.  The caller re-opens the region (a new instance). */
 int pvs_hregion_intact(const struct pvs_hregion *r);
+/* Offer the doorbell (1.4): ON sets header.doorbell to VALUE, then
+ * PVSCHED_F_DOORBELL in host_features; !ON clears the bit, then the value. */
+void pvs_hregion_set_doorbell(struct pvs_hregion *r, int on, uint32_t value);
 /* Advance the heartbeat: call once per publish period, after the values. */
 void pvs_hregion_heartbeat(struct pvs_hregion *r, uint64_t now_ns);
 

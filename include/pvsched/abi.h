@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pvsched/abi.h - the pvsched shared-memory region, ABI version 1.3.
+ * pvsched/abi.h - the pvsched shared-memory region, ABI version 1.4.
  *
  * One region per VM.  The host agent (pvschedd) writes what it knows about
  * the VM's vCPU threads; the guest (libpvsched) reads it and writes its
@@ -37,7 +37,7 @@
 #define PVSCHED_MAGIC_STR "PVSCHED"
 
 #define PVSCHED_ABI_MAJOR 1
-#define PVSCHED_ABI_MINOR 3
+#define PVSCHED_ABI_MINOR 4
 
 #define PVSCHED_CACHELINE 64
 
@@ -75,6 +75,14 @@
  * kernel driver publishes them */
 #define PVSCHED_F_KDEADLINE (1ull << 4)
 #define PVSCHED_F_ALL_V1_3  (PVSCHED_F_ALL_V1_2 | PVSCHED_F_KDEADLINE)
+/* 1.4: the VM's ivshmem device has a doorbell the host listens on: writing
+ * header.doorbell to the device's Doorbell register (BAR0 offset
+ * PVSCHED_DOORBELL_REG) wakes the host agent at once.  A guest rings after
+ * a change of its slot's guest part that needs the host (a first boost
+ * request, the release of the last, a new deadline); without the bit the
+ * host polls the guest parts (docs/abi.md 10.8). */
+#define PVSCHED_F_DOORBELL   (1ull << 5)
+#define PVSCHED_DOORBELL_REG 12u
 
 /* pvsched_vcpu_guest.kreq (1.3): why the guest kernel driver asks */
 #define PVSCHED_KREQ_RT      (1u << 0) /* a real-time task runs on the vCPU */
@@ -145,7 +153,8 @@ struct pvsched_header {
 
 	/* cache line 2 [H] */
 	uint32_t vm_kind;      /* [H] 1.1: PVSCHED_VM_KIND_*, constant while ACTIVE */
-	uint32_t reserved2;    /* [H] zero */
+	uint32_t doorbell;     /* [H] 1.4: value for the Doorbell register with
+	                          PVSCHED_F_DOORBELL (peer << 16 | vector), else 0 */
 	uint64_t reserved1[7]; /* [H] zero */
 
 	/* cache line 3: guest-written [G] */
@@ -246,7 +255,7 @@ _Static_assert(offsetof(struct pvsched_header, host_time_ns) == 80, "host_time_n
 _Static_assert(offsetof(struct pvsched_header, host_instance) == 88, "host_instance");
 _Static_assert(offsetof(struct pvsched_header, vm_name) == 96, "vm_name");
 _Static_assert(offsetof(struct pvsched_header, vm_kind) == 128, "vm_kind");
-_Static_assert(offsetof(struct pvsched_header, reserved2) == 132, "reserved2");
+_Static_assert(offsetof(struct pvsched_header, doorbell) == 132, "doorbell");
 _Static_assert(offsetof(struct pvsched_header, reserved1) == 136, "reserved1");
 _Static_assert(offsetof(struct pvsched_header, guest_features) == 192, "guest_features");
 _Static_assert(offsetof(struct pvsched_header, guest_major) == 200, "guest_major");

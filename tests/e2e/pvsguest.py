@@ -218,7 +218,7 @@ class QMP:
             pass
 
 
-# Region layout (include/pvsched/abi.h, ABI 1.3): offsets the host reads.
+# Region layout (include/pvsched/abi.h, ABI 1.4): offsets the host reads.
 HDR_FMT = "<QHHIQQIIIIIIII"  # magic .. reserved0 (64 bytes)
 PVSCHED_MAGIC = 0x0044454843535650
 SLOT_GUEST = 128

@@ -47,7 +47,7 @@ static const struct field header_fields[] = {
         F(struct pvsched_header, host_instance, 88, 'H'),
         F(struct pvsched_header, vm_name, 96, 'H'),
         F(struct pvsched_header, vm_kind, 128, 'H'),
-        F(struct pvsched_header, reserved2, 132, 'H'),
+        F(struct pvsched_header, doorbell, 132, 'H'),
         F(struct pvsched_header, reserved1, 136, 'H'),
         F(struct pvsched_header, guest_features, 192, 'G'),
         F(struct pvsched_header, guest_major, 200, 'G'),

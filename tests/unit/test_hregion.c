@@ -413,6 +413,65 @@ static void t_set_timing(void)
 	CHECKM(1, "set_timing on a closed region is a no-op");
 }
 
+/* The file alone (for the ivshmem server): created sized with the mode,
+ * not locked, so the agent attaches to it later; an existing file keeps
+ * its size; a bad one is refused with its path. */
+static void t_file_only(void)
+{
+	struct pvs_hregion_opts o = opts(16384, 0, "fileonly");
+	struct pvs_hregion r;
+	const char *p = tu_path("fileonly");
+	char err[512];
+	struct stat st;
+	size_t size = 0;
+	int created = -1, fd;
+
+	fd = pvs_hregion_file(p, &o, &created, &size, err, sizeof(err));
+	REQUIRE(fd >= 0);
+	CHECK_EQ(created, 1);
+	CHECK_EQU(size, 16384);
+	REQUIRE(fstat(fd, &st) == 0);
+	CHECK_EQ((long)st.st_size, 16384);
+	CHECK_EQ((int)(st.st_mode & 07777), 0600);
+	NOTE("not locked: the agent attaches while the fd is held elsewhere");
+	o.nr_vcpus = 2;
+	CHECK_EQ(pvs_hregion_open(&r, p, &o, err, sizeof(err)), 0);
+	pvs_hregion_close(&r);
+	close(fd);
+	o.size = 8192; /* an existing file keeps its own size */
+	fd = pvs_hregion_file(p, &o, &created, &size, err, sizeof(err));
+	REQUIRE(fd >= 0);
+	CHECK_EQ(created, 0);
+	CHECK_EQU(size, 16384);
+	close(fd);
+	REQUIRE(truncate(p, 5000) == 0);
+	CHECK_EQ(pvs_hregion_file(p, &o, &created, &size, err, sizeof(err)), -EMSGSIZE);
+	CHECK(strstr(err, p) != NULL);
+}
+
+/* 1.4: the doorbell is offered with its value and withdrawn. */
+static void t_doorbell(void)
+{
+	struct pvs_hregion r;
+	struct pvs_hregion_opts o = opts(16384, 2, "bell");
+	char err[512];
+
+	REQUIRE(pvs_hregion_open(&r, tu_path("bell"), &o, err, sizeof(err)) == 0);
+	CHECK_EQU(r.hdr->doorbell, 0);
+	CHECK(!(r.hdr->host_features & PVSCHED_F_DOORBELL));
+	pvs_hregion_set_doorbell(&r, 1, 1u << 16);
+	CHECK_EQU(r.hdr->doorbell, 1u << 16);
+	CHECK(r.hdr->host_features & PVSCHED_F_DOORBELL);
+	CHECK(r.hdr->host_features & PVSCHED_F_VCPU_MAP);
+	CHECK_EQ(pvsched_region_validate(r.mem, r.size, NULL), 0);
+	pvs_hregion_set_doorbell(&r, 0, 0);
+	CHECK_EQU(r.hdr->doorbell, 0);
+	CHECK(!(r.hdr->host_features & PVSCHED_F_DOORBELL));
+	pvs_hregion_close(&r);
+	pvs_hregion_set_doorbell(&r, 1, 5);
+	CHECKM(1, "set_doorbell on a closed region is a no-op");
+}
+
 static const struct tcase cases[] = {
         {"refuse-wrong-size", t_refuse_wrong_size},
         {"attach-precreated", t_attach_precreated},
@@ -425,6 +484,8 @@ static const struct tcase cases[] = {
         {"guest-parts", t_guest_parts},
         {"one-agent", t_one_agent},
         {"set-timing", t_set_timing},
+        {"file-only", t_file_only},
+        {"doorbell", t_doorbell},
 };
 
 int main(int argc, char **argv)
