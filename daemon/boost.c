@@ -162,7 +162,7 @@ static uint64_t scan_vm(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now)
 	return next;
 }
 
-uint64_t pvs_boost_scan(struct pvs_daemon *d, uint64_t now)
+uint64_t pvs_boost_scan(struct pvs_daemon *d, uint64_t now, int all)
 {
 	uint64_t next = UINT64_MAX;
 
@@ -170,11 +170,35 @@ uint64_t pvs_boost_scan(struct pvs_daemon *d, uint64_t now)
 		return next;
 	d->boost_scans++;
 	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next) {
-		uint64_t t = scan_vm(d, vm, now);
+		uint64_t t;
+
+		/* it rings when it asks; nothing of its own is due */
+		if (!all && vm->db_ring && vm->boost_next_ns > now)
+			t = vm->boost_next_ns;
+		else
+			t = scan_vm(d, vm, now);
 		if (t < next)
 			next = t;
 	}
 	return next;
+}
+
+uint64_t pvs_boost_scan_vm(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now)
+{
+	if (!d->journal)
+		return UINT64_MAX;
+	d->doorbell_scans++;
+	return scan_vm(d, vm, now);
+}
+
+int pvs_boost_polled(const struct pvs_daemon *d)
+{
+	if (!d->journal)
+		return 0;
+	for (const struct pvs_vm *vm = d->vms; vm; vm = vm->next)
+		if (!vm->db_ring && pvs_boost_vm_enabled(d, vm))
+			return 1;
+	return 0;
 }
 
 int pvs_boost_active(const struct pvs_daemon *d)

@@ -28,6 +28,7 @@ void pvs_config_defaults(struct pvs_config *c)
 	c->socket_gid = (gid_t)-1;
 	snprintf(c->region_dir, sizeof(c->region_dir), "/dev/shm");
 	c->region_size = PVSCHED_REGION_DEFAULT_SIZE;
+	c->doorbell_max_hz = 2000;
 	c->region_mode = 0660;
 	c->region_uid = (uid_t)-1;
 	c->region_gid = (gid_t)-1;
@@ -55,6 +56,21 @@ void pvs_config_defaults(struct pvs_config *c)
 	c->cosched.rt_pct = 95;
 	c->cosched.skew_ms = 20;
 	c->metrics_interval_ms = 5000;
+}
+
+const char *pvs_config_ivshmem_socket(const struct pvs_config *c, char *buf, size_t len)
+{
+	const char *slash = strrchr(c->socket, '/');
+
+	if (!strcmp(c->ivshmem_socket, "none"))
+		snprintf(buf, len, "%s", "");
+	else if (c->ivshmem_socket[0])
+		snprintf(buf, len, "%s", c->ivshmem_socket);
+	else if (slash && (size_t)(slash - c->socket) + sizeof("/ivshmem.sock") <= 108)
+		snprintf(buf, len, "%.*s/ivshmem.sock", (int)(slash - c->socket), c->socket);
+	else
+		snprintf(buf, len, "%s", "");
+	return buf;
 }
 
 const struct pvs_config_vm *pvs_config_vm_find(const struct pvs_config *c, const char *name)
@@ -321,6 +337,16 @@ static int daemon_key(struct parse_ctx *p, const char *k, const char *v)
 	} else if (!strcmp(k, "socket_group")) {
 		if (lookup_gid(v, &c->socket_gid))
 			return bad(p, "socket_group '%s': no such group", v);
+	} else if (!strcmp(k, "ivshmem_socket")) {
+		if ((strcmp(v, "none") && v[0] != '/') || strlen(v) >= 108 ||
+		    copy_str(c->ivshmem_socket, sizeof(c->ivshmem_socket), v))
+			return bad(p,
+			           "ivshmem_socket '%s': expected an absolute path under 108 bytes "
+			           "or 'none'",
+			           v);
+	} else if (!strcmp(k, "doorbell_max_hz")) {
+		if (parse_u32(v, 10, 1000000, &c->doorbell_max_hz))
+			return bad(p, "doorbell_max_hz '%s': expected 10..1000000", v);
 	} else if (!strcmp(k, "region_dir")) {
 		if (v[0] != '/' || copy_str(c->region_dir, sizeof(c->region_dir) - 64, v))
 			return bad(p, "region_dir '%s': expected an absolute path", v);

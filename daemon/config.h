@@ -74,6 +74,10 @@ struct pvs_config {
 	char socket[PVS_PATH_MAX];
 	gid_t socket_gid; /* (gid_t)-1 = keep */
 	char region_dir[PVS_PATH_MAX];
+	/* the ivshmem server for ivshmem-doorbell devices (daemon/doorbell.c):
+	 * "" = ivshmem.sock beside the control socket, "none" = no server */
+	char ivshmem_socket[PVS_PATH_MAX];
+	uint32_t doorbell_max_hz; /* rings heard per second per VM; more: polled */
 	size_t region_size;
 	mode_t region_mode;
 	uid_t region_uid;
@@ -91,6 +95,9 @@ struct pvs_config {
 
 #define PVS_DEFAULT_CONFIG  "/etc/pvsched/pvschedd.conf"
 #define PVS_DEFAULT_JOURNAL "/run/pvsched/journal"
+
+/* The ivshmem server's socket path into BUF ("" when turned off). */
+const char *pvs_config_ivshmem_socket(const struct pvs_config *c, char *buf, size_t len);
 
 /* Parse a CPU list ("0-3,8") into MASK (1024 CPUs); 0 or -1. */
 int pvs_parse_cpulist(const char *s, uint64_t mask[16]);

@@ -23,6 +23,7 @@
 #include <pvsched/pvsched.h>
 
 #include "control.h"
+#include "doorbell.h"
 #include "log.h"
 #include "metrics.h"
 #include "names.h"
@@ -213,6 +214,10 @@ struct json_object *pvs_status_json(struct pvs_daemon *d)
 	json_object_object_add(root, "boost_scans", json_object_new_int64((int64_t)d->boost_scans));
 	json_object_object_add(root, "boost_syscalls",
 	                       json_object_new_int64((int64_t)d->boost_syscalls));
+	json_object_object_add(root, "doorbell_scans",
+	                       json_object_new_int64((int64_t)d->doorbell_scans));
+	json_object_object_add(root, "ivshmem_clients",
+	                       json_object_new_int64((int64_t)pvs_doorbell_clients(d->doorbell)));
 	json_object_object_add(root, "online_cpus",
 	                       json_object_new_int(online > 0 ? (int)online : 0));
 	json_object_object_add(root, "cosched_default",
@@ -289,6 +294,25 @@ struct json_object *pvs_status_json(struct pvs_daemon *d)
 		        o, "migratable",
 		        vm->migratable < 0 ? NULL : json_object_new_boolean(vm->migratable));
 		json_object_object_add(o, "incoming", json_object_new_boolean(vm->incoming));
+		{
+			/* its ivshmem-doorbell client (daemon/doorbell.c) */
+			struct json_object *b = json_object_new_object();
+
+			json_object_object_add(b, "connected",
+			                       json_object_new_boolean(vm->db != NULL));
+			json_object_object_add(b, "listening",
+			                       json_object_new_boolean(vm->db_ring));
+			json_object_object_add(b, "wakes",
+			                       json_object_new_int64((int64_t)vm->db_wakes));
+			json_object_object_add(b, "mutes",
+			                       json_object_new_int64((int64_t)vm->db_mutes));
+			/* read every boost_scan_us (it cannot ring, or rings too fast) */
+			json_object_object_add(
+			        b, "polled",
+			        json_object_new_boolean(!vm->db_ring && d->journal &&
+			                                pvs_boost_vm_enabled(d, vm)));
+			json_object_object_add(o, "doorbell", b);
+		}
 		json_object_object_add(o, "region_reinits",
 		                       json_object_new_int64((int64_t)vm->region_reinits));
 		if (vm->tcg) {

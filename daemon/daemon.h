@@ -33,6 +33,9 @@ struct pvs_daemon {
 	/* boosting */
 	struct pvs_journal *journal; /* NULL: boosting unavailable */
 	uint64_t boost_scans, boost_syscalls, boost_grants;
+	/* the ivshmem server (daemon/doorbell.c); NULL: none */
+	struct pvs_doorbell *doorbell;
+	uint64_t doorbell_scans; /* VM scans a ring caused */
 	/* the daemon's own class: SCHED_FIFO above every boost and gang while
 	 * it holds some thread in an RT class, else the fair class */
 	int self_rt;
@@ -61,6 +64,8 @@ void pvs_discover_quick(struct pvs_daemon *d);
  * second in total (1 ms per process VM), and at least every 100 ms. */
 uint64_t pvs_quick_interval_ns(const struct pvs_daemon *d);
 void pvs_discovery_free(void);
+/* COMM matches one of the comma-separated globs GLOBS (qemu_comm). */
+int pvs_comm_matches(const char *globs, const char *comm);
 struct pvs_vm *pvs_find_vm(struct pvs_daemon *d, const char *name);
 /* Attach a process VM now; returns 0 or -errno with a message in ERR. */
 int pvs_attach_process(struct pvs_daemon *d, const char *name, pid_t pid, const char *threads,
@@ -81,10 +86,18 @@ void pvs_publish_vcpu(struct pvs_vm *vm, struct pvs_vcpu *v, uint64_t now_ns);
 int pvs_boost_vm_enabled(const struct pvs_daemon *d, const struct pvs_vm *vm);
 void pvs_boost_params(const struct pvs_daemon *d, const struct pvs_vm *vm,
                       struct pvs_boost_params *p);
-/* Scan every VM; returns the earliest time a decision changes by itself. */
-uint64_t pvs_boost_scan(struct pvs_daemon *d, uint64_t now_ns);
-/* Some VM has boosting on: the scan timer must run. */
+/* Scan the VMs; returns the earliest time a decision changes by itself.
+ * ALL = 0 skips VMs that ring their doorbell (pvs_vm.db_ring) until a
+ * decision of theirs changes by itself: the boost_scan_us timer polls only
+ * the VMs that cannot ring; the publish period's scan (ALL = 1) reads them
+ * all, the safety net for a ring that was lost. */
+uint64_t pvs_boost_scan(struct pvs_daemon *d, uint64_t now_ns, int all);
+/* One VM, now (its doorbell rang). */
+uint64_t pvs_boost_scan_vm(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now_ns);
+/* Some VM has boosting on: decisions may change by themselves. */
 int pvs_boost_active(const struct pvs_daemon *d);
+/* Some VM has boosting on and cannot ring: the boost_scan_us timer runs. */
+int pvs_boost_polled(const struct pvs_daemon *d);
 
 /* actuate.c: give V's thread the attributes its layers ask for (boost,
  * gang, co-stop, own) and its placement; 0 or -errno of the change that

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "doorbell.h"
 #include "log.h"
 #include "procfs.h"
 #include "qemu_args.h"
@@ -65,7 +66,7 @@ static int is_number(const char *s)
 	return 1;
 }
 
-static int comm_matches(const char *globs, const char *comm)
+int pvs_comm_matches(const char *globs, const char *comm)
 {
 	char buf[128], *save = NULL, *tok;
 
@@ -422,7 +423,7 @@ static void scan_qemu(struct pvs_daemon *d)
 		}
 		if (pvs_proc_stat(id.pid, id.pid, comm, sizeof(comm), &state, &id.start) < 0)
 			continue;
-		if (!comm_matches(d->cfg->qemu_comm, comm)) {
+		if (!pvs_comm_matches(d->cfg->qemu_comm, comm)) {
 			if (old_enough(id.start))
 				skip_add(id.pid);
 			continue;
@@ -468,6 +469,7 @@ static void scan_qemu(struct pvs_daemon *d)
 			         vm->region_path);
 			if (n >= 0)
 				read_migration(vm, args, (size_t)n);
+			pvs_doorbell_bind(d->doorbell, vm);
 		}
 		if (f.tcg && !vm->tcg) {
 			vm->tcg = 1;

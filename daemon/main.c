@@ -5,7 +5,8 @@
  * One thread, one epoll set: a periodic timerfd drives sampling and
  * publishing, a signalfd turns SIGTERM/SIGINT into a clean exit and SIGHUP
  * into a config reload (parsed into a fresh struct, swapped only when the
- * whole file is good), and the control socket is served in between.
+ * whole file is good), and the control socket is served in between, as
+ * is the ivshmem server whose eventfds wake it when a guest rings.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,6 +24,7 @@
 
 #include "control.h"
 #include "daemon.h"
+#include "doorbell.h"
 #include "journal.h"
 #include "log.h"
 #include "metrics.h"
@@ -221,6 +223,24 @@ int main(int argc, char **argv)
 	}
 
 	d.cfg = cfg;
+	{
+		/* before any VM starts: QEMU reads the greeting at device realize */
+		char dbpath[PVS_PATH_MAX];
+
+		pvs_config_ivshmem_socket(cfg, dbpath, sizeof(dbpath));
+		if (dbpath[0]) {
+			d.doorbell = pvs_doorbell_open(dbpath, cfg->region_uid, cfg->region_gid,
+			                               epfd, err, sizeof(err));
+			if (!d.doorbell) {
+				log_err("ivshmem server: %s", err);
+				pvs_control_close(ctl);
+				return 1;
+			}
+			log_info("ivshmem server for ivshmem-doorbell devices on %s", dbpath);
+		} else {
+			log_info("no ivshmem server (ivshmem_socket = none): VMs are polled");
+		}
+	}
 	d.sampler = pvs_sampler_start(cfg->sampler, err, sizeof(err));
 	if (!d.sampler) {
 		log_err("sampler: %s", err);
@@ -305,8 +325,10 @@ int main(int argc, char **argv)
 				 * the one-shot timer may be armed for the gang only),
 				 * verdicts (DENIED) and the release of a boost that
 				 * was just turned off still happen every period */
-				if (!boost_armed || !pvs_boost_active(&d))
-					pvs_boost_scan(&d, now);
+				/* (also the safety net for a doorbell ring that was
+				 * lost: every VM is read once a period) */
+				if (!boost_armed || !pvs_boost_polled(&d))
+					pvs_boost_scan(&d, now, 1);
 				pvs_cosched_sample(&d, now);
 				if (now >= d.cs_next_ns)
 					d.cs_next_ns = pvs_cosched_tick(&d, now);
@@ -336,7 +358,7 @@ int main(int argc, char **argv)
 					continue;
 				uint64_t now = pvs_now_ns();
 				if (pvs_boost_active(&d))
-					boost_next = pvs_boost_scan(&d, now);
+					boost_next = pvs_boost_scan(&d, now, 0);
 				if (now >= d.cs_next_ns)
 					d.cs_next_ns = pvs_cosched_tick(&d, now);
 				boost_armed = 0; /* one-shot: re-armed below */
@@ -352,19 +374,27 @@ int main(int argc, char **argv)
 				}
 			} else if (pvs_control_owns(ctl, tag)) {
 				pvs_control_event(ctl, tag, evs[i].events, &d);
+			} else if (pvs_doorbell_owns(d.doorbell, tag)) {
+				/* a guest rang: its VM was scanned at once */
+				uint64_t t = pvs_doorbell_event(d.doorbell, tag, evs[i].events, &d);
+				if (t < boost_next)
+					boost_next = t;
 			}
 		}
 		{
 			/* one one-shot timer for the boost scan (every
-			 * boost_scan_us while a VM has boosting on, sooner when
-			 * a decision changes by itself) and the gang rotation */
-			uint64_t now = pvs_now_ns(), at = UINT64_MAX;
+			 * boost_scan_us while a VM that cannot ring has boosting
+			 * on, and when a decision changes by itself), the end of
+			 * a doorbell's mute and the gang rotation */
+			uint64_t now = pvs_now_ns(), at = UINT64_MAX, t;
 
-			if (pvs_boost_active(&d)) {
+			if (pvs_boost_polled(&d))
 				at = now + (uint64_t)cfg->boost.scan_us * 1000u;
-				if (boost_next < at)
-					at = boost_next;
-			}
+			if (pvs_boost_active(&d) && boost_next < at)
+				at = boost_next;
+			t = pvs_doorbell_tick(d.doorbell, now);
+			if (t < at)
+				at = t;
 			if (d.cs_next_ns < at)
 				at = d.cs_next_ns;
 			if (at != UINT64_MAX) {
@@ -440,6 +470,7 @@ int main(int argc, char **argv)
 	if (pvs_journal_close(d.journal) < 0)
 		log_err("some threads could not be restored; see pvschedctl reset");
 	pvs_discovery_free();
+	pvs_doorbell_close(d.doorbell);
 	pvs_control_close(ctl);
 	if (d.sampler->fini)
 		d.sampler->fini();

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "doorbell.h"
 #include "log.h"
 
 void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm)
@@ -73,6 +74,7 @@ void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm)
 	vm->region_ok = 1;
 	vm->region_err[0] = 0;
 	vm->adopt = 0;
+	pvs_doorbell_region_opened(vm);
 	for (uint32_t i = 0; i < vm->nr_vcpus; i++)
 		vm->vcpus[i].pub_valid = 0;
 	vm->vm_pub_valid = 0;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "doorbell.h"
 #include "vm.h"
 
 /* A slot with no thread and no sampler handle yet. */
@@ -53,6 +54,7 @@ void pvs_vm_free(struct pvs_vm *vm)
 		return;
 	for (uint32_t i = 0; i < vm->nr_vcpus; i++)
 		pvs_vcpu_drop(&vm->vcpus[i]);
+	pvs_doorbell_unbind(vm);
 	pvs_hregion_close(&vm->region);
 	free(vm->vcpus);
 	free(vm);

@@ -18,6 +18,8 @@
 
 enum pvs_vm_kind { PVS_VM_QEMU, PVS_VM_PROCESS };
 
+struct pvs_db_conn;
+
 #include "thread_id.h"
 
 struct pvs_vcpu {
@@ -126,6 +128,11 @@ struct pvs_vm {
 	                             migration stream, or was rewritten) */
 	uint64_t region_reinits;  /* header found rewritten: re-initialised */
 	uint64_t reinit_next_ns;  /* no re-init before (a guest scribbling) */
+	/* the doorbell (daemon/doorbell.c) */
+	struct pvs_db_conn *db; /* its ivshmem-doorbell client, NULL: none */
+	int db_ring;            /* it rings and is listened to: not polled */
+	uint64_t db_wakes;      /* rings heard */
+	uint64_t db_mutes;      /* times it rang too fast and was polled instead */
 	struct pvs_vm *next;
 };
 

@@ -1,0 +1,552 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon/doorbell.c - the ivshmem server (see doorbell.h).
+ *
+ * Every socket is non-blocking and served from the daemon's epoll loop: a
+ * client that sends data (the protocol has the client never send), hangs
+ * up, or cannot take the greeting is dropped alone.  A second connection
+ * of the same QEMU process, or of a process whose VM name another live
+ * client or VM holds, is refused.  A guest that rings faster than
+ * doorbell_max_hz has its eventfd ignored until the rate window ends and
+ * is polled like a VM without a doorbell meanwhile, so a ringing storm
+ * costs the daemon a bounded amount of work and epoll keeps serving the
+ * other VMs' eventfds in turn.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "doorbell.h"
+#include "log.h"
+#include "procfs.h"
+#include "qemu_args.h"
+
+#define DB_TAG_MAGIC   0x70766462u /* "pvdb" */
+#define DB_MAX_ACCEPTS 16          /* per event: other work is not starved */
+
+enum db_kind { DB_LISTEN, DB_SOCK, DB_RING };
+
+struct db_tag {
+	uint32_t magic;
+	enum db_kind kind;
+	struct pvs_db_conn *c;
+};
+
+struct pvs_db_conn {
+	struct db_tag sock_tag, ring_tag;
+	int sock;
+	int efd; /* the server peer's eventfd: the guest rings it */
+	struct pvs_thread_id proc;
+	char name[PVS_NAME_MAX];
+	char region[PVS_PATH_MAX];
+	struct pvs_vm *vm;
+	struct pvs_db_rate rate;
+	int muted;
+	uint64_t muted_until;
+	struct pvs_db_conn *next;
+};
+
+struct pvs_doorbell {
+	struct db_tag listen_tag;
+	int fd;
+	int epfd;
+	char path[108];
+	struct pvs_db_conn *conns;
+	uint32_t nconns, nmuted;
+};
+
+/* ---- protocol pieces ---- */
+
+int pvs_ivshmem_send(int sock, int64_t msg, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	unsigned char le[8];
+	struct iovec iov = {.iov_base = le, .iov_len = sizeof(le)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	ssize_t n;
+
+	for (int i = 0; i < 8; i++)
+		le[i] = (unsigned char)((uint64_t)msg >> (8 * i));
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	do
+		n = sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	/* a stream socket takes 8 bytes whole or not at all when it has room
+	 * for them; anything else is a socket that cannot keep up */
+	return n == (ssize_t)sizeof(le) ? 0 : -EAGAIN;
+}
+
+int pvs_ivshmem_greet(int sock, int shm_fd, int host_efd, int qemu_efd)
+{
+	int rc;
+
+	/* one message per sendmsg: QEMU pairs each 8 bytes with the fd that
+	 * came with them (docs/specs/ivshmem-spec.rst) */
+	if ((rc = pvs_ivshmem_send(sock, PVS_IVSHMEM_VERSION, -1)) < 0 ||
+	    (rc = pvs_ivshmem_send(sock, PVS_DB_PEER_QEMU, -1)) < 0 ||
+	    (rc = pvs_ivshmem_send(sock, -1, shm_fd)) < 0 ||
+	    (rc = pvs_ivshmem_send(sock, PVS_DB_PEER_HOST, host_efd)) < 0 ||
+	    (rc = pvs_ivshmem_send(sock, PVS_DB_PEER_QEMU, qemu_efd)) < 0)
+		return rc;
+	return 0;
+}
+
+int pvs_db_rate_ok(struct pvs_db_rate *r, uint64_t now, uint32_t max_hz, uint64_t *until)
+{
+	uint32_t max = max_hz / 10u ? max_hz / 10u : 1u;
+
+	if (now - r->t0 >= PVS_DB_RATE_WINDOW_NS || now < r->t0) {
+		r->t0 = now;
+		r->n = 0;
+	}
+	if (r->n < max) {
+		r->n++;
+		return 1;
+	}
+	*until = r->t0 + PVS_DB_RATE_WINDOW_NS;
+	return 0;
+}
+
+/* ---- the server ---- */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct pvs_doorbell *pvs_doorbell_open(const char *path, uid_t uid, gid_t gid, int epfd, char *err,
+                                       size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct epoll_event ev = {.events = EPOLLIN};
+	struct pvs_doorbell *db;
+	mode_t old;
+	int fd, probe;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "%s: socket path too long", path);
+		return NULL;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0) {
+		if (connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			snprintf(err, errlen, "%s: another ivshmem server is listening", path);
+			return NULL;
+		}
+		close(probe);
+	}
+	if (unlink(path) < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "%s: removing the old socket: %s", path, strerror(errno));
+		return NULL;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return NULL;
+	}
+	old = umask(0117); /* created 0660, never briefly wider */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		umask(old);
+		snprintf(err, errlen, "%s: bind: %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	umask(old);
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0)
+		log_warn("%s: chown to %d:%d: %s", path, (int)uid, (int)gid, strerror(errno));
+	if (listen(fd, 64) < 0) {
+		snprintf(err, errlen, "%s: listen: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return NULL;
+	}
+	db = calloc(1, sizeof(*db));
+	if (!db) {
+		snprintf(err, errlen, "out of memory");
+		close(fd);
+		unlink(path);
+		return NULL;
+	}
+	db->listen_tag = (struct db_tag){DB_TAG_MAGIC, DB_LISTEN, NULL};
+	db->fd = fd;
+	db->epfd = epfd;
+	snprintf(db->path, sizeof(db->path), "%s", path);
+	ev.data.ptr = &db->listen_tag;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
+		pvs_doorbell_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+static void set_ring(struct pvs_db_conn *c)
+{
+	if (c->vm)
+		c->vm->db_ring = !c->muted;
+}
+
+static void conn_close(struct pvs_doorbell *db, struct pvs_db_conn *c)
+{
+	struct pvs_db_conn **pp;
+
+	for (pp = &db->conns; *pp && *pp != c; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = c->next;
+	db->nconns--;
+	if (c->muted)
+		db->nmuted--;
+	if (c->vm) {
+		struct pvs_vm *vm = c->vm;
+
+		vm->db = NULL;
+		vm->db_ring = 0;
+		if (vm->region_ok)
+			pvs_hregion_set_doorbell(&vm->region, 0, 0);
+	}
+	epoll_ctl(db->epfd, EPOLL_CTL_DEL, c->sock, NULL);
+	epoll_ctl(db->epfd, EPOLL_CTL_DEL, c->efd, NULL);
+	close(c->sock);
+	close(c->efd);
+	free(c);
+}
+
+void pvs_doorbell_close(struct pvs_doorbell *db)
+{
+	if (!db)
+		return;
+	while (db->conns)
+		conn_close(db, db->conns);
+	epoll_ctl(db->epfd, EPOLL_CTL_DEL, db->fd, NULL);
+	close(db->fd);
+	unlink(db->path);
+	free(db);
+}
+
+int pvs_doorbell_owns(const struct pvs_doorbell *db, const void *tag)
+{
+	const struct db_tag *t = tag;
+
+	return db && tag && t->magic == DB_TAG_MAGIC;
+}
+
+static struct pvs_db_conn *find_conn(struct pvs_doorbell *db, pid_t pid, const char *name)
+{
+	for (struct pvs_db_conn *c = db->conns; c; c = c->next)
+		if ((pid && c->proc.pid == pid) || (name && !strcmp(c->name, name)))
+			return c;
+	return NULL;
+}
+
+static void link_vm(struct pvs_db_conn *c, struct pvs_vm *vm)
+{
+	c->vm = vm;
+	vm->db = c;
+	set_ring(c);
+	if (strcmp(vm->region_path, c->region))
+		log_warn("vm %s: its doorbell client was given %s but the VM publishes to %s",
+		         vm->name, c->region, vm->region_path);
+	pvs_doorbell_region_opened(vm);
+	log_info("vm %s: rings its doorbell (ivshmem client pid %d): its boost requests are "
+	         "read when it rings",
+	         vm->name, (int)c->proc.pid);
+}
+
+/* Who is connecting: a QEMU process (qemu_comm) and its VM's name. */
+static int identify(struct pvs_daemon *d, int sock, struct pvs_thread_id *proc, char *name,
+                    size_t namelen, char *why, size_t whylen)
+{
+	static char args[256 * 1024];
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	char comm[64], state, path[64];
+	ssize_t n;
+
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
+		snprintf(why, whylen, "SO_PEERCRED: %s", strerror(errno));
+		return -1;
+	}
+	proc->pid = proc->tid = cr.pid;
+	if (cr.pid <= 0 ||
+	    pvs_proc_stat(cr.pid, cr.pid, comm, sizeof(comm), &state, &proc->start) < 0) {
+		snprintf(why, whylen, "pid %d: no such process", (int)cr.pid);
+		return -1;
+	}
+	if (!pvs_comm_matches(d->cfg->qemu_comm, comm)) {
+		snprintf(why, whylen, "pid %d (%s) is not a QEMU process matching qemu_comm '%s'",
+		         (int)cr.pid, comm, d->cfg->qemu_comm);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)cr.pid);
+	n = pvs_read_file(path, args, sizeof(args));
+	if (n < 0 || pvs_qemu_name(args, (size_t)n, name, namelen) < 0)
+		snprintf(name, namelen, "qemu-%d", (int)cr.pid);
+	pvs_sanitize_name(name);
+	return 0;
+}
+
+static void accept_one(struct pvs_doorbell *db, struct pvs_daemon *d, int sock)
+{
+	const struct pvs_config *cfg = d->cfg;
+	struct pvs_hregion_opts o = {
+	        .size = cfg->region_size,
+	        .uid = cfg->region_uid,
+	        .gid = cfg->region_gid,
+	        .mode = cfg->region_mode,
+	};
+	struct epoll_event ev;
+	struct pvs_db_conn *c, *other;
+	struct pvs_thread_id proc = {0};
+	char name[PVS_NAME_MAX], why[512], region[PVS_PATH_MAX];
+	int shm = -1, hefd = -1, qefd = -1, created = 0, rc;
+	size_t size = 0;
+	struct pvs_vm *vm;
+
+	if (identify(d, sock, &proc, name, sizeof(name), why, sizeof(why)) < 0) {
+		log_warn("ivshmem client refused: %s", why);
+		close(sock);
+		return;
+	}
+	other = find_conn(db, proc.pid, name);
+	if (other) {
+		log_warn("ivshmem client pid %d (VM %s) refused: VM %s already has a doorbell "
+		         "connection (pid %d); one ivshmem-doorbell device per VM",
+		         (int)proc.pid, name, other->name, (int)other->proc.pid);
+		close(sock);
+		return;
+	}
+	vm = pvs_find_vm(d, name);
+	if (vm && (vm->proc.pid != proc.pid || vm->proc.start != proc.start)) {
+		log_warn("ivshmem client pid %d refused: VM name '%s' belongs to pid %d",
+		         (int)proc.pid, name, (int)vm->proc.pid);
+		close(sock);
+		return;
+	}
+	snprintf(region, sizeof(region), "%.200s/pvsched-%.31s", cfg->region_dir, name);
+	shm = pvs_hregion_file(region, &o, &created, &size, why, sizeof(why));
+	if (shm < 0) {
+		log_err("ivshmem client pid %d (VM %s) refused: %s", (int)proc.pid, name, why);
+		close(sock);
+		return;
+	}
+	hefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	qefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	c = calloc(1, sizeof(*c));
+	if (hefd < 0 || qefd < 0 || !c) {
+		log_err("ivshmem client pid %d (VM %s): %s", (int)proc.pid, name,
+		        c ? strerror(errno) : "out of memory");
+		goto fail;
+	}
+	rc = pvs_ivshmem_greet(sock, shm, hefd, qefd);
+	if (rc < 0) {
+		log_warn("ivshmem client pid %d (VM %s) dropped: sending the greeting: %s%s",
+		         (int)proc.pid, name, strerror(-rc),
+		         rc == -EAGAIN ? " (it does not read)" : "");
+		goto fail;
+	}
+	/* QEMU holds its own copies now */
+	close(shm);
+	close(qefd);
+	shm = qefd = -1;
+	c->sock = sock;
+	c->efd = hefd;
+	c->proc = proc;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	snprintf(c->region, sizeof(c->region), "%s", region);
+	c->sock_tag = (struct db_tag){DB_TAG_MAGIC, DB_SOCK, c};
+	c->ring_tag = (struct db_tag){DB_TAG_MAGIC, DB_RING, c};
+	ev = (struct epoll_event){.events = EPOLLIN | EPOLLRDHUP, .data.ptr = &c->sock_tag};
+	if (epoll_ctl(db->epfd, EPOLL_CTL_ADD, sock, &ev) < 0) {
+		log_err("ivshmem client pid %d (VM %s): epoll_ctl: %s", (int)proc.pid, name,
+		        strerror(errno));
+		goto fail;
+	}
+	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &c->ring_tag};
+	if (epoll_ctl(db->epfd, EPOLL_CTL_ADD, hefd, &ev) < 0) {
+		log_err("ivshmem client pid %d (VM %s): epoll_ctl: %s", (int)proc.pid, name,
+		        strerror(errno));
+		epoll_ctl(db->epfd, EPOLL_CTL_DEL, sock, NULL);
+		goto fail;
+	}
+	c->next = db->conns;
+	db->conns = c;
+	db->nconns++;
+	log_info("vm %s: ivshmem-doorbell client pid %d connected: region %s (%zu bytes, %s), "
+	         "peer id %u, rings peer %u",
+	         name, (int)proc.pid, region, size, created ? "created" : "existing",
+	         PVS_DB_PEER_QEMU, PVS_DB_PEER_HOST);
+	if (vm)
+		link_vm(c, vm);
+	return;
+fail:
+	if (shm >= 0)
+		close(shm);
+	if (hefd >= 0)
+		close(hefd);
+	if (qefd >= 0)
+		close(qefd);
+	free(c);
+	close(sock);
+}
+
+static uint64_t ring(struct pvs_doorbell *db, struct pvs_db_conn *c, struct pvs_daemon *d)
+{
+	uint64_t cnt, now, until = 0;
+
+	if (read(c->efd, &cnt, sizeof(cnt)) != (ssize_t)sizeof(cnt))
+		return UINT64_MAX; /* spurious: nothing rang */
+	now = mono_ns();
+	if (c->vm)
+		c->vm->db_wakes++;
+	if (!pvs_db_rate_ok(&c->rate, now, d->cfg->doorbell_max_hz, &until)) {
+		struct epoll_event ev = {.events = 0, .data.ptr = &c->ring_tag};
+
+		/* stop listening until the window ends: polled meanwhile */
+		if (epoll_ctl(db->epfd, EPOLL_CTL_MOD, c->efd, &ev) < 0)
+			log_err("vm %s: muting its doorbell: %s", c->name, strerror(errno));
+		c->muted = 1;
+		c->muted_until = until;
+		db->nmuted++;
+		if (c->vm && !c->vm->db_mutes++)
+			log_warn("vm %s: rings its doorbell more than %u times a second: polled "
+			         "instead while it does (said once)",
+			         c->name, d->cfg->doorbell_max_hz);
+		set_ring(c);
+	}
+	if (!c->vm)
+		return UINT64_MAX;
+	return pvs_boost_scan_vm(d, c->vm, now);
+}
+
+uint64_t pvs_doorbell_event(struct pvs_doorbell *db, void *tag, uint32_t events,
+                            struct pvs_daemon *d)
+{
+	struct db_tag *t = tag;
+	struct pvs_db_conn *c = t->c;
+
+	switch (t->kind) {
+	case DB_LISTEN:
+		for (int i = 0; i < DB_MAX_ACCEPTS; i++) {
+			int s = accept4(db->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+			if (s < 0) {
+				if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+					log_err("%s: accept: %s", db->path, strerror(errno));
+				break;
+			}
+			accept_one(db, d, s);
+		}
+		return UINT64_MAX;
+	case DB_SOCK: {
+		char buf[64];
+		ssize_t n = recv(c->sock, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n > 0) {
+			log_warn("vm %s: ivshmem client pid %d sent %zd bytes (an ivshmem client "
+			         "never sends): disconnected",
+			         c->name, (int)c->proc.pid, n);
+		} else if (n < 0 && (errno == EAGAIN || errno == EINTR) &&
+		           !(events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP))) {
+			return UINT64_MAX;
+		} else {
+			log_info("vm %s: ivshmem client pid %d hung up: doorbell closed", c->name,
+			         (int)c->proc.pid);
+		}
+		conn_close(db, c);
+		return UINT64_MAX;
+	}
+	case DB_RING: return ring(db, c, d);
+	}
+	return UINT64_MAX;
+}
+
+uint64_t pvs_doorbell_tick(struct pvs_doorbell *db, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+
+	if (!db || !db->nmuted)
+		return next;
+	for (struct pvs_db_conn *c = db->conns; c; c = c->next) {
+		if (!c->muted)
+			continue;
+		if (now >= c->muted_until) {
+			struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->ring_tag};
+
+			if (epoll_ctl(db->epfd, EPOLL_CTL_MOD, c->efd, &ev) < 0) {
+				log_err("vm %s: unmuting its doorbell: %s", c->name,
+				        strerror(errno));
+				c->muted_until = now + PVS_DB_RATE_WINDOW_NS;
+			} else {
+				c->muted = 0;
+				db->nmuted--;
+				set_ring(c);
+				continue;
+			}
+		}
+		if (c->muted_until < next)
+			next = c->muted_until;
+	}
+	return next;
+}
+
+void pvs_doorbell_bind(struct pvs_doorbell *db, struct pvs_vm *vm)
+{
+	struct pvs_db_conn *c;
+
+	if (!db || vm->db || vm->kind != PVS_VM_QEMU)
+		return;
+	c = find_conn(db, vm->proc.pid, NULL);
+	if (c && c->proc.start == vm->proc.start && !c->vm)
+		link_vm(c, vm);
+}
+
+void pvs_doorbell_unbind(struct pvs_vm *vm)
+{
+	if (vm->db) {
+		vm->db->vm = NULL;
+		vm->db = NULL;
+	}
+	vm->db_ring = 0;
+}
+
+void pvs_doorbell_region_opened(struct pvs_vm *vm)
+{
+	if (vm->db && vm->region_ok)
+		pvs_hregion_set_doorbell(&vm->region, 1, PVS_DB_VALUE);
+}
+
+uint32_t pvs_doorbell_clients(const struct pvs_doorbell *db)
+{
+	return db ? db->nconns : 0;
+}
