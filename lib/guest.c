@@ -43,6 +43,10 @@ struct pvsched_guest {
 	int64_t clock_off;
 	uint64_t clock_off_at; /* 0 = not calibrated */
 	char path[256];
+	/* 1.4: the device's registers (BAR0), to ring its doorbell; NULL when
+	 * the region is not a PCI device's BAR2 or BAR0 cannot be mapped */
+	volatile uint32_t *regs;
+	size_t regs_len;
 };
 
 static __thread enum pvsched_verr last_verr;
@@ -123,6 +127,48 @@ static int len_from_header(int fd, size_t limit, size_t *len)
 	return 0;
 }
 
+/*
+ * The registers of the device whose BAR2 G maps: the sibling resource0 of a
+ * sysfs resource2 (the PCI scan, or $PVSCHED_REGION naming one), or the
+ * guest driver's device's (/sys/class/misc/pvsched/device/resource0).
+ * Mapped write-only, one page; without them the guest is only polled.
+ */
+static void map_regs(pvsched_guest *g, int chardev)
+{
+	char p[sizeof(g->path) + 16];
+	size_t n = strlen(g->path), page = (size_t)sysconf(_SC_PAGESIZE);
+	void *m;
+	int fd;
+
+	if (n > 10 && !strcmp(g->path + n - 10, "/resource2"))
+		snprintf(p, sizeof(p), "%.*s/resource0", (int)(n - 10), g->path);
+	else if (chardev)
+		snprintf(p, sizeof(p), "/sys/class/misc/pvsched/device/resource0");
+	else
+		return;
+	fd = open(p, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	m = mmap(NULL, page, PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return;
+	g->regs = m;
+	g->regs_len = page;
+}
+
+void pvs__ring(pvsched_guest *g)
+{
+	const struct pvsched_header *h = g->mem;
+
+	if (!g->regs ||
+	    !(__atomic_load_n(&h->host_features, __ATOMIC_ACQUIRE) & PVSCHED_F_DOORBELL))
+		return;
+	/* the change is visible before the host can act on the ring */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	g->regs[PVSCHED_DOORBELL_REG / 4] = PVS_LOAD(&h->doorbell);
+}
+
 /* Map FD (opened by open_fd(); closed here) and validate it.  A regular
  * file (a region file, a sysfs resource2) is mapped whole, at most 1 GiB;
  * a character device, and the device source even when it is a regular
@@ -187,6 +233,8 @@ static int map_fd(pvsched_guest **out, int fd, int prot, const char *path, enum 
 	g->source = src;
 	snprintf(g->path, sizeof(g->path), "%s", path);
 	g->writable = (prot & PROT_WRITE) != 0;
+	if (g->writable)
+		map_regs(g, S_ISCHR(st.st_mode));
 	if (prot & PROT_WRITE) {
 		struct pvsched_header *h = g->mem;
 		__atomic_store_n(&h->guest_major, (uint16_t)PVSCHED_ABI_MAJOR, __ATOMIC_RELAXED);
@@ -335,6 +383,8 @@ void pvsched_close(pvsched_guest *g)
 {
 	if (!g)
 		return;
+	if (g->regs)
+		munmap((void *)g->regs, g->regs_len);
 	munmap(g->mem, g->len);
 	free(g);
 }

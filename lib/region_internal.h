@@ -23,6 +23,9 @@ PVS_HIDDEN int pvs__writable(const pvsched_guest *g);
  * live host. */
 PVS_HIDDEN int pvs__clock_offset(pvsched_guest *g, int64_t *off);
 PVS_HIDDEN struct pvsched_header *pvs__header(pvsched_guest *g);
+/* guest.c: ring the device's doorbell (1.4) if the host listens on it and
+ * the device's registers are mapped; else nothing (the host polls). */
+PVS_HIDDEN void pvs__ring(pvsched_guest *g);
 PVS_HIDDEN struct pvsched_vcpu *pvs__slot(pvsched_guest *g, uint32_t idx);
 /* advisor.c: the process-wide region handle shared by the advisor and the
  * pv-aware lock and barrier; opened lazily (again at most once a second

@@ -5,10 +5,12 @@
  * deadlines, the host's verdict, and its errors.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <pvsched/pvsched.h>
@@ -203,9 +205,80 @@ static void t_errors(void)
 	CHECK_EQ(pvsched_boost(NULL), -ENOENT);
 }
 
+/* 1.4: a region that is a PCI device's resource2 rings the doorbell in its
+ * sibling resource0 (offset 12) on the first request, the release of the
+ * last and a new deadline, and only while the host offers the doorbell. */
+static void t_doorbell(void)
+{
+	struct pvs_hregion_opts o = {.size = 8192,
+	                             .nr_vcpus = 4,
+	                             .uid = (uid_t)-1,
+	                             .gid = (gid_t)-1,
+	                             .mode = 0600,
+	                             .period_us = 10000,
+	                             .stale_after_us = 60000000,
+	                             .vm_name = "bell",
+	                             .vm_kind = PVSCHED_VM_KIND_PROCESS,
+	                             .host_features = PVSCHED_F_ALL_V1_3};
+	static const unsigned char zero[256];
+	volatile uint32_t *bar0;
+	pvsched_guest *g = NULL;
+	char err[256];
+	int fd;
+
+	REQUIRE(tu_mkdir(tu_path("bell")) == 0);
+	REQUIRE(tu_write_file(tu_path("bell/resource0"), zero, sizeof(zero), 0600) == 0);
+	REQUIRE(pvs_hregion_open(&reg, tu_path("bell/resource2"), &o, err, sizeof(err)) == 0);
+	pvs_hregion_heartbeat(&reg, tu_mono_ns());
+	fd = open(tu_path("bell/resource0"), O_RDWR);
+	REQUIRE(fd >= 0);
+	bar0 = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	REQUIRE(bar0 != MAP_FAILED);
+	REQUIRE(pvsched_open_path(&g, tu_path("bell/resource2")) == 0);
+	host_slot(1, (uint32_t)gettid(), PVSCHED_BOOST_NONE);
+
+	NOTE("no PVSCHED_F_DOORBELL: never rings");
+	CHECK_EQ(pvsched_boost(g), 0);
+	CHECK_EQ(pvsched_unboost(g), 0);
+	CHECK_EQU(bar0[3], 0);
+	pvs_hregion_set_doorbell(&reg, 1, 1u << 16);
+	NOTE("the first request rings peer 1, vector 0");
+	CHECK_EQ(pvsched_boost(g), 0);
+	CHECK_EQU(bar0[3], 1u << 16);
+	bar0[3] = 0;
+	NOTE("a nested request and its release do not ring");
+	CHECK_EQ(pvsched_boost(g), 0);
+	CHECK_EQ(pvsched_unboost(g), 0);
+	CHECK_EQU(bar0[3], 0);
+	NOTE("a second request on the same vCPU (another thread's count) does not ring");
+	__atomic_add_fetch(&gpart(1)->boost_req, 1u, __ATOMIC_RELAXED);
+	CHECK_EQ(pvsched_unboost(g), 0);
+	CHECK_EQU(bar0[3], 0);
+	__atomic_sub_fetch(&gpart(1)->boost_req, 1u, __ATOMIC_RELAXED);
+	CHECK_EQ(pvsched_boost(g), 0);
+	bar0[3] = 0;
+	NOTE("the release of the last request rings");
+	CHECK_EQ(pvsched_unboost(g), 0);
+	CHECK_EQU(gpart(1)->boost_req, 0);
+	CHECK_EQU(bar0[3], 1u << 16);
+	bar0[3] = 0;
+	NOTE("a new deadline rings");
+	CHECK_EQ(pvsched_boost_at(g, tu_mono_ns() + 1000000, 100), 0);
+	CHECK_EQU(bar0[3], 1u << 16);
+	bar0[3] = 0;
+	NOTE("withdrawn (the agent restarted): polled again, no ring");
+	pvs_hregion_set_doorbell(&reg, 0, 0);
+	CHECK_EQ(pvsched_boost_at(g, 0, 0), 0);
+	CHECK_EQU(bar0[3], 0);
+	pvsched_close(g);
+	munmap((void *)bar0, 4096);
+	pvs_hregion_close(&reg);
+}
+
 static const struct tcase cases[] = {
         {"nest", t_nest},       {"state", t_state},   {"deadline", t_deadline},
-        {"machine", t_machine}, {"errors", t_errors},
+        {"machine", t_machine}, {"errors", t_errors}, {"doorbell", t_doorbell},
 };
 
 int main(int argc, char **argv)
