@@ -172,8 +172,9 @@ uint64_t pvs_boost_scan(struct pvs_daemon *d, uint64_t now, int all)
 	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next) {
 		uint64_t t;
 
-		/* it rings when it asks; nothing of its own is due */
-		if (!all && vm->db_ring && vm->boost_next_ns > now)
+		/* it rings when it asks; nothing of its own is due, and
+		 * none of its vCPUs wants, has or held a boost */
+		if (!all && vm->db_ring && !vm->boost_busy && vm->boost_next_ns > now)
 			t = vm->boost_next_ns;
 		else
 			t = scan_vm(d, vm, now);

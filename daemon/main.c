@@ -327,7 +327,8 @@ int main(int argc, char **argv)
 				 * was just turned off still happen every period */
 				/* (also the safety net for a doorbell ring that was
 				 * lost: every VM is read once a period) */
-				if (!boost_armed || !pvs_boost_polled(&d))
+				if (!boost_armed || !pvs_boost_polled(&d) ||
+				    pvs_doorbell_clients(d.doorbell))
 					pvs_boost_scan(&d, now, 1);
 				pvs_cosched_sample(&d, now);
 				if (now >= d.cs_next_ns)
