@@ -368,17 +368,24 @@ void pvs_discovery_free(void)
  * waits for a migration stream, which will rewrite its whole region: the
  * region is adopted only once its vCPUs have run here (sample.c).
  */
-static void read_migration(struct pvs_vm *vm, const char *args, size_t len)
+static void read_migration(struct pvs_daemon *d, struct pvs_vm *vm, const char *args, size_t len)
 {
 	struct pvs_qemu_dev qd;
 
 	pvs_qemu_dev(args, len, vm->region_path, &qd);
+	if (!qd.found && d->doorbell) {
+		char sock[PVS_PATH_MAX];
+
+		pvs_qemu_doorbell_dev(args, len,
+		                      pvs_config_ivshmem_socket(d->cfg, sock, sizeof(sock)), &qd);
+	}
 	vm->migratable = qd.found ? qd.master : -1;
 	if (qd.found && qd.master == 0)
-		log_warn("vm %s: cannot be live-migrated: its pvsched device (%s, memdev %s) is in "
+		log_warn("vm %s: cannot be live-migrated: its pvsched device (%s, %s %s) is in "
 		         "peer mode; add master=on to its -device (libvirt: <shmem name='%s' "
 		         "role='master'>)",
-		         vm->name, qd.driver, qd.memdev,
+		         vm->name, qd.driver,
+		         strcmp(qd.driver, "ivshmem-doorbell") ? "memdev" : "chardev", qd.memdev,
 		         strrchr(vm->region_path, '/') ? strrchr(vm->region_path, '/') + 1
 		                                       : vm->region_path);
 	if (qd.incoming) {
@@ -468,7 +475,7 @@ static void scan_qemu(struct pvs_daemon *d)
 			log_info("vm %s: QEMU pid %d found, region %s", vm->name, (int)id.pid,
 			         vm->region_path);
 			if (n >= 0)
-				read_migration(vm, args, (size_t)n);
+				read_migration(d, vm, args, (size_t)n);
 			pvs_doorbell_bind(d->doorbell, vm);
 		}
 		if (f.tcg && !vm->tcg) {

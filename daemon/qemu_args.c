@@ -184,6 +184,54 @@ static int on_off(const char *v)
 	return -1;
 }
 
+void pvs_qemu_doorbell_dev(const char *args, size_t len, const char *sock_path,
+                           struct pvs_qemu_dev *out)
+{
+	const char *end = args + len, *p;
+	char v[PATH_MAX];
+
+	memset(out, 0, sizeof(*out));
+	if (!len || !sock_path[0])
+		return;
+	for (p = args; p; p = next_arg(p, end))
+		if (!strcmp(p, "-incoming") || !strcmp(p, "--incoming"))
+			out->incoming = 1;
+	for (p = args; p; p = next_arg(p, end)) {
+		const char *a;
+
+		if (strcmp(p, "-chardev") && strcmp(p, "--chardev"))
+			continue;
+		a = next_arg(p, end);
+		if (!a)
+			break;
+		if (!opt_get(a, "backend", "backend", v, sizeof(v)) && !strcmp(v, "socket") &&
+		    !opt_get(a, "backend", "path", v, sizeof(v)) && !strcmp(v, sock_path) &&
+		    !opt_get(a, "backend", "id", out->memdev, sizeof(out->memdev)))
+			break;
+		out->memdev[0] = 0;
+	}
+	for (p = args; out->memdev[0] && p; p = next_arg(p, end)) {
+		const char *a;
+
+		if (strcmp(p, "-device") && strcmp(p, "--device"))
+			continue;
+		a = next_arg(p, end);
+		if (!a)
+			break;
+		if (opt_get(a, "driver", "driver", out->driver, sizeof(out->driver)) ||
+		    strcmp(out->driver, "ivshmem-doorbell") ||
+		    opt_get(a, "driver", "chardev", v, sizeof(v)) || strcmp(v, out->memdev)) {
+			out->driver[0] = 0;
+			continue;
+		}
+		out->found = 1;
+		out->master = opt_get(a, "driver", "master", v, sizeof(v)) ? 0 : on_off(v);
+		if (out->master < 0 && !strcmp(v, "auto"))
+			out->master = 1; /* peer id 0 (daemon/doorbell.c) */
+		return;
+	}
+}
+
 void pvs_qemu_dev(const char *args, size_t len, const char *region_path, struct pvs_qemu_dev *out)
 {
 	const char *end = args + len, *p;

@@ -31,5 +31,10 @@ struct pvs_qemu_dev {
 /* Fill OUT (zeroed first; master = 0 when no device is found).  Never
  * fails: what cannot be read is reported as not found. */
 void pvs_qemu_dev(const char *args, size_t len, const char *region_path, struct pvs_qemu_dev *out);
+/* The same for an ivshmem-doorbell device whose -chardev socket's path is
+ * SOCK_PATH (pvschedd's ivshmem server); memdev holds the chardev's id.
+ * Its master=auto counts as on: the server gives every QEMU peer id 0. */
+void pvs_qemu_doorbell_dev(const char *args, size_t len, const char *sock_path,
+                           struct pvs_qemu_dev *out);
 
 #endif

@@ -203,10 +203,46 @@ static void t_dev_json(void)
 	dev_case(ARGV(Q, "-object", "[1,2]"), 0, 0, 0, "JSON that is not an object");
 }
 
+static void db_case(const char *const *argv, int found, int master, const char *what)
+{
+	char buf[2048];
+	size_t n = args(buf, sizeof(buf), argv);
+	struct pvs_qemu_dev d;
+
+	memset(&d, 0x5a, sizeof(d));
+	pvs_qemu_doorbell_dev(buf, n, "/run/pvsched/ivshmem.sock", &d);
+	CHECKM(d.found == found && d.master == master,
+	       "%-44s -> found %d master %d (got %d %d, chardev \"%s\")", what, found, master,
+	       d.found, d.master, found ? d.memdev : "");
+}
+
+/* An ivshmem-doorbell device on pvschedd's ivshmem socket. */
+static void t_doorbell_dev(void)
+{
+	const char *chr = "socket,id=pvsdb,path=/run/pvsched/ivshmem.sock";
+
+	db_case(ARGV(Q, "-chardev", chr, "-device",
+	             "ivshmem-doorbell,chardev=pvsdb,vectors=1,master=on"),
+	        1, 1, "master=on");
+	db_case(ARGV(Q, "-chardev", chr, "-device", "ivshmem-doorbell,chardev=pvsdb,vectors=1"), 1,
+	        0, "no master (peer mode)");
+	db_case(ARGV(Q, "-chardev", chr, "-device", "ivshmem-doorbell,chardev=pvsdb,master=auto"),
+	        1, 1, "master=auto: peer id 0 is the master");
+	db_case(ARGV(Q, "-chardev", chr, "-device",
+	             "{\"driver\":\"ivshmem-doorbell\",\"id\":\"shmem0\",\"chardev\":\"pvsdb\","
+	             "\"vectors\":1,\"master\":\"on\"}"),
+	        1, 1, "libvirt's JSON -device");
+	db_case(ARGV(Q, "-chardev", "socket,id=pvsdb,path=/tmp/other.sock", "-device",
+	             "ivshmem-doorbell,chardev=pvsdb,master=on"),
+	        0, 0, "another server's socket");
+	db_case(ARGV(Q, "-chardev", chr, "-device", "ivshmem-plain,chardev=pvsdb,master=on"), 0, 0,
+	        "not a doorbell device");
+}
+
 static const struct tcase cases[] = {
         {"qemu-name", t_qemu_name},     {"qemu-name-implied", t_qemu_name_implied},
         {"region-path", t_region_path}, {"dev-opts", t_dev_opts},
-        {"dev-json", t_dev_json},
+        {"dev-json", t_dev_json},       {"doorbell-dev", t_doorbell_dev},
 };
 
 int main(int argc, char **argv)
