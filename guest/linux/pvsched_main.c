@@ -17,6 +17,10 @@
  *             on the host clock becomes the slot's kwake_at_ns, and the
  *             host boosts the vCPU thread before the timer fires.
  *
+ * When the device is an ivshmem-doorbell whose host listens on it
+ * (PVSCHED_F_DOORBELL), a request's start and end and a new deadline also
+ * ring its doorbell (BAR0), so the host acts at once instead of polling.
+ *
  * Each source is a module parameter (0/1, writable at run time).  The
  * decisions are in pvsched_policy.h, which a user-space unit test compiles
  * too.  The probes run with preemption (sched_switch: interrupts) off:
@@ -140,7 +144,8 @@ static u32 pvs_enabled(void)
 
 struct pvs_dev {
 	struct pci_dev *pdev;
-	void *mem; /* BAR2, mapped write-back */
+	void *mem;	    /* BAR2, mapped write-back */
+	void __iomem *regs; /* BAR0: the doorbell (1.4); NULL: not mapped */
 	resource_size_t len;
 	phys_addr_t phys;
 	u32 nr_slots; /* slots the driver writes: min(nr_vcpus, max_vcpus) */
@@ -174,28 +179,45 @@ static struct pvsched_vcpu_guest *pvs_guest_part(const struct pvs_dev *d,
 					     PVSCHED_VCPU_GUEST_OFFSET);
 }
 
-/* Atomic read-modify-write of a u32 that guest programs change too. */
-static void pvs_add_u32(u32 *p, u32 v)
+/* Atomic read-modify-write of a u32 that guest programs change too;
+ * returns the value before. */
+static u32 pvs_add_u32(u32 *p, u32 v)
 {
 	u32 old = READ_ONCE(*p);
 
 	while (!try_cmpxchg(p, &old, old + v))
 		;
+	return old;
 }
 
-/* -1, never below zero (whatever else wrote the field) */
-static void pvs_dec_u32(u32 *p)
+/* -1, never below zero (whatever else wrote the field); the value before */
+static u32 pvs_dec_u32(u32 *p)
 {
 	u32 old = READ_ONCE(*p);
 
 	while (old && !try_cmpxchg(p, &old, old - 1))
 		;
+	return old;
 }
 
-static void pvs_notify(struct pvs_dev *d, struct pvsched_vcpu_guest *g)
+/*
+ * The slot's guest part changed: bump the counters the host scans by and,
+ * when RING (a change the host must act on: the vCPU's first request, the
+ * end of its last, a new deadline) and the host listens on the device's
+ * doorbell (1.4), ring it so the host acts now rather than at its next
+ * scan.  iowrite32 is ordered after the region stores before it.
+ */
+static void pvs_notify(struct pvs_dev *d, struct pvsched_vcpu_guest *g,
+		       bool ring)
 {
+	struct pvsched_header *h = pvs_hdr(d);
+
 	pvs_add_u32(&g->boost_seq, 1);
-	pvs_add_u32(&pvs_hdr(d)->boost_gen, 1);
+	pvs_add_u32(&h->boost_gen, 1);
+	if (ring && d->regs &&
+	    (READ_ONCE(h->host_features) & PVSCHED_F_DOORBELL))
+		iowrite32(READ_ONCE(h->doorbell),
+			  d->regs + PVSCHED_DOORBELL_REG);
 }
 
 static bool pvs_host_boosts(const struct pvs_dev *d)
@@ -210,6 +232,7 @@ static void pvs_apply(struct pvs_dev *d, enum pvs_kev ev, int arg)
 	struct pvs_kcpu *c = this_cpu_ptr(&pvs_kcpu);
 	struct pvsched_vcpu_guest *g;
 	int delta, notify;
+	bool ring = false;
 	u32 m, before = c->published;
 
 	pvs_k_event(c, ev, arg);
@@ -221,12 +244,15 @@ static void pvs_apply(struct pvs_dev *d, enum pvs_kev ev, int arg)
 		return;
 	g = pvs_guest_part(d, cpu);
 	WRITE_ONCE(g->kreq, m);
+	/* ring only when the vCPU's request starts or ends: nested with a
+	 * program's request, the driver's count changes nothing the host
+	 * acts on */
 	if (delta > 0)
-		pvs_add_u32(&g->boost_req, 1);
+		ring = pvs_add_u32(&g->boost_req, 1) == 0;
 	else if (delta < 0)
-		pvs_dec_u32(&g->boost_req);
+		ring = pvs_dec_u32(&g->boost_req) == 1;
 	if (notify)
-		pvs_notify(d, g);
+		pvs_notify(d, g, ring);
 }
 
 static void pvs_event(enum pvs_kev ev, int arg)
@@ -375,7 +401,7 @@ static void pvs_tp_hrt_start(void *data, PVS_HRT_START_ARGS)
 	WRITE_ONCE(g->kwake_len_us, READ_ONCE(deadline_len_us));
 	smp_wmb();
 	WRITE_ONCE(g->kwake_at_ns, host);
-	pvs_notify(d, g);
+	pvs_notify(d, g, true);
 out:
 	local_irq_restore(flags);
 }
@@ -477,7 +503,7 @@ static void pvs_release_all(struct pvs_dev *d)
 			WRITE_ONCE(g->kwake_at_ns, 0);
 			WRITE_ONCE(g->kwake_len_us, 0);
 			if (changed)
-				pvs_notify(d, g);
+				pvs_notify(d, g, true);
 		}
 		memset(c, 0, sizeof(*c));
 	}
@@ -643,6 +669,11 @@ static int pvs_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	rc = pvs_validate(pdev, d->mem, len);
 	if (rc)
 		return rc;
+	/* the registers: ringing the doorbell of an ivshmem-doorbell device
+	 * wakes the host agent; without them the host polls */
+	if (pci_resource_len(pdev, 0) >= PVSCHED_DOORBELL_REG + 4 &&
+	    (pci_resource_flags(pdev, 0) & IORESOURCE_MEM))
+		d->regs = pcim_iomap(pdev, 0, 0);
 	h = d->mem;
 	d->vcpu_offset = READ_ONCE(h->vcpu_offset);
 	d->vcpu_stride = READ_ONCE(h->vcpu_stride);
@@ -665,6 +696,7 @@ static int pvs_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		goto unlock;
 	d->misc.minor = MISC_DYNAMIC_MINOR;
 	d->misc.name = "pvsched";
+	d->misc.parent = &pdev->dev; /* libpvsched finds BAR0 through it */
 	d->misc.fops = &pvs_fops;
 	d->misc.mode =
 		0644; /* the advice for every user; see 99-pvsched.rules */
@@ -739,4 +771,4 @@ MODULE_DESCRIPTION("pvsched guest driver: host boosts for real-time tasks, "
 		   "interrupts and timers");
 MODULE_AUTHOR("the pvsched developers");
 MODULE_LICENSE("GPL");
-MODULE_VERSION("1.3.0");
+MODULE_VERSION("1.4.0");
