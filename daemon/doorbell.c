@@ -51,6 +51,7 @@ struct pvs_db_conn {
 	struct pvs_vm *vm;
 	struct pvs_db_rate rate;
 	int muted;
+	int dead; /* closed; freed after the epoll batch that may still name it */
 	uint64_t muted_until;
 	struct pvs_db_conn *next;
 };
@@ -61,6 +62,7 @@ struct pvs_doorbell {
 	int epfd;
 	char path[108];
 	struct pvs_db_conn *conns;
+	struct pvs_db_conn *dead; /* closed in this epoll batch */
 	uint32_t nconns, nmuted;
 };
 
@@ -239,7 +241,20 @@ static void conn_close(struct pvs_doorbell *db, struct pvs_db_conn *c)
 	epoll_ctl(db->epfd, EPOLL_CTL_DEL, c->efd, NULL);
 	close(c->sock);
 	close(c->efd);
-	free(c);
+	/* the rest of this epoll batch may hold its other tag */
+	c->dead = 1;
+	c->next = db->dead;
+	db->dead = c;
+}
+
+static void free_dead(struct pvs_doorbell *db)
+{
+	while (db->dead) {
+		struct pvs_db_conn *c = db->dead;
+
+		db->dead = c->next;
+		free(c);
+	}
 }
 
 void pvs_doorbell_close(struct pvs_doorbell *db)
@@ -248,6 +263,7 @@ void pvs_doorbell_close(struct pvs_doorbell *db)
 		return;
 	while (db->conns)
 		conn_close(db, db->conns);
+	free_dead(db);
 	epoll_ctl(db->epfd, EPOLL_CTL_DEL, db->fd, NULL);
 	close(db->fd);
 	unlink(db->path);
@@ -455,6 +471,8 @@ uint64_t pvs_doorbell_event(struct pvs_doorbell *db, void *tag, uint32_t events,
 	struct db_tag *t = tag;
 	struct pvs_db_conn *c = t->c;
 
+	if (c && c->dead)
+		return UINT64_MAX;
 	switch (t->kind) {
 	case DB_LISTEN:
 		for (int i = 0; i < DB_MAX_ACCEPTS; i++) {
@@ -495,7 +513,10 @@ uint64_t pvs_doorbell_tick(struct pvs_doorbell *db, uint64_t now)
 {
 	uint64_t next = UINT64_MAX;
 
-	if (!db || !db->nmuted)
+	if (!db)
+		return next;
+	free_dead(db);
+	if (!db->nmuted)
 		return next;
 	for (struct pvs_db_conn *c = db->conns; c; c = c->next) {
 		if (!c->muted)

@@ -67,8 +67,9 @@ int pvs_doorbell_owns(const struct pvs_doorbell *db, const void *tag);
  * itself (UINT64_MAX: none). */
 uint64_t pvs_doorbell_event(struct pvs_doorbell *db, void *tag, uint32_t events,
                             struct pvs_daemon *d);
-/* Unmute clients whose rate window is over; returns the next time this
- * must run (UINT64_MAX: no client muted). */
+/* After each epoll batch: free clients closed in it, unmute clients whose
+ * rate window is over; returns the next time this must run (UINT64_MAX: no
+ * client muted). */
 uint64_t pvs_doorbell_tick(struct pvs_doorbell *db, uint64_t now_ns);
 /* Discovery found VM (a QEMU process): link it with its client, if any. */
 void pvs_doorbell_bind(struct pvs_doorbell *db, struct pvs_vm *vm);
