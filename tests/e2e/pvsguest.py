@@ -384,12 +384,15 @@ class GuestRig:
 
     # ------------------------------------------------------------ guest
 
-    def boot(self, extra_ivshmem=(), smp=2, append="", incoming=None):
+    def boot(self, extra_ivshmem=(), smp=2, append="", incoming=None, doorbell=False):
         """Boot in serve mode.  EXTRA_IVSHMEM: files for further
         ivshmem-plain devices, placed *before* the pvsched device on the
         PCI bus (a driver must not take the first 1af4:1110 it sees).
         INCOMING: a migration URI: QEMU waits for the guest to arrive there
-        (-incoming) instead of booting it.  QMP listens on self.qmp_path."""
+        (-incoming) instead of booting it.  DOORBELL: the pvsched device is
+        an ivshmem-doorbell served by our pvschedd (its ivshmem.sock beside
+        the control socket; start_daemon() first), which creates the region
+        and passes it to QEMU.  QMP listens on self.qmp_path."""
         bindir = os.path.join(self.tmp, "bin")
         os.makedirs(bindir, exist_ok=True)
         qemu = os.path.join(bindir, self.comm)
@@ -405,8 +408,14 @@ class GuestRig:
         for k, path in enumerate(extra_ivshmem):
             cmd += ["-object", f"memory-backend-file,id=other{k},share=on,mem-path={path},size=1M",
                     "-device", f"ivshmem-plain,memdev=other{k},master=on"]
-        cmd += ["-object", f"memory-backend-file,id=pvs,share=on,mem-path={self.region},size=1M",
-                "-device", "ivshmem-plain,memdev=pvs,master=on"]
+        if doorbell:
+            self.ivshmem_sock = os.path.join(os.path.dirname(self.sock), "ivshmem.sock")
+            cmd += ["-chardev", f"socket,path={self.ivshmem_sock},id=pvsdb",
+                    "-device", "ivshmem-doorbell,chardev=pvsdb,vectors=1,master=on"]
+        else:
+            cmd += ["-object",
+                    f"memory-backend-file,id=pvs,share=on,mem-path={self.region},size=1M",
+                    "-device", "ivshmem-plain,memdev=pvs,master=on"]
         self.qmp_path = os.path.join(self.tmp, f"qmp{sfx}.sock")
         cmd += ["-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
         if incoming:
