@@ -290,9 +290,16 @@ static void link_vm(struct pvs_db_conn *c, struct pvs_vm *vm)
 	c->vm = vm;
 	vm->db = c;
 	set_ring(c);
-	if (strcmp(vm->region_path, c->region))
+	if (strcmp(vm->region_path, c->region) && !vm->region_ok) {
+		/* discovery named it otherwise (its name was still taken by
+		 * the QEMU it replaces): the region is the one QEMU maps */
+		log_info("vm %s: publishes to %s, the region its QEMU was given", vm->name,
+		         c->region);
+		snprintf(vm->region_path, sizeof(vm->region_path), "%s", c->region);
+	} else if (strcmp(vm->region_path, c->region)) {
 		log_warn("vm %s: its doorbell client was given %s but the VM publishes to %s",
 		         vm->name, c->region, vm->region_path);
+	}
 	pvs_doorbell_region_opened(vm);
 	log_info("vm %s: rings its doorbell (ivshmem client pid %d): its boost requests are "
 	         "read when it rings",
@@ -332,6 +339,16 @@ static int identify(struct pvs_daemon *d, int sock, struct pvs_thread_id *proc, 
 	return 0;
 }
 
+/* The process P no longer exists (or its pid was reused). */
+static int proc_gone(const struct pvs_thread_id *p)
+{
+	char comm[64], state;
+	uint64_t start;
+
+	return pvs_proc_stat(p->pid, p->pid, comm, sizeof(comm), &state, &start) < 0 ||
+	       start != p->start;
+}
+
 static void accept_one(struct pvs_doorbell *db, struct pvs_daemon *d, int sock)
 {
 	const struct pvs_config *cfg = d->cfg;
@@ -355,6 +372,14 @@ static void accept_one(struct pvs_doorbell *db, struct pvs_daemon *d, int sock)
 		return;
 	}
 	other = find_conn(db, proc.pid, name);
+	if (other && other->proc.pid != proc.pid && proc_gone(&other->proc)) {
+		/* the VM restarted and its old QEMU's hang-up is still queued
+		 * behind this connect: that client is gone, not competing */
+		log_info("vm %s: ivshmem client pid %d is gone: doorbell closed", other->name,
+		         (int)other->proc.pid);
+		conn_close(db, other);
+		other = NULL;
+	}
 	if (other) {
 		log_warn("ivshmem client pid %d (VM %s) refused: VM %s already has a doorbell "
 		         "connection (pid %d); one ivshmem-doorbell device per VM",
@@ -363,6 +388,12 @@ static void accept_one(struct pvs_doorbell *db, struct pvs_daemon *d, int sock)
 		return;
 	}
 	vm = pvs_find_vm(d, name);
+	if (vm && (vm->proc.pid != proc.pid || vm->proc.start != proc.start) &&
+	    proc_gone(&vm->proc)) {
+		/* its old QEMU exited; discovery drops it at its next rescan
+		 * and then finds this one */
+		vm = NULL;
+	}
 	if (vm && (vm->proc.pid != proc.pid || vm->proc.start != proc.start)) {
 		log_warn("ivshmem client pid %d refused: VM name '%s' belongs to pid %d",
 		         (int)proc.pid, name, (int)vm->proc.pid);
@@ -422,8 +453,14 @@ static void accept_one(struct pvs_doorbell *db, struct pvs_daemon *d, int sock)
 	         "peer id %u, rings peer %u",
 	         name, (int)proc.pid, region, size, created ? "created" : "existing",
 	         PVS_DB_PEER_QEMU, PVS_DB_PEER_HOST);
-	if (vm)
-		link_vm(c, vm);
+	/* discovery may have found this QEMU already (its vCPU threads exist
+	 * before its devices), under another name if NAME was still taken */
+	for (vm = d->vms; vm; vm = vm->next)
+		if (vm->kind == PVS_VM_QEMU && vm->proc.pid == proc.pid &&
+		    vm->proc.start == proc.start && !vm->db) {
+			link_vm(c, vm);
+			break;
+		}
 	return;
 fail:
 	if (shm >= 0)

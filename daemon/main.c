@@ -429,6 +429,11 @@ int main(int argc, char **argv)
 				if (strcmp(fresh->socket, cfg->socket))
 					log_warn("reload: socket path change needs a restart");
 				snprintf(fresh->socket, sizeof(fresh->socket), "%s", cfg->socket);
+				if (strcmp(fresh->ivshmem_socket, cfg->ivshmem_socket))
+					log_warn(
+					        "reload: an ivshmem_socket change needs a restart");
+				snprintf(fresh->ivshmem_socket, sizeof(fresh->ivshmem_socket), "%s",
+				         cfg->ivshmem_socket);
 				if (fresh->region_size != cfg->region_size)
 					log_info("reload: new region_size applies to new regions "
 					         "only");

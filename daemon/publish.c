@@ -34,8 +34,10 @@ void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm)
 	        /* boosting is offered only with a journal to undo it */
 	        .host_features = d->journal ? PVSCHED_F_ALL_V1_3 : PVSCHED_F_ALL_V1_1,
 	        /* a header that came with a migration stream names the VM as
-	         * the source host called it: this VM's QEMU maps the file */
-	        .force = vm->adopt,
+	         * the source host called it: this VM's QEMU maps the file;
+	         * so does a doorbell VM's QEMU, given the file by pvschedd
+	         * (the header may name the QEMU it replaced) */
+	        .force = vm->adopt || vm->db,
 	};
 	char err[sizeof(vm->region_err)];
 	struct stat st;

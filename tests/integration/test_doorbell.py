@@ -18,7 +18,10 @@ that speak the protocol of QEMU's ivshmem-doorbell device.
     is still granted promptly and the control socket answers; the storm's
     VM is listened to again after it stops;
  5. a client that exits releases its connection and eventfds: the
-    daemon's open fds return to what they were.
+    daemon's open fds return to what they were;
+ 6. a VM restarted at once (its new QEMU connects before discovery has
+    seen the old one go) is greeted, and the new VM publishes to the
+    region its QEMU was given and is listened to.
 """
 import os
 import random
@@ -185,6 +188,24 @@ def main(h):
     h.wait_for(lambda: nfds(dmn.pid) <= fds0, 'pvschedd\'s fds back to %d (now %d)'
                % (fds0, nfds(dmn.pid)))
 
+    # 6. a quick restart: same name, new process
+    r1 = Client(h, exe, ivs, 'bell-r')
+    h.wait_for(lambda: (lambda v: v and v['doorbell']['listening'])(h.vm(h.status(), 'bell-r')),
+               'bell-r listened to')
+    r1.quit()
+    r2 = Client(h, exe, ivs, 'bell-r')
+    check(r2.ready.startswith('ready id=0'), 'the restarted QEMU was not greeted: %r' % r2.ready)
+
+    def new_vm():
+        for v in h.status()['vms']:
+            if v['pid'] == r2.p.pid and v['region_ok'] and v['doorbell']['listening']:
+                return v
+    v = h.wait_for(new_vm, 'the restarted bell-r listened to')
+    check(v['region'] == h.path('pvsched-bell-r'), 'restarted VM publishes to %s' % v['region'])
+    w0 = v['doorbell']['wakes']
+    r2.cmd('ring')
+    h.wait_for(lambda: new_vm()['doorbell']['wakes'] > w0, 'the restarted VM heard')
+    r2.quit()
     h.daemon_alive()
     h.stop_daemon(0)
     check(not os.path.exists(ivs), 'ivshmem socket left behind at exit')
