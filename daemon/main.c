@@ -231,12 +231,21 @@ int main(int argc, char **argv)
 		if (dbpath[0]) {
 			d.doorbell = pvs_doorbell_open(dbpath, cfg->region_uid, cfg->region_gid,
 			                               epfd, err, sizeof(err));
-			if (!d.doorbell) {
+			if (!d.doorbell && cfg->ivshmem_socket[0]) {
 				log_err("ivshmem server: %s", err);
 				pvs_control_close(ctl);
 				return 1;
 			}
-			log_info("ivshmem server for ivshmem-doorbell devices on %s", dbpath);
+			/* the default path (beside the control socket) may be
+			 * another pvschedd's, one with a control socket of its own
+			 * in the same directory: run without doorbells then */
+			if (!d.doorbell)
+				log_warn("ivshmem server: %s; running without one (VMs are polled; "
+				         "set ivshmem_socket)",
+				         err);
+			else
+				log_info("ivshmem server for ivshmem-doorbell devices on %s",
+				         dbpath);
 		} else {
 			log_info("no ivshmem server (ivshmem_socket = none): VMs are polled");
 		}
