@@ -30,6 +30,9 @@
 
 #include <pvsched/pvsched.h>
 
+#include "guestutil.h"
+
+/* (guestutil.h's clock is in milliseconds; verdicts come within one) */
 static uint64_t now_us(void)
 {
 	struct timespec ts;
@@ -74,7 +77,7 @@ int main(int argc, char **argv)
 	if (sched_setaffinity(0, sizeof(set), &set) < 0)
 		printf("BELL warn=pin_failed errno=%d\n", errno);
 	for (int i = 0; i < 60 && (rc = pvsched_open(&g)) < 0; i++)
-		usleep(250000);
+		sleep_ms(250);
 	if (rc < 0) {
 		printf("BELL error=%s\n", pvsched_strerror(rc));
 		return 1;
@@ -88,7 +91,7 @@ int main(int argc, char **argv)
 	}
 	close(fd);
 	for (int i = 0; i < 200 && !(h->host_features & PVSCHED_F_DOORBELL); i++)
-		usleep(50000);
+		sleep_ms(50);
 	printf("BELL open source=%d path=%s doorbell=%#x features=%#llx\n",
 	       (int)pvsched_guest_source(g), pvsched_guest_path(g), h->doorbell,
 	       (unsigned long long)h->host_features);
@@ -110,7 +113,7 @@ int main(int argc, char **argv)
 		released += ru >= 0;
 		max_g = gu > max_g ? gu : max_g;
 		max_r = ru > max_r ? ru : max_r;
-		usleep((useconds_t)gap_ms * 1000u);
+		sleep_ms((unsigned)gap_ms);
 	}
 	printf("BELL done n=%ld granted=%d released=%d max_granted_us=%ld max_released_us=%ld\n", n,
 	       granted, released, max_g, max_r);

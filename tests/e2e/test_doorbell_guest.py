@@ -33,21 +33,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvsguest import GuestRig, RigError  # noqa: E402
+from pvsguest import Check, GuestRig, RigError, poll  # noqa: E402
 
 F_DOORBELL = 1 << 5
 N = 5
-
-
-class Check:
-    def __init__(self):
-        self.failed = 0
-
-    def __call__(self, ok, what):
-        print(f"{'ok' if ok else 'FAIL'}: {what}", flush=True)
-        if not ok:
-            self.failed += 1
-        return ok
 
 
 def run(rig, check):
@@ -58,11 +47,8 @@ def run(rig, check):
     rig.boot(doorbell=True)
 
     # greet
-    vm = rig.wait_vm()
-    end = time.monotonic() + 10
-    while not vm["doorbell"]["listening"] and time.monotonic() < end:
-        time.sleep(0.2)
-        vm = rig.status()
+    rig.wait_vm()
+    vm = poll(rig.status, lambda v: v and v["doorbell"]["listening"], 10, 0.2)
     print(f"doorbell status: {vm['doorbell']}, region {vm['region']}", flush=True)
     check(vm["doorbell"]["connected"] and vm["doorbell"]["listening"],
           "the VM's ivshmem-doorbell is connected to pvschedd and listened to")
@@ -71,8 +57,7 @@ def run(rig, check):
     check(vm.get("migratable") is True, f"QEMU is the master: migratable ({vm.get('migratable')})")
 
     # off
-    s0 = rig.ctl("status", "--json")
-    st0 = json.loads(s0[1])
+    st0 = json.loads(rig.ctl("status", "--json")[1])
     t0 = time.monotonic()
     time.sleep(2.0)
     st1 = json.loads(rig.ctl("status", "--json")[1])
