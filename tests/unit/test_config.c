@@ -94,6 +94,18 @@ static void t_defaults(void)
 	CHECK_EQU(cfg.region_size, PVSCHED_REGION_DEFAULT_SIZE);
 	CHECK_EQU(cfg.region_mode, 0660);
 	CHECK_EQU(cfg.nr_vms, 0);
+	CHECK_EQU(cfg.doorbell_max_hz, 2000);
+	{
+		char p[PVS_PATH_MAX];
+
+		NOTE("the ivshmem server's socket: beside the control socket, or none");
+		CHECK_STR(pvs_config_ivshmem_socket(&cfg, p, sizeof(p)),
+		          "/run/pvsched/ivshmem.sock");
+		snprintf(cfg.ivshmem_socket, sizeof(cfg.ivshmem_socket), "none");
+		CHECK_STR(pvs_config_ivshmem_socket(&cfg, p, sizeof(p)), "");
+		snprintf(cfg.ivshmem_socket, sizeof(cfg.ivshmem_socket), "/tmp/x.sock");
+		CHECK_STR(pvs_config_ivshmem_socket(&cfg, p, sizeof(p)), "/tmp/x.sock");
+	}
 	CHECK_EQ(pvs_config_load(&cfg, tu_path("absent.conf"), 1, err, sizeof(err)), -1);
 	CHECKM(strstr(err, "absent.conf") != NULL, "error names the file: %s", err);
 	CHECK_EQ(load("empty.conf", "", err, sizeof(err)), 0);
@@ -150,6 +162,9 @@ static void t_bad_values(void)
 	bad_case(D "stale_after_ms = 0\n", 3, "stale_after_ms 0");
 	bad_case(D "stale_after_ms = 60001\n", 3, "stale_after_ms above 60 s");
 	bad_case(D "socket = relative.sock\n", 3, "socket relative");
+	bad_case(D "ivshmem_socket = ivshmem.sock\n", 3, "ivshmem_socket relative");
+	bad_case(D "doorbell_max_hz = 5\n", 3, "doorbell_max_hz below 10");
+	bad_case(D "doorbell_max_hz = 1000001\n", 3, "doorbell_max_hz above 1000000");
 	bad_case(D "socket_group = no_such_group_pvs\n", 3, "socket_group unknown");
 	bad_case(D "region_dir = shm\n", 3, "region_dir relative");
 	bad_case(D "region_size = 12K\n", 3, "region_size not a power of two");
