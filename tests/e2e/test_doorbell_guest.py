@@ -33,7 +33,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvsguest import Check, GuestRig, RigError, poll  # noqa: E402
+from pvsguest import poll, run_test  # noqa: E402
 
 F_DOORBELL = 1 << 5
 N = 5
@@ -90,32 +90,9 @@ def run(rig, check):
     check(scans >= 2 * N, f"each wake-up scanned the VM ({scans} >= {2 * N})")
     check(not vm["doorbell"]["polled"] and vm["doorbell"]["mutes"] == 0,
           f"never polled or muted: {vm['doorbell']}")
+    print(f"{check.failed} check(s) failed" if check.failed else "all checks passed")
     return 0
 
 
-def main():
-    if len(sys.argv) != 2:
-        print(f"usage: {sys.argv[0]} BUILDDIR", file=sys.stderr)
-        return 2
-    check = Check()
-    keep = os.environ.get("PVSCHED_E2E_KEEP") == "1"
-    try:
-        with GuestRig(sys.argv[1], tag="pvsdb", keep=keep) as rig:
-            try:
-                rc = run(rig, check)
-            except RigError as e:
-                print(f"FAIL: {e}")
-                print(rig.fail_context())
-                rig.failed = True
-                return 1
-            if check.failed:
-                rig.failed = True
-                print(rig.fail_context())
-            return rc if rc else (1 if check.failed else 0)
-    except RigError as e:
-        print(f"FAIL: {e}")
-        return 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_test("pvsdb", run))
