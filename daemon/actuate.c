@@ -219,6 +219,21 @@ static int apply_layer(struct pvs_daemon *d, struct pvs_vm *vm, struct pvs_vcpu 
 	return 0;
 }
 
+/* The affinity placement gives V: its own CPUs, or - a relaxed laggard
+ * while a sibling is co-stopped (policy/cosched.h) - its VM's placed CPUs
+ * together, so it can take the pCPU the co-stopped sibling gives up. */
+static void placed_mask(const struct pvs_vm *vm, const struct pvs_vcpu *v, cpu_set_t *set)
+{
+	struct pvs_cs_mask m = v->cs_mask;
+
+	if (v->relax.widened)
+		for (uint32_t i = 0; i < vm->nr_vcpus; i++)
+			if (vm->vcpus[i].cs_mask_valid)
+				for (unsigned w = 0; w < PVS_CS_MASK_WORDS; w++)
+					m.w[w] |= vm->vcpus[i].cs_mask.w[w];
+	memcpy(set, &m, sizeof(*set));
+}
+
 static int apply_mask(struct pvs_daemon *d, struct pvs_vm *vm, struct pvs_vcpu *v)
 {
 	int rc = 0;
@@ -228,7 +243,7 @@ static int apply_mask(struct pvs_daemon *d, struct pvs_vm *vm, struct pvs_vcpu *
 
 		if (v->mask_applied)
 			return 0;
-		memcpy(&set, &v->cs_mask, sizeof(set));
+		placed_mask(vm, v, &set);
 		d->cs_syscalls++;
 		rc = pvs_journal_set_affinity(d->journal, &v->id, &set);
 		if (!rc) {

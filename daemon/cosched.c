@@ -8,7 +8,8 @@
  *
  *   placement  recomputed when the set of placed VMs or their vCPU threads
  *              changes (a signature over them is checked every period);
- *   relaxed    one skew step per sampling period and VM;
+ *   relaxed    one skew step per sampling period and VM; a laggard is
+ *              widened to its VM's pCPUs while a sibling is co-stopped;
  *   gang       the rotation runs on the daemon's one-shot timer at slice
  *              boundaries (main.c), the runnable VMs taken from the last
  *              period's samples.
@@ -306,8 +307,12 @@ static void relax_vm(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t dt)
 	for (uint32_t i = 0; i < n; i++) {
 		struct pvs_vcpu *v = &vm->vcpus[i];
 
+		int widen_changed = v->relax.widened != rv[i].widened;
+
 		v->relax = rv[i];
-		if (v->cs_stopped != rv[i].stopped) {
+		if (widen_changed)
+			v->mask_applied = 0; /* its VM's pCPUs, or its own again */
+		if (v->cs_stopped != rv[i].stopped || widen_changed) {
 			v->cs_stopped = rv[i].stopped;
 			pvs_actuate(d, vm, v);
 		}
@@ -347,6 +352,8 @@ void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now)
 				struct pvs_vcpu *v = &vm->vcpus[i];
 
 				/* applied by the loop below */
+				if (v->relax.widened)
+					v->mask_applied = 0;
 				memset(&v->relax, 0, sizeof(v->relax));
 				v->cs_raised = v->cs_stopped = 0;
 			}

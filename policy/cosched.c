@@ -315,5 +315,8 @@ uint32_t pvs_relax_step(struct pvs_relax_vcpu *v, const struct pvs_relax_in *in,
 			v[i].stopped = 0;
 		stopped += (uint32_t)v[i].stopped;
 	}
+	/* the laggards may take the pCPUs the stopped give up */
+	for (uint32_t i = 0; i < n; i++)
+		v[i].widened = stopped && !v[i].stopped && !in[i].idle && !plentiful;
 	return stopped;
 }

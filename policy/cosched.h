@@ -143,6 +143,9 @@ struct pvs_relax_in {
 struct pvs_relax_vcpu {
 	uint64_t lead_ns; /* progress ahead of the slowest busy sibling */
 	int stopped;      /* co-stopped: the daemon demotes the thread */
+	int widened;      /* a laggard while a sibling is co-stopped: it may run
+	                     on every pCPU of its VM's placement, the stopped
+	                     sibling's included (not only its own) */
 };
 
 /*
@@ -151,7 +154,12 @@ struct pvs_relax_vcpu {
  * and is neither ahead nor behind: its lead is reset to 0 and it is never
  * co-stopped).  Leads are relative to the slowest busy vCPU.  A busy
  * vCPU whose lead exceeds skew_ns is co-stopped; it is co-started when its
- * lead falls to costart_ns.  PLENTIFUL (enough free pCPUs for every busy
+ * lead falls to costart_ns.  While a busy vCPU is co-stopped, every busy
+ * vCPU of the VM that is not is *widened*: co-stopping the leader only
+ * helps if the laggards can take the pCPU it gives up, and with one pCPU
+ * per vCPU (placement) a laggard starved on its own pCPU - by another VM
+ * or host tasks - could not move there; the daemon then lets it run on the
+ * VM's pCPUs together.  PLENTIFUL (enough free pCPUs for every busy
  * vCPU): everything is co-started (strict co-start) and leads reset.
  * Returns the number of vCPUs co-stopped after the step.
  */

@@ -13,7 +13,8 @@ policy gang (strict co-scheduling) from the config.
     attributes and CPUs back while B keeps its gang;
  4. relaxed: A's threads are never raised to an RT priority; with a
     nice -10 hog on its vCPU 1's pCPU, vCPU 1 falls behind and vCPU 0 is
-    co-stopped (SCHED_IDLE) until the hog goes;
+    co-stopped (SCHED_IDLE) until the hog goes, and meanwhile vCPU 1 may
+    run on vCPU 0's pCPU too (widened), back on its own after the co-start;
  5. SIGTERM: every thread restored (attributes and affinity);
  6. churn: a spread VM whose vCPU threads keep dying: every thread that
     left its slot is released (the journal keeps only live threads);
@@ -179,8 +180,16 @@ def main(h):
     check(policy(ta[1])[0] == os.SCHED_OTHER, 'the laggard co-stopped: %r' % (policy(ta[1]),))
     st = [v for v in h.status()['vms'] if v['name'] == 'A'][0]
     check(st['vcpus'][0].get('layer') == 'costop', 'status layer: %r' % st['vcpus'][0])
+    # while the leader is co-stopped the laggard may also run on the pCPU
+    # the leader gives up (widened), not only on the hog's
+    h.wait_for(lambda: policy(ta[0])[0] == os.SCHED_IDLE and
+               os.sched_getaffinity(ta[1]) > {cpu1},
+               'the laggard widened to its VM\'s pCPUs while the leader is co-stopped',
+               timeout=5)
     h.stop(hog)
-    h.wait_for(lambda: policy(ta[0])[0] == os.SCHED_OTHER, 'the leader co-started', timeout=5)
+    h.wait_for(lambda: policy(ta[0])[0] == os.SCHED_OTHER and
+               os.sched_getaffinity(ta[1]) == {cpu1},
+               'the leader co-started, the laggard back on its own pCPU', timeout=5)
     h.ctl('policy', 'B', 'gang')
 
     h.log('5. SIGTERM: everything restored')

@@ -2,7 +2,7 @@
 /* tests/unit/test_cosched_policy.c - policy/cosched.c: names, spread and
  * dedicated placement of N vCPUs on M pCPUs, the gang rotation by shares,
  * its RT bound and work conservation, relaxed skew tracking with co-stop,
- * co-start and the interaction with boosts. */
+ * co-start, widened laggards and the interaction with boosts. */
 #include "check.h"
 #include "cosched.h"
 
@@ -410,6 +410,50 @@ static void t_relax_plentiful_boost(void)
 	CHECK(v[1].lead_ns <= 4 * p.skew_ns);
 }
 
+static void t_relax_widen(void)
+{
+	struct pvs_relax_params p = {.skew_ns = 20 * MS, .costart_ns = 10 * MS};
+	struct pvs_relax_vcpu v[2] = {{0}};
+	struct pvs_relax_in in[2];
+
+	NOTE("vCPU 1 starved on its own pCPU (ready the whole period): nothing widened yet");
+	relax_in(in, 0, 10 * MS, 0);
+	pvs_relax_step(v, in, 2, 10 * MS, 0, &p);
+	pvs_relax_step(v, in, 2, 10 * MS, 0, &p);
+	CHECK(!v[0].widened && !v[1].widened);
+	NOTE("the leader is co-stopped: the laggard may take its pCPU, the leader is not widened");
+	CHECK_EQU(pvs_relax_step(v, in, 2, 10 * MS, 0, &p), 1);
+	CHECK(v[0].stopped && !v[0].widened && v[1].widened);
+	NOTE("both wait (the starved laggard and the SCHED_IDLE leader): still widened");
+	relax_in(in, 10 * MS, 10 * MS, 0);
+	for (int i = 0; i < 5; i++)
+		pvs_relax_step(v, in, 2, 10 * MS, 0, &p);
+	CHECK(v[0].stopped && v[1].widened);
+	NOTE("the laggard runs (on the freed pCPU): the leader co-starts, the laggard is pinned "
+	     "again");
+	relax_in(in, 10 * MS, 0, 0);
+	pvs_relax_step(v, in, 2, 10 * MS, 0, &p);
+	pvs_relax_step(v, in, 2, 10 * MS, 0, &p);
+	CHECK(!v[0].stopped && !v[1].widened);
+	NOTE("an idle laggard is not widened; plentiful pCPUs widen nothing");
+	relax_in(in, 0, 10 * MS, 0);
+	for (int i = 0; i < 4; i++)
+		pvs_relax_step(v, in, 2, 10 * MS, 0, &p);
+	CHECK(v[0].stopped && v[1].widened);
+	CHECK_EQU(pvs_relax_step(v, in, 2, 10 * MS, 1, &p), 0);
+	CHECK(!v[0].widened && !v[1].widened);
+	{
+		struct pvs_relax_vcpu w[3] = {{0}};
+		struct pvs_relax_in i3[3] = {{0}};
+
+		i3[1].ready_ns = 10 * MS;
+		i3[2].idle = 1;
+		for (int i = 0; i < 4; i++)
+			pvs_relax_step(w, i3, 3, 10 * MS, 0, &p);
+		CHECK(w[0].stopped && w[1].widened && !w[2].widened);
+	}
+}
+
 static const struct tcase cases[] = {
         {"names", t_names},
         {"spread", t_spread},
@@ -421,6 +465,7 @@ static const struct tcase cases[] = {
         {"relax-skew", t_relax_skew},
         {"relax-idle", t_relax_idle},
         {"relax-plentiful-boost", t_relax_plentiful_boost},
+        {"relax-widen", t_relax_widen},
 };
 
 int main(int argc, char **argv)
