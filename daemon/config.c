@@ -73,12 +73,44 @@ const char *pvs_config_ivshmem_socket(const struct pvs_config *c, char *buf, siz
 	return buf;
 }
 
+#define VM_HASH_SIZE (sizeof(((struct pvs_config *)0)->vm_hash) / sizeof(uint16_t))
+
+static uint32_t vm_hash(const char *name)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return h;
+}
+
+static void vm_hash_add(struct pvs_config *c, size_t i)
+{
+	uint32_t h = vm_hash(c->vms[i].name);
+
+	while (c->vm_hash[h % VM_HASH_SIZE])
+		h++;
+	c->vm_hash[h % VM_HASH_SIZE] = (uint16_t)(i + 1);
+	c->vm_hashed++;
+}
+
 const struct pvs_config_vm *pvs_config_vm_find(const struct pvs_config *c, const char *name)
 {
-	for (size_t i = 0; i < c->nr_vms; i++)
-		if (!strcmp(c->vms[i].name, name))
-			return &c->vms[i];
-	return NULL;
+	if (c->vm_hashed != c->nr_vms) {
+		/* a configuration not built by pvs_config_load() */
+		for (size_t i = 0; i < c->nr_vms; i++)
+			if (!strcmp(c->vms[i].name, name))
+				return &c->vms[i];
+		return NULL;
+	}
+	for (uint32_t h = vm_hash(name);; h++) {
+		uint16_t e = c->vm_hash[h % VM_HASH_SIZE];
+
+		if (!e)
+			return NULL;
+		if (!strcmp(c->vms[e - 1].name, name))
+			return &c->vms[e - 1];
+	}
 }
 
 static int parse_onoff(const char *v)
@@ -205,6 +237,7 @@ static void section_start(struct parse_ctx *p, const char *s)
 	p->vm->cosched = -1;
 	copy_str(p->vm->name, sizeof(p->vm->name), name + 3);
 	p->vm->line = p->line;
+	vm_hash_add(c, c->nr_vms - 1);
 }
 
 /* inih reads one line per reader call: counting calls gives handlers the

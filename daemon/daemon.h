@@ -30,6 +30,7 @@ struct pvs_daemon {
 	int rescan_requested;
 	/* self-accounting, for pvschedctl status */
 	uint64_t samples, sample_errors, rescans;
+	uint64_t samples_skipped; /* of samples: quiet vCPUs not read (sample.c) */
 	/* boosting */
 	struct pvs_journal *journal; /* NULL: boosting unavailable */
 	uint64_t boost_scans, boost_syscalls, boost_grants;
@@ -140,6 +141,11 @@ int pvs_cosched_set(struct pvs_daemon *d, struct pvs_vm *vm, int policy, uint32_
                     size_t errlen);
 
 /* sample.c: one period of sampling and policy for every VM. */
-void pvs_sample_all(struct pvs_daemon *d, uint64_t now_ns);
+/* One period; returns the vCPUs that may have changed (all of them without
+ * a sampler that can tell), 0 when every vCPU slept with nothing new. */
+uint32_t pvs_sample_all(struct pvs_daemon *d, uint64_t now_ns);
+/* How often a VM whose vCPUs all sleep with nothing new is updated and gets
+ * its heartbeat, and the longest period of an idle host's ticks. */
+uint64_t pvs_quiet_ns(const struct pvs_config *c);
 
 #endif

@@ -96,7 +96,21 @@ static int config_wants_journal(const struct pvs_config *c)
 	return 0;
 }
 
+/* The next tick interval of a host where nothing changed: doubled from
+ * CUR_US, at most pvs_quiet_ns() (the heartbeat of a quiet VM), so a vCPU
+ * that wakes is seen within that time. */
+static uint32_t idle_tick_us(const struct pvs_config *c, uint32_t cur_us)
+{
+	uint64_t max_us = pvs_quiet_ns(c) / 1000u, us = (uint64_t)cur_us * 2u;
+
+	return (uint32_t)(us > max_us ? max_us : us < c->period_us ? c->period_us : us);
+}
+
 static int timer_tag, signal_tag, boost_tag;
+
+/* With a sampler that reports new threads, process VMs' thread counts are
+ * still polled this often: one without an open vCPU is not followed. */
+#define PVS_QUICK_FALLBACK_NS 1000000000ull
 
 int main(int argc, char **argv)
 {
@@ -122,6 +136,7 @@ int main(int argc, char **argv)
 	uint64_t last_rescan = 0, last_reap = 0, last_quick = 0, last_metrics = 0;
 	int metrics_failing = 0;
 	uint64_t boost_next = UINT64_MAX, boost_at = 0;
+	uint32_t tick_us = 0, armed_us = 0; /* the tick timer's interval */
 	int btfd = -1, boost_armed = 0;
 	int reload = 0;
 
@@ -193,6 +208,7 @@ int main(int argc, char **argv)
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	tick_us = armed_us = cfg->period_us;
 	if (epfd < 0 || tfd < 0 || sfd < 0 || arm_timer(tfd, cfg->period_us) < 0) {
 		log_err("event loop setup: %s", strerror(errno));
 		return 1;
@@ -323,13 +339,28 @@ int main(int argc, char **argv)
 					pvs_discover(&d);
 					last_rescan = now;
 					last_quick = now;
-				} else if (now - last_quick + cfg->period_us * 500ull >=
-				           pvs_quick_interval_ns(&d)) {
-					/* (half a period of slack: ticks jitter) */
+				} else if (d.sampler->new_threads
+				                   /* the sampler sees new threads of the
+				                    * processes it follows: poll only when
+				                    * it saw one, or a second passed (a
+				                    * process VM without a vCPU yet) */
+				                   ? d.sampler->new_threads() ||
+				                             now - last_quick >=
+				                                     PVS_QUICK_FALLBACK_NS
+				                   /* (half a period of slack: ticks jitter) */
+				                   : now - last_quick + cfg->period_us * 500ull >=
+				                             pvs_quick_interval_ns(&d)) {
 					pvs_discover_quick(&d);
 					last_quick = now;
 				}
-				pvs_sample_all(&d, now);
+				/* a host where nothing changed is ticked less
+				 * often, up to pvs_quiet_ns(), and at once at
+				 * the period again when something did */
+				tick_us = pvs_sample_all(&d, now) || d.rescan_requested
+				                  ? cfg->period_us
+				                  : idle_tick_us(cfg, tick_us);
+				if (tick_us != armed_us && arm_timer(tfd, tick_us) == 0)
+					armed_us = tick_us;
 				/* without a fast boost loop (no VM has boosting on:
 				 * the one-shot timer may be armed for the gang only),
 				 * verdicts (DENIED) and the release of a boost that
@@ -448,8 +479,9 @@ int main(int argc, char **argv)
 					         "only");
 				if (strcmp(fresh->sampler, cfg->sampler))
 					log_warn("reload: a sampler change needs a restart");
-				if (fresh->period_us != cfg->period_us)
-					arm_timer(tfd, fresh->period_us);
+				if (fresh->period_us != cfg->period_us &&
+				    arm_timer(tfd, fresh->period_us) == 0)
+					tick_us = armed_us = fresh->period_us;
 				for (struct pvs_vm *vm = d.vms; vm; vm = vm->next)
 					if (vm->region_ok)
 						pvs_hregion_set_timing(

@@ -170,6 +170,8 @@ void pvs_publish(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now_ns)
 		struct pvs_vcpu *v = &vm->vcpus[i];
 		struct pvsched_vcpu_host h;
 
+		if (v->skipped && v->pub_valid)
+			continue; /* quiet, nothing new: the region has its values */
 		fill(v, now_ns, &h);
 		/* An unchanged slot is not rewritten (update_ns keeps the time of
 		 * the last change): idle vCPUs then cost no region cache misses. */

@@ -28,6 +28,17 @@ struct pvs_sampler_ops {
 	 * (the sampler may read it at a slower cadence).  -ESRCH: gone. */
 	int (*sample)(struct pvs_vcpu *v, uint64_t now_ns, int need_invol,
 	              struct pvs_vcpu_sample *out);
+	/* Has V's thread had a scheduler event since this was last asked?
+	 * 0: none, so a sample would show the same counters and state as the
+	 * last one (the daemon then skips a vCPU that slept at its last
+	 * sample); 1: maybe (it clears the indication before answering, so
+	 * an event after that is reported next time).  NULL: unknown, every
+	 * vCPU is sampled every period (procfs). */
+	int (*changed)(struct pvs_vcpu *v);
+	/* Was a thread created in a process with an open vCPU since this was
+	 * last asked (1, and cleared) or not (0)?  NULL: unknown (procfs),
+	 * the daemon polls each process VM's thread count. */
+	int (*new_threads)(void);
 };
 
 extern const struct pvs_sampler_ops pvs_sampler_procfs;

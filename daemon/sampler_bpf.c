@@ -59,6 +59,8 @@
 #pragma GCC diagnostic pop
 
 _Static_assert(sizeof(struct pvs_bpf_rec) == 64, "one record per cache line");
+_Static_assert(sizeof(struct pvs_bpf_changed) == PVS_BPF_CHANGED_GROUP,
+               "the changed flags are one byte per slot, contiguous");
 
 #if defined(__x86_64__) || defined(__i386__)
 #define cpu_relax() __builtin_ia32_pause()
@@ -71,6 +73,7 @@ struct slot_info {
 	uint64_t base_run, base_wait, base_invol; /* kernel counters at open */
 	uint64_t last_run, last_wait;             /* last values returned */
 	pid_t tid;
+	pid_t tgid; /* counted in tgid_ref while used */
 	int used;
 };
 
@@ -80,10 +83,15 @@ static struct {
 	size_t recs_len;
 	uint64_t *table; /* mapped pvs_table */
 	size_t table_len;
+	uint8_t *changed; /* mapped pvs_changed: one byte per slot */
+	size_t changed_len;
 	uint16_t *overflow;                    /* per table entry: tids of it in the hash map */
 	uint64_t filter[PVS_BPF_FILTER_WORDS]; /* copy of pvs_filter */
 	int filter_fd;
-	uint16_t *filter_ref; /* per filter bit: mapped tids with it */
+	uint16_t *filter_ref;                       /* per filter bit: mapped tids with it */
+	uint64_t tgid_filter[PVS_BPF_FILTER_WORDS]; /* copy of pvs_tgid_filter */
+	int tgid_filter_fd;
+	uint16_t *tgid_ref; /* per tgid filter bit: used slots of such processes */
 	int tids_fd;
 	uint64_t tick_now, prev_tick_now, instant; /* see sample_instant() */
 	struct slot_info *slots;
@@ -197,6 +205,28 @@ static void filter_put(uint32_t tid)
 	/* a bit left set only costs a table lookup for the tids that have it */
 	if (B.filter_ref[b] && --B.filter_ref[b] == 0)
 		filter_set(b, 0);
+}
+
+/* The tgid filter (new threads in followed processes), the same way; a bit
+ * that cannot be set only costs that process's new threads being found by
+ * the slower poll. */
+static void tgid_get(uint32_t tgid)
+{
+	uint32_t b = tgid & PVS_BPF_FILTER_MASK, w = b / 64;
+	uint64_t v = B.tgid_filter[w] | (1ull << (b % 64));
+
+	if (B.tgid_ref[b]++ == 0 && bpf_map_update_elem(B.tgid_filter_fd, &w, &v, BPF_ANY) == 0)
+		B.tgid_filter[w] = v;
+}
+
+static void tgid_put(uint32_t tgid)
+{
+	uint32_t b = tgid & PVS_BPF_FILTER_MASK, w = b / 64;
+	uint64_t v = B.tgid_filter[w] & ~(1ull << (b % 64));
+
+	if (B.tgid_ref[b] && --B.tgid_ref[b] == 0 &&
+	    bpf_map_update_elem(B.tgid_filter_fd, &w, &v, BPF_ANY) == 0)
+		B.tgid_filter[w] = v;
 }
 
 static int map_tid(uint32_t tid, uint32_t s)
@@ -328,6 +358,8 @@ static void bpf_close(struct pvs_vcpu *v)
 		return;
 	s = (uint32_t)v->slot;
 	unmap_tid((uint32_t)B.slots[s].tid, s);
+	if (B.slots[s].used)
+		tgid_put((uint32_t)B.slots[s].tgid);
 	slot_free(s);
 	v->slot = -1;
 }
@@ -360,6 +392,8 @@ static int bpf_open(struct pvs_vcpu *v)
 	__atomic_store_n(&r->invol, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->events, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->prev, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->slot, (uint32_t)s, __ATOMIC_RELAXED);
+	__atomic_store_n(&B.changed[s], 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->st, 0, __ATOMIC_SEQ_CST);
 	B.slots[s].tid = v->id.tid;
 
@@ -397,7 +431,9 @@ static int bpf_open(struct pvs_vcpu *v)
 	B.slots[s].base_run = sd.run_ns;
 	B.slots[s].base_wait = sd.wait_ns;
 	B.slots[s].base_invol = sd.invol;
+	B.slots[s].tgid = v->id.pid;
 	B.slots[s].used = 1;
+	tgid_get((uint32_t)v->id.pid);
 	v->slot = s;
 	return 0;
 fail:
@@ -489,10 +525,35 @@ static int bpf_sample(struct pvs_vcpu *v, uint64_t now_ns, int need_invol,
 	return 0;
 }
 
+/* The flag's exchange is a full barrier: the record is read after it, so
+ * an event that the read misses sets the flag again. */
+static int bpf_changed(struct pvs_vcpu *v)
+{
+	uint8_t *f;
+
+	if (v->slot < 0 || !B.skel)
+		return 1;
+	f = &B.changed[v->slot];
+	if (!__atomic_load_n(f, __ATOMIC_RELAXED))
+		return 0;
+	__atomic_exchange_n(f, 0, __ATOMIC_SEQ_CST);
+	return 1;
+}
+
+static int bpf_new_threads(void)
+{
+	if (!B.skel || !__atomic_load_n(&B.skel->bss->new_thread, __ATOMIC_RELAXED))
+		return 0;
+	__atomic_store_n(&B.skel->bss->new_thread, 0, __ATOMIC_SEQ_CST);
+	return 1;
+}
+
 static void bpf_fini(void)
 {
 	if (B.recs)
 		munmap(B.recs, B.recs_len);
+	if (B.changed)
+		munmap(B.changed, B.changed_len);
 	if (B.table)
 		munmap(B.table, B.table_len);
 	if (B.skel)
@@ -501,6 +562,7 @@ static void bpf_fini(void)
 	free(B.ring);
 	free(B.overflow);
 	free(B.filter_ref);
+	free(B.tgid_ref);
 	memset(&B, 0, sizeof(B));
 	B.tids_fd = -1;
 }
@@ -582,14 +644,17 @@ static int bpf_init(char *err, size_t errlen)
 	B.tids_fd = bpf_map__fd(B.skel->maps.pvs_tids);
 	B.recs = map_mmap(B.skel->maps.pvs_recs, &B.recs_len);
 	B.table = map_mmap(B.skel->maps.pvs_table, &B.table_len);
+	B.changed = map_mmap(B.skel->maps.pvs_changed, &B.changed_len);
 	B.filter_fd = bpf_map__fd(B.skel->maps.pvs_filter);
-	if (!B.recs || !B.table)
+	B.tgid_filter_fd = bpf_map__fd(B.skel->maps.pvs_tgid_filter);
+	if (!B.recs || !B.table || !B.changed)
 		return fail_init(err, errlen, -errno, "mapping the BPF arrays");
 	B.slots = calloc(PVS_BPF_SLOTS, sizeof(*B.slots));
 	B.ring = calloc(PVS_BPF_SLOTS, sizeof(*B.ring));
 	B.overflow = calloc(PVS_BPF_TABLE_SIZE, sizeof(*B.overflow));
 	B.filter_ref = calloc(PVS_BPF_FILTER_BITS, sizeof(*B.filter_ref));
-	if (!B.slots || !B.ring || !B.overflow || !B.filter_ref)
+	B.tgid_ref = calloc(PVS_BPF_FILTER_BITS, sizeof(*B.tgid_ref));
+	if (!B.slots || !B.ring || !B.overflow || !B.filter_ref || !B.tgid_ref)
 		return fail_init(err, errlen, -ENOMEM, "allocating slots");
 	for (uint32_t i = 0; i < PVS_BPF_SLOTS; i++)
 		B.ring[i] = i;
@@ -616,4 +681,6 @@ const struct pvs_sampler_ops pvs_sampler_bpf = {
         .open = bpf_open,
         .close = bpf_close,
         .sample = bpf_sample,
+        .changed = bpf_changed,
+        .new_threads = bpf_new_threads,
 };

@@ -29,6 +29,7 @@ struct pvs_vcpu {
 	int live;    /* thread exists; 0 after it vanished (slot kept UNKNOWN) */
 	int fd_schedstat, fd_stat, fd_status; /* procfs sampler */
 	int slot;                             /* other samplers' handle, -1 = none */
+	int skipped; /* not sampled in the last period: quiet, nothing new (sample.c) */
 	struct pvs_vcpu_track track;
 	struct pvsched_vcpu_host last_pub; /* what the region holds */
 	int pub_valid;
@@ -86,6 +87,7 @@ struct pvs_vm {
 	uint32_t nr_vcpus; /* highest index + 1 */
 	uint32_t cap_vcpus;
 	struct pvs_vm_track track;
+	uint64_t vm_tick_ns;           /* when track was last updated (sample.c) */
 	struct pvsched_vm last_vm_pub; /* what the region's VM block holds */
 	int vm_pub_valid;
 	/* boosting (daemon/boost.c) */

@@ -65,6 +65,15 @@ int pvs_vcpu_need_state(const struct pvs_vcpu_track *t, uint64_t run_ns, uint64_
 /* Fold a sample in.  Counters that went backwards (a new thread behind the
  * same slot) re-prime the track instead of producing huge deltas. */
 void pvs_vcpu_update(struct pvs_vcpu_track *t, const struct pvs_vcpu_sample *s, uint64_t now_ns);
+/* True when T describes a vCPU that slept through its last period with no
+ * run or wait recorded: while its thread has no scheduler event, every
+ * further period would fold in the same (zero deltas, IDLE), so the daemon
+ * may skip it and call pvs_vcpu_quiet_until() when it samples it again. */
+int pvs_vcpu_is_quiet(const struct pvs_vcpu_track *t);
+/* T was quiet (above) until T_NS, the last period it was skipped in: the
+ * next update's deltas then cover one period, as if it had been folded in
+ * every period. */
+void pvs_vcpu_quiet_until(struct pvs_vcpu_track *t, uint64_t t_ns);
 void pvs_vcpu_to_abi(const struct pvs_vcpu_track *t, uint64_t now_ns,
                      struct pvsched_vcpu_host *out);
 

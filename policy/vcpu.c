@@ -138,6 +138,18 @@ void pvs_vcpu_update(struct pvs_vcpu_track *t, const struct pvs_vcpu_sample *s, 
 	rates(t, now_ns);
 }
 
+int pvs_vcpu_is_quiet(const struct pvs_vcpu_track *t)
+{
+	return t->primed && t->state == PVSCHED_VCPU_IDLE && !t->run_delta && !t->wait_delta &&
+	       !t->run_milli && !t->wait_milli;
+}
+
+void pvs_vcpu_quiet_until(struct pvs_vcpu_track *t, uint64_t t_ns)
+{
+	if (t_ns > t->t_last)
+		t->t_last = t_ns;
+}
+
 void pvs_vcpu_to_abi(const struct pvs_vcpu_track *t, uint64_t now_ns, struct pvsched_vcpu_host *out)
 {
 	memset(out, 0, sizeof(*out));

@@ -51,6 +51,15 @@ struct {
 	__type(value, struct pvs_bpf_rec);
 } pvs_recs SEC(".maps");
 
+/* per slot: changed since pvschedd last cleared it (sampler_bpf.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, PVS_BPF_SLOTS / PVS_BPF_CHANGED_GROUP);
+	__type(key, __u32);
+	__type(value, struct pvs_bpf_changed);
+} pvs_changed SEC(".maps");
+
 /* tid -> slot: the direct-mapped table and its overflow (sampler_bpf.h) */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -73,6 +82,19 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } pvs_filter SEC(".maps");
+
+/* The same for the processes (tgid) with a followed thread: a new thread in
+ * one of them sets new_thread, and pvschedd looks for new vCPU threads of
+ * its process VMs only then (and now and then), not by a stat() per process
+ * VM every few periods. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PVS_BPF_FILTER_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} pvs_tgid_filter SEC(".maps");
+
+__u32 new_thread;
 
 /* The seeding request, written by pvschedd before it runs the iterator. */
 __u32 seed_tid;
@@ -161,10 +183,26 @@ static __always_inline void rec_begin(struct pvs_bpf_rec *r)
 	seq_bump(r);
 }
 
+/* The store only when the flag is clear: the line stays shared between
+ * the CPUs of a busy group until pvschedd clears a flag in it. */
+static __always_inline void mark_changed(struct pvs_bpf_rec *r)
+{
+	__u32 s = r->slot, k = s / PVS_BPF_CHANGED_GROUP;
+	struct pvs_bpf_changed *c = bpf_map_lookup_elem(&pvs_changed, &k);
+	volatile __u8 *f;
+
+	if (!c)
+		return;
+	f = &c->flag[s % PVS_BPF_CHANGED_GROUP];
+	if (!*f)
+		*f = 1;
+}
+
 static __always_inline void rec_end(struct pvs_bpf_rec *r)
 {
 	r->events++;
 	seq_bump(r);
+	mark_changed(r);
 }
 
 static __always_inline __u32 st_state(__u64 st)
@@ -283,6 +321,11 @@ int BPF_PROG(pvs_wakeup, struct task_struct *p)
 SEC("tp_btf/sched_wakeup_new")
 int BPF_PROG(pvs_wakeup_new, struct task_struct *p)
 {
+	__u32 tgid = (__u32)p->tgid, word = (tgid & PVS_BPF_FILTER_MASK) / 64;
+	__u64 *e = bpf_map_lookup_elem(&pvs_tgid_filter, &word);
+
+	if (e && (*(volatile __u64 *)e & (1ull << (tgid % 64))))
+		new_thread = 1;
 	woken(p);
 	return 0;
 }

@@ -68,8 +68,20 @@ struct pvs_bpf_rec {
 	__u64 events;  /* [K] scheduler events seen (diagnostics) */
 	__u32 prev;    /* [K] the state at pvschedd's last wake-up if st's
 	                * "since" is later (see set_st() in sampler.bpf.c) */
-	__u32 pad;
+	__u32 slot;    /* [U] this record's index, for its changed flag */
 	__u64 reserved;
+};
+
+/* The changed flags: byte (slot % 64) of entry (slot / 64) of a
+ * BPF_F_MMAPABLE array is set by the program whenever it changes the
+ * slot's record, and cleared by pvschedd (an atomic exchange, before it
+ * reads the record).  A slot whose flag is clear and whose thread slept at
+ * the last sample has nothing new: pvschedd skips it without touching its
+ * record.  Bytes, not bits: a plain store, no atomic instruction in the
+ * scheduler's path. */
+#define PVS_BPF_CHANGED_GROUP 64u
+struct pvs_bpf_changed {
+	__u8 flag[PVS_BPF_CHANGED_GROUP];
 };
 
 /* What the seeding iterator (iter/task, one tid) reports to pvschedd. */

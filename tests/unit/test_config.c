@@ -326,7 +326,34 @@ static void t_parse_size_overflow(void)
 	bad_case(D "region_size = 17179869185G\n", 3, "region_size wrapping to 1G");
 }
 
+/* pvs_config_vm_find() answers through the name index for every section,
+ * at the limit too, and for names that are not there. */
+static void t_vm_find(void)
+{
+	static char text[PVS_MAX_CONFIG_VMS * 40 + 64];
+	char err[512], name[32];
+	size_t n = 0;
+
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "[daemon]\n");
+	for (int i = 0; i < PVS_MAX_CONFIG_VMS; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "[vm v%d]\npid = %d\n", i,
+		                      1000 + i);
+	CHECK_EQ(load("many.conf", text, err, sizeof(err)), 0);
+	CHECK_EQU(cfg.nr_vms, PVS_MAX_CONFIG_VMS);
+	for (int i = 0; i < PVS_MAX_CONFIG_VMS; i++) {
+		const struct pvs_config_vm *v;
+
+		snprintf(name, sizeof(name), "v%d", i);
+		v = pvs_config_vm_find(&cfg, name);
+		CHECK(v && v->pid == 1000 + i);
+	}
+	CHECK(!pvs_config_vm_find(&cfg, "v256"));
+	CHECK(!pvs_config_vm_find(&cfg, ""));
+	CHECK(!pvs_config_vm_find(&cfg, "v1 "));
+}
+
 static const struct tcase cases[] = {
+        {"vm-find", t_vm_find},
         {"good", t_good},
         {"defaults", t_defaults},
         {"bad-values", t_bad_values},

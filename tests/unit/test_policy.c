@@ -792,7 +792,63 @@ static void t_capacity_independent(void)
 	}
 }
 
+/* A vCPU skipped while quiet (bpf sampler: no event since it slept) and
+ * then sampled again publishes what folding in every period would have. */
+static void t_vcpu_quiet(void)
+{
+	struct pvs_vcpu_track a, b;
+	struct pvs_vcpu_sample s = {.run_ns = 7 * MS,
+	                            .wait_ns = 1 * MS,
+	                            .involuntary = 3,
+	                            .task_state = 'S',
+	                            .exact_state = PVSCHED_VCPU_IDLE};
+	uint64_t now = 10 * S, last = 0;
+
+	pvs_vcpu_init(&a);
+	pvs_vcpu_init(&b);
+	NOTE("primed, then one period with run: not quiet");
+	pvs_vcpu_update(&a, &s, now);
+	pvs_vcpu_update(&b, &s, now);
+	now += 10 * MS;
+	s.run_ns += 2 * MS;
+	pvs_vcpu_update(&a, &s, now);
+	pvs_vcpu_update(&b, &s, now);
+	CHECK(!pvs_vcpu_is_quiet(&b));
+	NOTE("a period asleep with nothing recorded: quiet");
+	now += 10 * MS;
+	pvs_vcpu_update(&a, &s, now);
+	pvs_vcpu_update(&b, &s, now);
+	CHECK(pvs_vcpu_is_quiet(&b));
+	NOTE("a folds 20 quiet periods in, b skips them");
+	for (int i = 0; i < 20; i++) {
+		now += 10 * MS;
+		pvs_vcpu_update(&a, &s, now);
+		CHECK(pvs_vcpu_is_quiet(&a));
+		last = now;
+	}
+	NOTE("it wakes and runs 6 ms of the next 10 ms period");
+	now += 10 * MS;
+	s.run_ns += 6 * MS;
+	s.task_state = 'R';
+	s.exact_state = PVSCHED_VCPU_RUNNING;
+	pvs_vcpu_update(&a, &s, now);
+	pvs_vcpu_quiet_until(&b, last);
+	pvs_vcpu_update(&b, &s, now);
+	CHECK_EQU(b.run_milli, 600);
+	CHECK_EQU(b.run_milli, a.run_milli);
+	CHECK_EQU(b.wait_milli, a.wait_milli);
+	CHECK_EQU(b.state, a.state);
+	CHECK_EQU(b.run_total, a.run_total);
+	CHECK_EQU(b.wait_total, a.wait_total);
+	CHECK_EQU(b.t_last, a.t_last);
+	CHECK(!pvs_vcpu_is_quiet(&b));
+	NOTE("a track that is not primed is never quiet");
+	pvs_vcpu_init(&b);
+	CHECK(!pvs_vcpu_is_quiet(&b));
+}
+
 static const struct tcase cases[] = {
+        {"vcpu-quiet", t_vcpu_quiet},
         {"vcpu-prime", t_vcpu_prime},
         {"vcpu-states", t_vcpu_states},
         {"vcpu-carry", t_vcpu_carry},
