@@ -78,16 +78,16 @@ static struct {
 	double max_seconds;
 	const char *region;
 } opt = {
-	.mode = M_BUSY,
-	.interval_us = 1000,
-	.periods = 1000,
-	.work_us = 10,
-	.len_us = 0,
-	.deadline_us = 0,
-	.warmup = 20,
-	.reps = 300,
-	.max_seconds = 20,
-	.region = NULL,
+        .mode = M_BUSY,
+        .interval_us = 1000,
+        .periods = 1000,
+        .work_us = 10,
+        .len_us = 0,
+        .deadline_us = 0,
+        .warmup = 20,
+        .reps = 300,
+        .max_seconds = 20,
+        .region = NULL,
 };
 
 static pvsched_guest *g;
@@ -187,8 +187,9 @@ static size_t stats_json(char *out, size_t cap, const char *prefix, uint64_t *v,
 	                        "\"%savg_us\": %.2f, \"%sp50_us\": %.2f, \"%sp99_us\": %.2f, "
 	                        "\"%smax_us\": %.2f, \"%scount\": %zu",
 	                        prefix, n ? sum / (double)n / 1000.0 : 0.0, prefix,
-	                        (double)pct(v, n, 50) / 1000.0, prefix, (double)pct(v, n, 99) / 1000.0,
-	                        prefix, n ? (double)v[n - 1] / 1000.0 : 0.0, prefix, n);
+	                        (double)pct(v, n, 50) / 1000.0, prefix,
+	                        (double)pct(v, n, 99) / 1000.0, prefix,
+	                        n ? (double)v[n - 1] / 1000.0 : 0.0, prefix, n);
 }
 
 static void fail(const char *what, int err)
@@ -370,12 +371,12 @@ static void run_periodic(uint64_t stop_at)
 		                        "\"deadline_us\": %u, \"missed\": %llu, ", opt.deadline_us,
 		                        (unsigned long long)missed);
 	if (g)
-		len += (size_t)snprintf(result + len, sizeof(result) - len,
-		                        "\"verdicts\": {\"none\": %u, \"granted\": %u, \"denied\": %u, "
-		                        "\"throttled\": %u}, \"publish_error\": %d, ",
-		                        states[PVSCHED_BOOST_NONE], states[PVSCHED_BOOST_GRANTED],
-		                        states[PVSCHED_BOOST_DENIED], states[PVSCHED_BOOST_THROTTLED],
-		                        pub_err);
+		len += (size_t)snprintf(
+		        result + len, sizeof(result) - len,
+		        "\"verdicts\": {\"none\": %u, \"granted\": %u, \"denied\": %u, "
+		        "\"throttled\": %u}, \"publish_error\": %d, ",
+		        states[PVSCHED_BOOST_NONE], states[PVSCHED_BOOST_GRANTED],
+		        states[PVSCHED_BOOST_DENIED], states[PVSCHED_BOOST_THROTTLED], pub_err);
 	len += stats_json(result + len, sizeof(result) - len, "", lat, n);
 	len += (size_t)snprintf(result + len, sizeof(result) - len, ", ");
 	len += stats_json(result + len, sizeof(result) - len, "finish_", fin, n);
@@ -426,24 +427,23 @@ out:
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: pvsched-bench-guestlat [options]\n"
-	        "A process VM (one vCPU thread \"vcpu0\") running a periodic guest task;\n"
-	        "prints \"ready PID TID\", waits for \"go\" on stdin, prints one JSON line,\n"
-	        "then waits for EOF or \"quit\" on stdin.\n"
-	        "  --mode idle|busy|reaction  vCPU sleeps between periods / also runs\n"
-	        "                         background work / boost reaction time (busy)\n"
-	        "  --interval US          period (1000)\n"
-	        "  --periods N            measured periods (1000)\n"
-	        "  --warmup N             periods run first and not measured (20)\n"
-	        "  --work US              the task's work per period (10)\n"
-	        "  --deadline US          audio test: count periods finished later than\n"
-	        "                         expiry + US (no period is skipped)\n"
-	        "  --pvsched REGION|none  publish each expiry with pvsched_boost_at (none)\n"
-	        "  --len US               boost length after each expiry (0: host default)\n"
-	        "  --reps N               reaction mode: boost requests (300)\n"
-	        "  --max-seconds S        hard limit of the run (20)\n"
-	        "  --help\n");
+	fprintf(f, "usage: pvsched-bench-guestlat [options]\n"
+	           "A process VM (one vCPU thread \"vcpu0\") running a periodic guest task;\n"
+	           "prints \"ready PID TID\", waits for \"go\" on stdin, prints one JSON line,\n"
+	           "then waits for EOF or \"quit\" on stdin.\n"
+	           "  --mode idle|busy|reaction  vCPU sleeps between periods / also runs\n"
+	           "                         background work / boost reaction time (busy)\n"
+	           "  --interval US          period (1000)\n"
+	           "  --periods N            measured periods (1000)\n"
+	           "  --warmup N             periods run first and not measured (20)\n"
+	           "  --work US              the task's work per period (10)\n"
+	           "  --deadline US          audio test: count periods finished later than\n"
+	           "                         expiry + US (no period is skipped)\n"
+	           "  --pvsched REGION|none  publish each expiry with pvsched_boost_at (none)\n"
+	           "  --len US               boost length after each expiry (0: host default)\n"
+	           "  --reps N               reaction mode: boost requests (300)\n"
+	           "  --max-seconds S        hard limit of the run (20)\n"
+	           "  --help\n");
 }
 
 static long num(const char *name, const char *s, long lo, long hi)
@@ -454,8 +454,8 @@ static long num(const char *name, const char *s, long lo, long hi)
 	errno = 0;
 	v = strtol(s, &e, 10);
 	if (errno || e == s || *e || v < lo || v > hi) {
-		fprintf(stderr, "pvsched-bench-guestlat: %s: %s is not a number in %ld..%ld\n", name,
-		        s, lo, hi);
+		fprintf(stderr, "pvsched-bench-guestlat: %s: %s is not a number in %ld..%ld\n",
+		        name, s, lo, hi);
 		exit(2);
 	}
 	return v;
@@ -464,12 +464,18 @@ static long num(const char *name, const char *s, long lo, long hi)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-	        {"mode", required_argument, NULL, 'm'},     {"interval", required_argument, NULL, 'i'},
-	        {"periods", required_argument, NULL, 'n'},  {"warmup", required_argument, NULL, 'W'},
-	        {"work", required_argument, NULL, 'w'},     {"deadline", required_argument, NULL, 'd'},
-	        {"pvsched", required_argument, NULL, 'p'},  {"len", required_argument, NULL, 'l'},
-	        {"reps", required_argument, NULL, 'r'},     {"max-seconds", required_argument, NULL, 'x'},
-	        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+	        {"mode", required_argument, NULL, 'm'},
+	        {"interval", required_argument, NULL, 'i'},
+	        {"periods", required_argument, NULL, 'n'},
+	        {"warmup", required_argument, NULL, 'W'},
+	        {"work", required_argument, NULL, 'w'},
+	        {"deadline", required_argument, NULL, 'd'},
+	        {"pvsched", required_argument, NULL, 'p'},
+	        {"len", required_argument, NULL, 'l'},
+	        {"reps", required_argument, NULL, 'r'},
+	        {"max-seconds", required_argument, NULL, 'x'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	pthread_t th;
 	char line[64];
@@ -485,7 +491,8 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "reaction"))
 				opt.mode = M_REACTION;
 			else {
-				fprintf(stderr, "pvsched-bench-guestlat: --mode idle, busy or reaction\n");
+				fprintf(stderr,
+				        "pvsched-bench-guestlat: --mode idle, busy or reaction\n");
 				return 2;
 			}
 			break;
@@ -518,7 +525,8 @@ int main(int argc, char **argv)
 	if (opt.mode != M_REACTION &&
 	    (double)(opt.periods + opt.warmup) * opt.interval_us / 1e6 > opt.max_seconds) {
 		fprintf(stderr,
-		        "pvsched-bench-guestlat: %u periods of %u us do not fit in --max-seconds %g\n",
+		        "pvsched-bench-guestlat: %u periods of %u us do not fit in --max-seconds "
+		        "%g\n",
 		        opt.periods + opt.warmup, opt.interval_us, opt.max_seconds);
 		return 2;
 	}

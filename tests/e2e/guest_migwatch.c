@@ -64,7 +64,6 @@ static void on_signal(int sig)
 }
 static atomic_int boost_seen = -1000;
 
-
 static void *busy_main(void *arg)
 {
 	(void)arg;

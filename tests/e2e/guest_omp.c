@@ -32,7 +32,6 @@
 
 #include "guestutil.h"
 
-
 static void usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s [-d SECONDS] [-i INTERVAL_MS] [-n REGIONS]\n", argv0);

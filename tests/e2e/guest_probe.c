@@ -46,7 +46,6 @@
 static atomic_int stop_busy;
 static atomic_ullong busy_iters[MAX_BUSY];
 
-
 /* A spinning thread at the lowest guest priority (guestutil.h). */
 static void *busy_main(void *arg)
 {
