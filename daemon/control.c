@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "names.h"
 #include "proto.h"
+#include "unixsock.h"
 
 #define PVS_MAX_CLIENTS       32
 #define PVS_STR_(x)           #x
@@ -57,50 +58,14 @@ static int listen_tag;
 struct pvs_control *pvs_control_open(const char *path, gid_t gid, int epfd, char *err,
                                      size_t errlen)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct pvs_control *c;
 	struct epoll_event ev = {.events = EPOLLIN};
-	mode_t old;
-	int fd, probe;
+	int fd;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "%s: socket path too long", path);
+	/* A leftover socket file is replaced; a live pvschedd's is refused. */
+	fd = pvs_listen_unix(path, (uid_t)-1, gid, 16, "pvschedd", err, errlen);
+	if (fd < 0)
 		return NULL;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	/* A socket file that nobody listens on is a leftover: replace it.  One
-	 * that answers belongs to a running pvschedd: refuse. */
-	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (probe >= 0) {
-		if (connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			close(probe);
-			snprintf(err, errlen, "%s: another pvschedd is listening", path);
-			return NULL;
-		}
-		close(probe);
-	}
-	unlink(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return NULL;
-	}
-	old = umask(0117); /* created 0660, never briefly wider */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		umask(old);
-		snprintf(err, errlen, "%s: bind: %s", path, strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	umask(old);
-	if (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0)
-		log_warn("%s: chown to gid %d: %s", path, (int)gid, strerror(errno));
-	if (listen(fd, 16) < 0) {
-		snprintf(err, errlen, "%s: listen: %s", path, strerror(errno));
-		close(fd);
-		unlink(path);
-		return NULL;
-	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);

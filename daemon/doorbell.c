@@ -27,6 +27,7 @@
 #include "daemon.h"
 #include "doorbell.h"
 #include "log.h"
+#include "unixsock.h"
 #include "procfs.h"
 #include "qemu_args.h"
 
@@ -147,51 +148,13 @@ static uint64_t mono_ns(void)
 struct pvs_doorbell *pvs_doorbell_open(const char *path, uid_t uid, gid_t gid, int epfd, char *err,
                                        size_t errlen)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct epoll_event ev = {.events = EPOLLIN};
 	struct pvs_doorbell *db;
-	mode_t old;
-	int fd, probe;
+	int fd;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "%s: socket path too long", path);
+	fd = pvs_listen_unix(path, uid, gid, 64, "ivshmem server", err, errlen);
+	if (fd < 0)
 		return NULL;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (probe >= 0) {
-		if (connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			close(probe);
-			snprintf(err, errlen, "%s: another ivshmem server is listening", path);
-			return NULL;
-		}
-		close(probe);
-	}
-	if (unlink(path) < 0 && errno != ENOENT) {
-		snprintf(err, errlen, "%s: removing the old socket: %s", path, strerror(errno));
-		return NULL;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return NULL;
-	}
-	old = umask(0117); /* created 0660, never briefly wider */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		umask(old);
-		snprintf(err, errlen, "%s: bind: %s", path, strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	umask(old);
-	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0)
-		log_warn("%s: chown to %d:%d: %s", path, (int)uid, (int)gid, strerror(errno));
-	if (listen(fd, 64) < 0) {
-		snprintf(err, errlen, "%s: listen: %s", path, strerror(errno));
-		close(fd);
-		unlink(path);
-		return NULL;
-	}
 	db = calloc(1, sizeof(*db));
 	if (!db) {
 		snprintf(err, errlen, "out of memory");
