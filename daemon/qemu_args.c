@@ -184,96 +184,126 @@ static int on_off(const char *v)
 	return -1;
 }
 
+/* P is "-NAME" or "--NAME". */
+static int is_opt(const char *p, const char *name)
+{
+	if (*p++ != '-')
+		return 0;
+	if (*p == '-')
+		p++;
+	return !strcmp(p, name);
+}
+
+static int has_incoming(const char *args, const char *end)
+{
+	for (const char *p = args; p; p = next_arg(p, end))
+		if (is_opt(p, "incoming"))
+			return 1;
+	return 0;
+}
+
+/*
+ * The id (into ID) of the first -OPT argument whose IMPLIED key (qom-type,
+ * backend) starts with TYPE (TLEN bytes of it: strlen for a prefix, + 1 for
+ * an exact match) and whose PATH_KEY is PATH.  0, or -ENOENT.
+ */
+static int find_backend(const char *args, const char *end, const char *opt, const char *implied,
+                        const char *type, size_t tlen, const char *path_key, const char *path,
+                        char *id, size_t idlen)
+{
+	char v[PATH_MAX];
+
+	for (const char *p = args; p; p = next_arg(p, end)) {
+		const char *a;
+
+		if (!is_opt(p, opt))
+			continue;
+		a = next_arg(p, end);
+		if (!a)
+			break;
+		if (!opt_get(a, implied, implied, v, sizeof(v)) && !strncmp(v, type, tlen) &&
+		    !opt_get(a, implied, path_key, v, sizeof(v)) && !strcmp(v, path) &&
+		    !opt_get(a, implied, "id", id, idlen))
+			return 0;
+	}
+	id[0] = 0;
+	return -ENOENT;
+}
+
+/*
+ * The -device argument whose driver starts with DRIVER (DLEN bytes, as in
+ * find_backend) and whose LINK_KEY (memdev, chardev) is ID; its driver
+ * into OUT.  NULL when there is none.
+ */
+static const char *find_device(const char *args, const char *end, const char *driver, size_t dlen,
+                               const char *link_key, const char *id, struct pvs_qemu_dev *out)
+{
+	char v[PATH_MAX];
+
+	for (const char *p = args; p; p = next_arg(p, end)) {
+		const char *a;
+
+		if (!is_opt(p, "device"))
+			continue;
+		a = next_arg(p, end);
+		if (!a)
+			break;
+		if (!opt_get(a, "driver", "driver", out->driver, sizeof(out->driver)) &&
+		    !strncmp(out->driver, driver, dlen) &&
+		    !opt_get(a, "driver", link_key, v, sizeof(v)) && !strcmp(v, id))
+			return a;
+	}
+	out->driver[0] = 0;
+	return NULL;
+}
+
+/* Its master property: QEMU's default is off (peer mode). */
+static int master_of(const char *dev)
+{
+	char v[32];
+
+	return opt_get(dev, "driver", "master", v, sizeof(v)) ? 0 : on_off(v);
+}
+
 void pvs_qemu_doorbell_dev(const char *args, size_t len, const char *sock_path,
                            struct pvs_qemu_dev *out)
 {
-	const char *end = args + len, *p;
-	char v[PATH_MAX];
+	const char *end = args + len, *dev;
+	char v[32];
 
 	memset(out, 0, sizeof(*out));
 	if (!len || !sock_path[0])
 		return;
-	for (p = args; p; p = next_arg(p, end))
-		if (!strcmp(p, "-incoming") || !strcmp(p, "--incoming"))
-			out->incoming = 1;
-	for (p = args; p; p = next_arg(p, end)) {
-		const char *a;
-
-		if (strcmp(p, "-chardev") && strcmp(p, "--chardev"))
-			continue;
-		a = next_arg(p, end);
-		if (!a)
-			break;
-		if (!opt_get(a, "backend", "backend", v, sizeof(v)) && !strcmp(v, "socket") &&
-		    !opt_get(a, "backend", "path", v, sizeof(v)) && !strcmp(v, sock_path) &&
-		    !opt_get(a, "backend", "id", out->memdev, sizeof(out->memdev)))
-			break;
-		out->memdev[0] = 0;
-	}
-	for (p = args; out->memdev[0] && p; p = next_arg(p, end)) {
-		const char *a;
-
-		if (strcmp(p, "-device") && strcmp(p, "--device"))
-			continue;
-		a = next_arg(p, end);
-		if (!a)
-			break;
-		if (opt_get(a, "driver", "driver", out->driver, sizeof(out->driver)) ||
-		    strcmp(out->driver, "ivshmem-doorbell") ||
-		    opt_get(a, "driver", "chardev", v, sizeof(v)) || strcmp(v, out->memdev)) {
-			out->driver[0] = 0;
-			continue;
-		}
-		out->found = 1;
-		out->master = opt_get(a, "driver", "master", v, sizeof(v)) ? 0 : on_off(v);
-		if (out->master < 0 && !strcmp(v, "auto"))
-			out->master = 1; /* peer id 0 (daemon/doorbell.c) */
+	out->incoming = has_incoming(args, end);
+	if (find_backend(args, end, "chardev", "backend", "socket", sizeof("socket"), "path",
+	                 sock_path, out->memdev, sizeof(out->memdev)))
 		return;
-	}
+	dev = find_device(args, end, "ivshmem-doorbell", sizeof("ivshmem-doorbell"), "chardev",
+	                  out->memdev, out);
+	if (!dev)
+		return;
+	out->found = 1;
+	out->master = master_of(dev);
+	if (out->master < 0 && !opt_get(dev, "driver", "master", v, sizeof(v)) &&
+	    !strcmp(v, "auto"))
+		out->master = 1; /* peer id 0 (daemon/doorbell.c) */
 }
 
 void pvs_qemu_dev(const char *args, size_t len, const char *region_path, struct pvs_qemu_dev *out)
 {
-	const char *end = args + len, *p;
-	char v[PATH_MAX];
+	const char *end = args + len, *dev;
 
 	memset(out, 0, sizeof(*out));
 	if (!len)
 		return;
-	for (p = args; p; p = next_arg(p, end))
-		if (!strcmp(p, "-incoming") || !strcmp(p, "--incoming"))
-			out->incoming = 1;
-	for (p = args; p; p = next_arg(p, end)) {
-		const char *a;
-
-		if (strcmp(p, "-object") && strcmp(p, "--object"))
-			continue;
-		a = next_arg(p, end);
-		if (!a)
-			break;
-		if (!opt_get(a, "qom-type", "qom-type", v, sizeof(v)) &&
-		    !strncmp(v, "memory-backend", 14) &&
-		    !opt_get(a, "qom-type", "mem-path", v, sizeof(v)) && !strcmp(v, region_path) &&
-		    !opt_get(a, "qom-type", "id", out->memdev, sizeof(out->memdev)))
-			break;
-		out->memdev[0] = 0;
-	}
-	for (p = args; out->memdev[0] && p; p = next_arg(p, end)) {
-		const char *a;
-
-		if (strcmp(p, "-device") && strcmp(p, "--device"))
-			continue;
-		a = next_arg(p, end);
-		if (!a)
-			break;
-		if (opt_get(a, "driver", "driver", out->driver, sizeof(out->driver)) ||
-		    strncmp(out->driver, "ivshmem", 7) ||
-		    opt_get(a, "driver", "memdev", v, sizeof(v)) || strcmp(v, out->memdev)) {
-			out->driver[0] = 0;
-			continue;
-		}
-		out->found = 1;
-		out->master = opt_get(a, "driver", "master", v, sizeof(v)) ? 0 : on_off(v);
+	out->incoming = has_incoming(args, end);
+	if (find_backend(args, end, "object", "qom-type", "memory-backend",
+	                 strlen("memory-backend"), "mem-path", region_path, out->memdev,
+	                 sizeof(out->memdev)))
 		return;
-	}
+	dev = find_device(args, end, "ivshmem", strlen("ivshmem"), "memdev", out->memdev, out);
+	if (!dev)
+		return;
+	out->found = 1;
+	out->master = master_of(dev);
 }
