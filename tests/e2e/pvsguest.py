@@ -300,16 +300,21 @@ class GuestRig:
 
     # ------------------------------------------------------------ building
 
-    def build_module(self):
-        """pvsched.ko built against the headers of the kernel the image boots."""
-        out = os.path.join(self.tmp, "module")
-        r = subprocess.run([BUILD_MODULE, MODULE_SRC, out], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
-        with open(os.path.join(self.tmp, "build-module.log"), "w") as f:
+    def _build(self, cmd, logname, failure):
+        """Run a build script; its output goes to LOGNAME in the rig's
+        directory (and its tail to stderr when it fails: FAILURE raised)."""
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        with open(os.path.join(self.tmp, logname), "w") as f:
             f.write(r.stdout)
         if r.returncode != 0:
             sys.stderr.write(r.stdout[-4000:])
-            raise RigError("tests/e2e/build-module.sh failed: the guest driver did not build")
+            raise RigError(failure)
+
+    def build_module(self):
+        """pvsched.ko built against the headers of the kernel the image boots."""
+        out = os.path.join(self.tmp, "module")
+        self._build([BUILD_MODULE, MODULE_SRC, out], "build-module.log",
+                    "tests/e2e/build-module.sh failed: the guest driver did not build")
         self.module = os.path.join(out, "pvsched.ko")
         if not os.path.isfile(self.module):
             raise RigError(f"build-module.sh left no {self.module}")
@@ -323,12 +328,7 @@ class GuestRig:
         for b in bins:
             cmd += ["--bin", b]
         cmd += [out, self.probe]
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        with open(os.path.join(self.tmp, "build-guest.log"), "w") as f:
-            f.write(r.stdout)
-        if r.returncode != 0:
-            sys.stderr.write(r.stdout[-4000:])
-            raise RigError("tests/e2e/build-guest.sh failed (guest image)")
+        self._build(cmd, "build-guest.log", "tests/e2e/build-guest.sh failed (guest image)")
         self.kernel = os.path.join(out, "vmlinuz")
         self.initrd = os.path.join(out, "initramfs.cpio.gz")
 
