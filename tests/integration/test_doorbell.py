@@ -76,6 +76,19 @@ def boosts(h, c):
     return h.vm(h.status(), c.name)['vcpus'][0]['boosts']
 
 
+def boost_and_ring(h, c, name, what):
+    """C asks for a boost and rings; wait (5 s) until its vCPU is granted,
+    logging its status and region if it is not."""
+    g0 = boosts(h, c)
+    c.cmd('boost')
+    c.cmd('ring')
+    try:
+        h.wait_for(lambda: granted(h, c, g0), what, timeout=5)
+    except pvstest.TestFailure:
+        h.log('%s: %r; its region: %r' % (name, h.vm(h.status(), name), c.state()))
+        raise
+
+
 def nfds(pid):
     return len(os.listdir('/proc/%d/fd' % pid))
 
@@ -115,14 +128,7 @@ def main(h):
 
     # 2. a request with a ring is granted; the release with a ring ends it
     w0 = h.vm(h.status(), 'bell-a')['doorbell']['wakes']
-    g0 = boosts(h, a)
-    a.cmd('boost')
-    a.cmd('ring')
-    try:
-        h.wait_for(lambda: granted(h, a, g0), 'bell-a granted', timeout=5)
-    except pvstest.TestFailure:
-        h.log('bell-a: %r; its region: %r' % (h.vm(h.status(), 'bell-a'), a.state()))
-        raise
+    boost_and_ring(h, a, 'bell-a', 'bell-a granted')
     v = h.vm(h.status(), 'bell-a')
     check(v['doorbell']['wakes'] > w0, 'ring not counted: %r' % v['doorbell'])
     check(h.status()['doorbell_scans'] >= 1, 'no doorbell scan')
@@ -160,14 +166,7 @@ def main(h):
     a.p.stdin.flush()
     h.wait_for(lambda: h.vm(h.status(), 'bell-a')['doorbell']['mutes'] >= 1, 'the storm muted')
     t0 = time.monotonic()
-    g0 = boosts(h, b)
-    b.cmd('boost')
-    b.cmd('ring')
-    try:
-        h.wait_for(lambda: granted(h, b, g0), 'bell-b granted during the storm', timeout=5)
-    except pvstest.TestFailure:
-        h.log('bell-b: %r; its region: %r' % (h.vm(h.status(), 'bell-b'), b.state()))
-        raise
+    boost_and_ring(h, b, 'bell-b', 'bell-b granted during the storm')
     h.log('bell-b granted %.0f ms after its ring, during bell-a\'s storm'
           % ((time.monotonic() - t0) * 1000))
     b.cmd('unboost')
