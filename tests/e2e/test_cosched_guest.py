@@ -19,8 +19,9 @@ pCPU; pvschedd discovers the VM with co-scheduling off.  Checks:
             (layer gang, SCHED_FIFO 6);
   none      `pvschedctl policy VM none`: every thread back to SCHED_OTHER
             and its own CPU mask;
-  exit      gang again, then the guest powers off while its threads are
-            raised: pvschedd drops the VM, keeps no live journal record and
+  exit      the guest works again (gang raises a VM only while one of its
+            vCPUs is runnable), gang again, then the guest powers off while
+            its threads are raised: pvschedd drops the VM, keeps no live journal record and
             leaves SCHED_FIFO itself.
 The poller runs at SCHED_FIFO 8 (above the gang's 5, below pvschedd's 11)
 so that it does not only see the gaps between slices.  Uses both host
@@ -137,10 +138,20 @@ def run(rig, check, hogs):
           "class and CPU mask")
 
     # ---- exit while raised --------------------------------------------------
+    # gang raises a VM only while a vCPU of it is runnable: the guest works
+    # again, and "quit" is read when that run ends
+    rig.serial.send("run klock2 pvsched-bench-klock --threads 2 --seconds 4 --warmup-ms 100")
+    check(rig.serial.wait_for(lambda l: l.startswith("PVS begin tag=klock2"), 30) is not None,
+          "the guest runs its workload again")
     rig.ctl("policy", rig.name, "gang")
-    raised = wait(lambda: any(GuestRig.thread_policy(t)[0] == SCHED_FIFO for t in tids), 5,
-                  0.005)
-    check(raised, "gang again: the vCPU threads raised")
+    states = []
+
+    def raised_now():
+        vm = rig.status() or {}
+        states.append([(v.get("state"), v.get("layer")) for v in vm.get("vcpus", [])])
+        return any(GuestRig.thread_policy(t)[0] == SCHED_FIFO for t in tids)
+    raised = wait(raised_now, 5, 0.005)
+    check(raised, f"gang again: the vCPU threads raised (last states {states[-3:]})")
     rig.serial.send("quit")
     try:
         rig.qemu.wait(timeout=30)
