@@ -53,7 +53,7 @@ void pvs_config_defaults(struct pvs_config *c)
 	c->cosched.shares = 1000;
 	c->cosched.slice_ms = 10;
 	c->cosched.priority = 5;
-	c->cosched.rt_pct = 95;
+	c->cosched.rt_pct = 90; /* 5 points below the kernel's 95 % (cosched.c) */
 	c->cosched.skew_ms = 20;
 	c->metrics_interval_ms = 5000;
 }

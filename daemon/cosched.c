@@ -28,6 +28,7 @@
 #include "cgroup.h"
 #include "daemon.h"
 #include "log.h"
+#include "procfs.h"
 
 static const struct pvs_config_vm *vm_conf(const struct pvs_daemon *d, const struct pvs_vm *vm)
 {
@@ -321,6 +322,38 @@ static void relax_vm(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t dt)
 	free(rv);
 }
 
+/*
+ * Said once per run, when a VM first goes gang: turns that leave the
+ * kernel's RT budget no headroom (pvs_gang_rt_fits) get RT-throttled in
+ * their middle whenever a boost, a TCG main thread or pvschedd runs too -
+ * measured with cgroup weights 2:1 on cgroup v1: CPU A/B 2.38 at 95 %,
+ * 2.07 at 90 % (docs/cosched.md section 7).
+ */
+static void check_rt_budget(const struct pvs_daemon *d)
+{
+	static int checked;
+	char buf[32];
+	long long runtime;
+	unsigned long long period;
+	uint32_t max;
+
+	if (checked)
+		return;
+	checked = 1;
+	if (pvs_read_file("/proc/sys/kernel/sched_rt_runtime_us", buf, sizeof(buf)) <= 0 ||
+	    sscanf(buf, "%lld", &runtime) != 1 ||
+	    pvs_read_file("/proc/sys/kernel/sched_rt_period_us", buf, sizeof(buf)) <= 0 ||
+	    sscanf(buf, "%llu", &period) != 1)
+		return; /* no such files: no RT throttling to run into */
+	if (!pvs_gang_rt_fits(d->cfg->cosched.rt_pct, runtime, period, &max))
+		log_warn("cosched_rt_pct %u: the kernel lets RT tasks run %lld of every %llu us "
+		         "(kernel.sched_rt_runtime_us / sched_rt_period_us), and gang turns "
+		         "leave less than %u points of it to boosts, TCG main threads and "
+		         "pvschedd, so the kernel throttles RT in the middle of turns; use "
+		         "cosched_rt_pct = %u or less",
+		         d->cfg->cosched.rt_pct, runtime, period, PVS_GANG_RT_HEADROOM_PCT, max);
+}
+
 void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now)
 {
 	/* the interval the sampler's deltas cover */
@@ -347,6 +380,8 @@ void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now)
 			else
 				log_info("vm %s: co-scheduling %s", vm->name,
 				         pvs_cs_policy_name(pol));
+			if (pol == PVS_CS_GANG)
+				check_rt_budget(d);
 			vm->cs_policy = pol;
 			for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
 				struct pvs_vcpu *v = &vm->vcpus[i];

@@ -276,6 +276,25 @@ int pvs_gang_step(struct pvs_gang *g, struct pvs_gang_vm *vms, uint32_t n,
 	return best;
 }
 
+int pvs_gang_rt_fits(uint32_t rt_pct, int64_t runtime_us, uint64_t period_us, uint32_t *max_pct)
+{
+	uint64_t budget_pct; /* the kernel's RT share of a pCPU, rounded down */
+	uint32_t max;
+
+	if (runtime_us < 0 || !period_us || (uint64_t)runtime_us >= period_us) {
+		if (max_pct)
+			*max_pct = 100;
+		return 1;
+	}
+	budget_pct = (uint64_t)runtime_us * 100u / period_us;
+	max = budget_pct > PVS_GANG_RT_HEADROOM_PCT
+	              ? (uint32_t)budget_pct - PVS_GANG_RT_HEADROOM_PCT
+	              : 0;
+	if (max_pct)
+		*max_pct = max;
+	return rt_pct <= max;
+}
+
 /* ---------- relaxed ---------- */
 
 uint32_t pvs_relax_step(struct pvs_relax_vcpu *v, const struct pvs_relax_in *in, uint32_t n,

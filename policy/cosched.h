@@ -111,6 +111,20 @@ struct pvs_gang {
 void pvs_gang_init(struct pvs_gang *g);
 
 /*
+ * Whether gang turns of RT_PCT % leave the kernel's RT budget (RUNTIME_US
+ * of every PERIOD_US: sched_rt_runtime_us / sched_rt_period_us, 950000 /
+ * 1000000 by default; RUNTIME_US < 0: no RT throttling) at least
+ * PVS_GANG_RT_HEADROOM_PCT points for everything else that runs at an RT
+ * priority while a gang holds its turn: boosted vCPUs, the TCG main
+ * threads raised with their gang, pvschedd itself.  Without it the kernel
+ * throttles RT tasks in the middle of turns.  Returns 1 when it does, 0
+ * when not, with *MAX_PCT (if not NULL) the largest RT_PCT that would
+ * (0 when none would).
+ */
+#define PVS_GANG_RT_HEADROOM_PCT 5u
+int pvs_gang_rt_fits(uint32_t rt_pct, int64_t runtime_us, uint64_t period_us, uint32_t *max_pct);
+
+/*
  * Advance the rotation to NOW and return the VM that holds the slice now
  * (its vCPUs raised), or -1 (all VMs in the fair class: nobody runnable,
  * or a gap that keeps gang time within rt_pct).  Charges the time since

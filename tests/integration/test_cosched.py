@@ -226,11 +226,25 @@ def main(h):
     h.stop(churn)
     h.stop(dmn)
 
-    h.log('7. SIGKILL in a slice, then pvschedctl reset')
-    dmn = h.start_daemon(conf)
+    h.log('7. SIGKILL in a slice, then pvschedctl reset (cosched_rt_pct 95 this time)')
+    check('sched_rt_runtime_us' not in h.daemon_log(),
+          'a warning about the RT budget with cosched_rt_pct 80')
+    conf95 = h.config('pvschedd-95.conf',
+                      daemon={'journal': journal, 'cosched_slice_ms': '50',
+                              'cosched_rt_pct': '95'},
+                      vms=[('A', {'cosched': 'gang'}), ('B', {'cosched': 'gang'})])
+    dmn = h.start_daemon(conf95)
     h.attach(pa.pid, 'A', '--threads', 'vcpu*')
     h.attach(pb.pid, 'B', '--threads', 'vcpu*')
     rt_wait(h, lambda: any(raised(t) for t in ta + tb), 'a gang raised')
+    with open('/proc/sys/kernel/sched_rt_runtime_us') as f:
+        rt_runtime = int(f.read())
+    if 0 <= rt_runtime < 1000000:  # RT throttling (950000 by default)
+        # the turns leave the kernel's RT budget no room for boosts, TCG
+        # main threads and pvschedd: one warning with the value that does
+        fits = rt_runtime * 100 // 1000000 - 5
+        h.wait_for(lambda: 'use cosched_rt_pct = %d or less' % fits in h.daemon_log(),
+                   'the warning that cosched_rt_pct 95 exceeds the RT budget', timeout=5)
     os.kill(dmn.pid, signal.SIGKILL)
     dmn.popen.wait(timeout=10)
     changed = [t for t in ta + tb if not own(t)]

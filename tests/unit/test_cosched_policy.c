@@ -282,6 +282,31 @@ static void t_gang_rt_bound(void)
 	CHECK_NEAR(rt, 0.95, 0.01);
 }
 
+/* The kernel's RT budget keeps 5 points for boosts, TCG main threads and
+ * pvschedd beside the gang's turns. */
+static void t_gang_rt_fits(void)
+{
+	uint32_t max = 1;
+
+	NOTE("the kernel's default budget, 950000 of 1000000 us: up to 90 %%");
+	CHECK(pvs_gang_rt_fits(90, 950000, 1000000, &max));
+	CHECK_EQU(max, 90);
+	CHECK(!pvs_gang_rt_fits(91, 950000, 1000000, NULL));
+	CHECK(!pvs_gang_rt_fits(95, 950000, 1000000, &max));
+	CHECK_EQU(max, 90);
+	NOTE("no RT throttling (-1), or a runtime of the whole period: anything");
+	CHECK(pvs_gang_rt_fits(100, -1, 1000000, &max));
+	CHECK_EQU(max, 100);
+	CHECK(pvs_gang_rt_fits(100, 1000000, 1000000, NULL));
+	NOTE("a budget below the headroom leaves no gang time at all");
+	CHECK(!pvs_gang_rt_fits(10, 40000, 1000000, &max));
+	CHECK_EQU(max, 0);
+	NOTE("rounded down, never divided by zero");
+	CHECK(pvs_gang_rt_fits(84, 899999, 1000000, &max));
+	CHECK_EQU(max, 84);
+	CHECK(pvs_gang_rt_fits(95, 950000, 0, NULL));
+}
+
 /* A VM that stops being runnable loses the rest of its slice; one that
  * comes back gets no credit for the time it did not want. */
 static void t_gang_work_conserving(void)
@@ -461,6 +486,7 @@ static const struct tcase cases[] = {
         {"dedicated", t_dedicated},
         {"gang-shares", t_gang_shares},
         {"gang-rt-bound", t_gang_rt_bound},
+        {"gang-rt-fits", t_gang_rt_fits},
         {"gang-work-conserving", t_gang_work_conserving},
         {"relax-skew", t_relax_skew},
         {"relax-idle", t_relax_idle},
