@@ -358,8 +358,17 @@ class GuestRig:
         return r.returncode, r.stdout, r.stderr
 
     def status(self):
-        """This VM's entry of pvschedctl status --json (None if not known yet)."""
-        rc, out, err = self.ctl("status", "--json")
+        """This VM's entry of pvschedctl status --json (None if not known yet).
+        A read is idempotent: one whose connection broke (pvschedctl starved
+        past pvschedd's 2 s client timeout on a host the guests overload,
+        seen under spread in bench/cosched) is asked again, twice at most."""
+        for attempt in range(3):
+            rc, out, err = self.ctl("status", "--json")
+            if rc == 0 or not any(w in err for w in ("write to", "read from")):
+                break
+            print(f"pvsguest: pvschedctl status: {err.strip()}; asking again",
+                  file=sys.stderr, flush=True)
+            time.sleep(0.1)
         if rc != 0:
             raise RigError(f"pvschedctl status failed: {err.strip()}")
         for vm in json.loads(out).get("vms", []):
