@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * daemon/journal.h - the scheduling journal: the one way pvschedd changes a
+ * journal/journal.h - the scheduling journal: the one way pvschedd changes a
  * thread's scheduling attributes and CPU affinity, and how they are put back.
  *
  * Before the first change of a thread's attributes, its original attributes
@@ -28,18 +28,15 @@
  * pvschedctl links it alone (libpvsched_journal).  Not thread-safe: one
  * thread owns a struct pvs_journal.  Functions return 0 or -errno.
  */
-#ifndef PVSCHED_DAEMON_JOURNAL_H
-#define PVSCHED_DAEMON_JOURNAL_H
+#ifndef PVSCHED_JOURNAL_JOURNAL_H
+#define PVSCHED_JOURNAL_JOURNAL_H
 
 #include <sched.h> /* cpu_set_t (_GNU_SOURCE) */
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-/* struct pvs_thread_id; vm.h has its own copy until it includes thread_id.h */
-#ifndef PVSCHED_DAEMON_VM_H
-#include "thread_id.h"
-#endif
+#include "thread_id.h" /* struct pvs_thread_id */
 
 #define PVS_JOURNAL_DEFAULT_PATH "/run/pvsched/journal"
 /* Rewrite the file when it holds more dead records than this. */

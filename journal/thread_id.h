@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * daemon/thread_id.h - a thread's identity, shared by the daemon (vm.h) and
+ * journal/thread_id.h - a thread's identity, shared by the daemon (vm.h) and
  * the scheduling journal (journal.h), which pvschedctl links without the
  * rest of the daemon.
  */
-#ifndef PVSCHED_DAEMON_THREAD_ID_H
-#define PVSCHED_DAEMON_THREAD_ID_H
+#ifndef PVSCHED_JOURNAL_THREAD_ID_H
+#define PVSCHED_JOURNAL_THREAD_ID_H
 
 #include <stdint.h>
 #include <sys/types.h>

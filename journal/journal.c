@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * daemon/journal.c - the scheduling journal (see journal.h).
+ * journal/journal.c - the scheduling journal (see journal.h).
  *
  * Identity.  A record names a thread by tid and start time.  While a thread
  * is journaled we keep a handle on it that cannot follow a reused tid: a
