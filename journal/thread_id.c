@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * journal/thread_id.c - a thread's identity (see thread_id.h) and the
- * handles that pin it for the journal.
+ * journal/thread_id.c - a thread's identity (see thread_id.h): the one
+ * parser and reader of /proc stat lines (the daemon's discovery and
+ * samplers use them too), and the handles that pin a thread for the
+ * journal.
  *
  * A journal record names a thread by tid and start time.  While a thread
  * is journaled we keep a handle on it that cannot follow a reused tid: a
@@ -31,34 +33,58 @@
 #define PIDFD_THREAD O_EXCL /* linux/pidfd.h, Linux 6.9 */
 #endif
 
-/* Start time (field 22) from a /proc stat line; the comm may hold ") ". */
-static int stat_start(const char *buf, size_t len, uint64_t *start)
+/* The start time at P (field 22, before END): 0, or -EINVAL (no digit, or
+ * more than 64 bits). */
+static int parse_start(const char *p, const char *end, uint64_t *start)
 {
-	const char *p = NULL, *end = buf + len;
-	int field;
+	uint64_t v = 0;
 
-	for (size_t i = len; i > 0; i--)
-		if (buf[i - 1] == ')') {
-			p = buf + i;
-			break;
-		}
-	if (!p)
-		return -EINVAL;
-	for (field = 3; field < 22; field++) {
-		while (p < end && *p == ' ')
-			p++;
-		while (p < end && *p != ' ')
-			p++;
-	}
-	while (p < end && *p == ' ')
-		p++;
 	if (p >= end || *p < '0' || *p > '9')
 		return -EINVAL;
-	*start = 0;
 	for (; p < end && *p >= '0' && *p <= '9'; p++) {
-		if (*start > (UINT64_MAX - 9) / 10)
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
 			return -EINVAL;
-		*start = *start * 10 + (uint64_t)(*p - '0');
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*start = v;
+	return 0;
+}
+
+int pvs_parse_stat(const char *buf, size_t len, char *comm, size_t commlen, char *state,
+                   uint64_t *start)
+{
+	const char *open_p = memchr(buf, '(', len), *close_p = NULL, *p, *end = buf + len;
+	int field;
+
+	if (!open_p)
+		return -EINVAL;
+	for (p = buf + len; p > open_p; p--)
+		if (p[-1] == ')') {
+			close_p = p - 1;
+			break;
+		}
+	if (!close_p)
+		return -EINVAL;
+	if (comm && commlen) {
+		size_t n = (size_t)(close_p - open_p - 1);
+		if (n >= commlen)
+			n = commlen - 1;
+		memcpy(comm, open_p + 1, n);
+		comm[n] = 0;
+	}
+	/* fields after ')': 3 = state ... 22 = starttime */
+	p = close_p + 1;
+	for (field = 3; field <= 22; field++) {
+		while (p < end && *p == ' ')
+			p++;
+		if (p >= end)
+			return -EINVAL;
+		if (field == 3 && state)
+			*state = *p;
+		if (field == 22 && start && parse_start(p, end, start))
+			return -EINVAL;
+		while (p < end && *p != ' ')
+			p++;
 	}
 	return 0;
 }
@@ -68,11 +94,11 @@ static void stat_path(char *buf, size_t len, pid_t pid, pid_t tid)
 	snprintf(buf, len, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
 }
 
-/* Read a stat file (by FD, or by path when FD < 0) and take the start time.
- * A missing or dead thread is -ESRCH. */
-static int read_start(int fd, pid_t pid, pid_t tid, uint64_t *start)
+/* Read a stat file (by FD, or by path when FD < 0) into BUF: its length,
+ * or -errno. */
+static ssize_t read_stat(int fd, pid_t pid, pid_t tid, char *buf, size_t len)
 {
-	char buf[1024], path[64];
+	char path[64];
 	ssize_t n;
 	int own = fd < 0;
 
@@ -80,16 +106,36 @@ static int read_start(int fd, pid_t pid, pid_t tid, uint64_t *start)
 		stat_path(path, sizeof(path), pid, tid);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
-			return errno == ENOENT ? -ESRCH : -errno;
+			return -errno;
 	}
-	n = pread(fd, buf, sizeof(buf), 0);
+	n = pread(fd, buf, len, 0);
 	if (n < 0)
-		n = errno == ENOENT ? -ESRCH : -errno;
+		n = -errno;
 	if (own)
 		close(fd);
+	return n;
+}
+
+int pvs_proc_stat(pid_t pid, pid_t tid, char *comm, size_t commlen, char *state, uint64_t *start)
+{
+	char buf[1024];
+	ssize_t n = read_stat(-1, pid, tid, buf, sizeof(buf));
+
 	if (n < 0)
 		return (int)n;
-	return stat_start(buf, (size_t)n, start) ? -EIO : 0;
+	return pvs_parse_stat(buf, (size_t)n, comm, commlen, state, start);
+}
+
+/* The start time from a stat file (by FD, or by path when FD < 0).  A
+ * missing or dead thread is -ESRCH, a line without one -EIO. */
+static int read_start(int fd, pid_t pid, pid_t tid, uint64_t *start)
+{
+	char buf[1024];
+	ssize_t n = read_stat(fd, pid, tid, buf, sizeof(buf));
+
+	if (n < 0)
+		return n == -ENOENT ? -ESRCH : (int)n;
+	return pvs_parse_stat(buf, (size_t)n, NULL, 0, NULL, start) ? -EIO : 0;
 }
 
 int pvs_thread_id_get(pid_t pid, pid_t tid, struct pvs_thread_id *id)
