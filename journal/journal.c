@@ -261,14 +261,18 @@ static int new_ent(struct pvs_journal *j, const struct pvs_thread_id *id, struct
 	return 0;
 }
 
-/* Journal E's current attributes (one '+' line) before their first change.
- * -EOPNOTSUPP for a SCHED_DEADLINE thread; -ESRCH gone. */
-static int journal_attr(struct pvs_journal *j, struct jent *e)
+/* Journal E's current attributes (AFF 0: one '+' line) or affinity (AFF 1:
+ * one 'A' line) before their first change.  -EOPNOTSUPP for the attributes
+ * of a SCHED_DEADLINE thread; -ESRCH gone. */
+static int journal_orig(struct pvs_journal *j, struct jent *e, int aff)
 {
-	struct pvs_journal_line l = {.op = PVS_JOURNAL_ADD, .id = e->id};
+	struct pvs_journal_line l = {.op = aff ? PVS_JOURNAL_AFFINITY : PVS_JOURNAL_ADD,
+	                             .id = e->id};
 	int r = precheck(j, e);
 
-	if (!r)
+	if (!r && aff)
+		r = sched_getaffinity(e->id.tid, sizeof(l.mask), &l.mask) < 0 ? -errno : 0;
+	else if (!r)
 		r = pvs_sched_get(e->id.tid, &l.attr);
 	if (!r)
 		r = pvs__thread_alive(e->h, j->use_pidfd);
@@ -279,30 +283,13 @@ static int journal_attr(struct pvs_journal *j, struct jent *e)
 		         strerror(-r));
 		return r;
 	}
-	e->orig = l.attr;
-	e->has_attr = 1;
-	return 0;
-}
-
-/* Journal E's current affinity (one 'A' line) before its first change. */
-static int journal_aff(struct pvs_journal *j, struct jent *e)
-{
-	struct pvs_journal_line l = {.op = PVS_JOURNAL_AFFINITY, .id = e->id};
-	int r = precheck(j, e);
-
-	if (!r && sched_getaffinity(e->id.tid, sizeof(l.mask), &l.mask) < 0)
-		r = -errno;
-	if (!r)
-		r = pvs__thread_alive(e->h, j->use_pidfd);
-	if (r)
-		return r;
-	if ((r = append(j, &l))) {
-		pvs__say(j->log, j->log_ctx, PVS_JLOG_ERR, "journal %s: cannot append: %s", j->path,
-		         strerror(-r));
-		return r;
+	if (aff) {
+		e->aff = l.mask;
+		e->has_aff = 1;
+	} else {
+		e->orig = l.attr;
+		e->has_attr = 1;
 	}
-	e->aff = l.mask;
-	e->has_aff = 1;
 	return 0;
 }
 
@@ -321,7 +308,7 @@ static int journaled(struct pvs_journal *j, const struct pvs_thread_id *id, int 
 		*ep = e;
 		return 0;
 	}
-	r = aff ? journal_aff(j, e) : journal_attr(j, e);
+	r = journal_orig(j, e, aff);
 	if (!r) {
 		*ep = e;
 		return 0;
@@ -330,6 +317,19 @@ static int journaled(struct pvs_journal *j, const struct pvs_thread_id *id, int 
 		unlink_ent(j, e); /* nothing in the file */
 	else if (r == -ESRCH)
 		drop(j, e);
+	return r;
+}
+
+/* After a change of E's thread that returned R: the record of a thread
+ * gone is dropped (E with it); on success *FLAG (E's changed or
+ * aff_changed) becomes VAL.  Returns R. */
+static int settle(struct pvs_journal *j, struct jent *e, int r, unsigned char *flag,
+                  unsigned char val)
+{
+	if (r == -ESRCH)
+		drop(j, e);
+	else if (!r)
+		*flag = val;
 	return r;
 }
 
@@ -346,12 +346,7 @@ int pvs_journal_apply(struct pvs_journal *j, const struct pvs_thread_id *id,
 	na.flags |= PVS_SCHED_RESET_ON_FORK;
 	if ((r = journaled(j, id, 0, &e)))
 		return r;
-	r = set_checked(j, e, &na);
-	if (r == -ESRCH)
-		drop(j, e);
-	else if (!r)
-		e->changed = 1;
-	return r;
+	return settle(j, e, set_checked(j, e, &na), &e->changed, 1);
 }
 
 int pvs_journal_set_affinity(struct pvs_journal *j, const struct pvs_thread_id *id,
@@ -364,50 +359,34 @@ int pvs_journal_set_affinity(struct pvs_journal *j, const struct pvs_thread_id *
 		return -EINVAL;
 	if ((r = journaled(j, id, 1, &e)))
 		return r;
-	r = aff_checked(j, e, mask);
-	if (r == -ESRCH)
-		drop(j, e);
-	else if (!r)
-		e->aff_changed = 1;
-	return r;
+	return settle(j, e, aff_checked(j, e, mask), &e->aff_changed, 1);
+}
+
+/* Put ID's original attributes (AFF 0) or affinity (AFF 1) back if they
+ * were changed; the record stays. */
+static int restore_one(struct pvs_journal *j, const struct pvs_thread_id *id, int aff)
+{
+	struct jent *e;
+
+	if (!j || !id)
+		return -EINVAL;
+	if (!(e = find_id(j, id)))
+		return -ENOENT;
+	if (!(aff ? e->aff_changed : e->changed))
+		return 0;
+	if (aff)
+		return settle(j, e, aff_checked(j, e, NULL), &e->aff_changed, 0);
+	return settle(j, e, set_checked(j, e, NULL), &e->changed, 0);
 }
 
 int pvs_journal_restore(struct pvs_journal *j, const struct pvs_thread_id *id)
 {
-	struct jent *e;
-	int r;
-
-	if (!j || !id)
-		return -EINVAL;
-	if (!(e = find_id(j, id)))
-		return -ENOENT;
-	if (!e->changed)
-		return 0;
-	r = set_checked(j, e, NULL);
-	if (r == -ESRCH)
-		drop(j, e);
-	else if (!r)
-		e->changed = 0;
-	return r;
+	return restore_one(j, id, 0);
 }
 
 int pvs_journal_restore_affinity(struct pvs_journal *j, const struct pvs_thread_id *id)
 {
-	struct jent *e;
-	int r;
-
-	if (!j || !id)
-		return -EINVAL;
-	if (!(e = find_id(j, id)))
-		return -ENOENT;
-	if (!e->aff_changed)
-		return 0;
-	r = aff_checked(j, e, NULL);
-	if (r == -ESRCH)
-		drop(j, e);
-	else if (!r)
-		e->aff_changed = 0;
-	return r;
+	return restore_one(j, id, 1);
 }
 
 /* Put back what E has changed (attributes, affinity): 0, -ESRCH (gone), or
