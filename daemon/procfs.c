@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -58,45 +57,6 @@ static int parse_u64(const char *p, size_t n, uint64_t *out, const char **endp)
 	return 0;
 }
 
-int pvs_parse_stat(const char *buf, size_t len, char *comm, size_t commlen, char *state,
-                   uint64_t *start)
-{
-	const char *open_p = memchr(buf, '(', len), *close_p = NULL, *p, *end = buf + len;
-	int field;
-
-	if (!open_p)
-		return -EINVAL;
-	for (p = buf + len; p > open_p; p--)
-		if (p[-1] == ')') {
-			close_p = p - 1;
-			break;
-		}
-	if (!close_p)
-		return -EINVAL;
-	if (comm && commlen) {
-		size_t n = (size_t)(close_p - open_p - 1);
-		if (n >= commlen)
-			n = commlen - 1;
-		memcpy(comm, open_p + 1, n);
-		comm[n] = 0;
-	}
-	/* fields after ')': 3 = state ... 22 = starttime */
-	p = close_p + 1;
-	for (field = 3; field <= 22; field++) {
-		while (p < end && *p == ' ')
-			p++;
-		if (p >= end)
-			return -EINVAL;
-		if (field == 3 && state)
-			*state = *p;
-		if (field == 22 && start && parse_u64(p, (size_t)(end - p), start, NULL))
-			return -EINVAL;
-		while (p < end && *p != ' ')
-			p++;
-	}
-	return 0;
-}
-
 int pvs_parse_schedstat(const char *buf, size_t len, uint64_t *run, uint64_t *wait)
 {
 	const char *p, *end = buf + len;
@@ -131,18 +91,6 @@ int pvs_parse_invol(const char *buf, size_t len, uint64_t *invol)
 		p += n + 1;
 	}
 	return -ENOENT;
-}
-
-int pvs_proc_stat(pid_t pid, pid_t tid, char *comm, size_t commlen, char *state, uint64_t *start)
-{
-	char path[64], buf[1024];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-	n = pvs_read_file(path, buf, sizeof(buf));
-	if (n < 0)
-		return (int)n;
-	return pvs_parse_stat(buf, (size_t)n, comm, commlen, state, start);
 }
 
 void pvs_sanitize_name(char *s)

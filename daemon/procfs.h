@@ -7,18 +7,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Parse a /proc stat line: the comm is between the first '(' and the LAST
- * ')' (it may contain spaces, parentheses and slashes: "CPU 0/KVM").
- * Returns 0 or -EINVAL.  Any output pointer may be NULL. */
-int pvs_parse_stat(const char *buf, size_t len, char *comm, size_t commlen, char *state,
-                   uint64_t *start);
+/* pvs_parse_stat, pvs_proc_stat (a /proc stat line: comm, state, start
+ * time) are the journal library's (journal/thread_id.h): one reader of a
+ * thread's start time for the daemon, the journal and pvschedctl. */
+#include "thread_id.h"
+
 /* Parse "run wait slices" from a schedstat file. */
 int pvs_parse_schedstat(const char *buf, size_t len, uint64_t *run, uint64_t *wait);
 /* Find "nonvoluntary_ctxt_switches:" in a status file. */
 int pvs_parse_invol(const char *buf, size_t len, uint64_t *invol);
 
-/* Read /proc/PID/task/TID/stat (TID = PID for the process). */
-int pvs_proc_stat(pid_t pid, pid_t tid, char *comm, size_t commlen, char *state, uint64_t *start);
 /* Read a whole small file into BUF (NUL-terminated); returns length or -errno. */
 ssize_t pvs_read_file(const char *path, char *buf, size_t len);
 ssize_t pvs_pread_all(int fd, char *buf, size_t len);

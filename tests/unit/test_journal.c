@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/unit/test_journal.c - daemon/journal.c with real threads and real
+ * tests/unit/test_journal.c - journal/journal.c with real threads and real
  * scheduling syscalls (needs root; cases skip otherwise): apply / restore /
  * forget, recovery after SIGKILL (gone threads and reused tids skipped),
  * the lock, corrupt journals, compaction, the identity handles; the same

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/unit/test_procfs.c - daemon/procfs.c's parsers: /proc stat lines
- * with hostile comms, schedstat, status.
+ * tests/unit/test_procfs.c - the daemon's /proc parsers: stat lines with
+ * hostile comms (journal/thread_id.c), schedstat, status (daemon/procfs.c).
  */
 #include <setjmp.h>
 #include <signal.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * daemon/journal.h - the scheduling journal: the one way pvschedd changes a
+ * journal/journal.h - the scheduling journal: the one way pvschedd changes a
  * thread's scheduling attributes and CPU affinity, and how they are put back.
  *
  * Before the first change of a thread's attributes, its original attributes
@@ -11,35 +11,29 @@
  * pvs_journal_open() (or `pvschedctl reset`, without a daemon) restores what
  * it lists.
  *
- * File format (text, one record a line, '#' starts a comment):
- *   + PID TID START POLICY PRIO NICE FLAGS   original attributes of a thread
- *   A PID TID START CPULIST                  original CPU affinity of a thread
- *   - TID START                              the records of TID START are void
- * START is /proc stat field 22; POLICY is other, batch, idle, fifo or rr;
- * PRIO the SCHED_FIFO/RR priority (0 otherwise); NICE -20..19; FLAGS 0 or 1
- * (the original had SCHED_FLAG_RESET_ON_FORK).  CPULIST is a non-empty,
- * ascending list of CPUs and ranges, "0-3,8" (CPUs 0..CPU_SETSIZE-1, 1023).
- * A thread has at most one '+' and one 'A' that count: the first of each
- * since the last '-' of its identity (later ones are ignored: the first
- * holds the original).  The 'A' line came with affinity; files without it
- * (older daemons) read the same as before.
+ * The file: one record a line, the format of journal_line.h.
  *
  * Self-contained: no daemon globals (messages go to a callback), so
  * pvschedctl links it alone (libpvsched_journal).  Not thread-safe: one
  * thread owns a struct pvs_journal.  Functions return 0 or -errno.
+ *
+ * The library, journal/: sched_attr.c (a thread's scheduling attributes),
+ * thread_id.c (a thread's identity and the handles that pin it),
+ * journal_line.c (the line format, pure), journal_io.c (messages, putting
+ * an original affinity back, the file), replay.c (replay and recovery, also
+ * without a daemon), journal.c (the open journal); journal_internal.h is
+ * what they share.
  */
-#ifndef PVSCHED_DAEMON_JOURNAL_H
-#define PVSCHED_DAEMON_JOURNAL_H
+#ifndef PVSCHED_JOURNAL_JOURNAL_H
+#define PVSCHED_JOURNAL_JOURNAL_H
 
 #include <sched.h> /* cpu_set_t (_GNU_SOURCE) */
 #include <stddef.h>
-#include <stdint.h>
 #include <sys/types.h>
 
-/* struct pvs_thread_id; vm.h has its own copy until it includes thread_id.h */
-#ifndef PVSCHED_DAEMON_VM_H
-#include "thread_id.h"
-#endif
+#include "journal_line.h" /* the file's lines: parse and format */
+#include "sched_attr.h"   /* struct pvs_sched_attr */
+#include "thread_id.h"    /* struct pvs_thread_id */
 
 #define PVS_JOURNAL_DEFAULT_PATH "/run/pvsched/journal"
 /* Rewrite the file when it holds more dead records than this. */
@@ -49,29 +43,6 @@
 enum { PVS_JLOG_ERR = 3, PVS_JLOG_WARN = 4, PVS_JLOG_INFO = 6, PVS_JLOG_DEBUG = 7 };
 /* One message, without a trailing newline.  LOG may be NULL: no messages. */
 typedef void (*pvs_journal_log_fn)(void *ctx, int level, const char *msg);
-
-/* pvs_sched_attr.flags */
-#define PVS_SCHED_RESET_ON_FORK 0x1u
-
-/* What the journal saves and sets. */
-struct pvs_sched_attr {
-	int policy;     /* SCHED_OTHER, SCHED_BATCH, SCHED_IDLE, SCHED_FIFO, SCHED_RR */
-	int prio;       /* 1..99 for SCHED_FIFO/RR, 0 otherwise */
-	int nice;       /* -20..19; SCHED_OTHER/BATCH (kept, not set, for the others) */
-	unsigned flags; /* PVS_SCHED_RESET_ON_FORK */
-};
-
-/* Raw sched_getattr/sched_setattr of thread TID (no journal, no identity
- * check).  pvs_sched_get returns -EOPNOTSUPP for a SCHED_DEADLINE thread
- * (after filling A->policy) and any policy it does not know. */
-int pvs_sched_get(pid_t tid, struct pvs_sched_attr *a);
-int pvs_sched_set(pid_t tid, const struct pvs_sched_attr *a);
-/* 0 if A is settable: a known policy, prio and nice in range, known flags. */
-int pvs_sched_attr_check(const struct pvs_sched_attr *a);
-/* "fifo 10", "other nice -5", "batch nice 3 reset-on-fork" */
-const char *pvs_sched_attr_str(const struct pvs_sched_attr *a, char *buf, size_t len);
-/* Fill ID for thread TID of process PID (start from /proc). */
-int pvs_thread_id_get(pid_t pid, pid_t tid, struct pvs_thread_id *id);
 
 struct pvs_journal;
 
@@ -165,30 +136,5 @@ struct pvs_journal_stats {
  */
 int pvs_journal_recover(const char *path, unsigned flags, pvs_journal_log_fn log, void *log_ctx,
                         struct pvs_journal_stats *st, char *err, size_t errlen);
-
-/* One parsed line. */
-enum pvs_journal_op {
-	PVS_JOURNAL_NONE,    /* empty line or comment */
-	PVS_JOURNAL_ADD,     /* '+': original attributes (attr) */
-	PVS_JOURNAL_DEL,     /* '-': the records of id are void */
-	PVS_JOURNAL_AFFINITY /* 'A': original affinity (mask) */
-};
-struct pvs_journal_line {
-	enum pvs_journal_op op;
-	struct pvs_thread_id id;    /* DEL: pid 0 */
-	struct pvs_sched_attr attr; /* ADD only (zero otherwise) */
-	cpu_set_t mask;             /* AFFINITY only (zero otherwise) */
-};
-/* The longest line pvs_journal_format writes, '\n' included (an 'A' line
- * of every other CPU of 1024 is about 2,050 bytes). */
-#define PVS_JOURNAL_LINE_MAX 4096
-/* Parse one line (LEN bytes, no newline, need not be NUL-terminated).
- * Pure.  0, or -EINVAL with *WHY (if not NULL) a static reason. */
-int pvs_journal_parse_line(const char *line, size_t len, struct pvs_journal_line *out,
-                           const char **why);
-/* Format a record line (with '\n') into BUF; returns its length (< LEN),
- * 0 when it does not fit or cannot be written (an AFFINITY with an empty
- * mask).  PVS_JOURNAL_LINE_MAX bytes are always enough. */
-size_t pvs_journal_format(const struct pvs_journal_line *l, char *buf, size_t len);
 
 #endif
