@@ -593,7 +593,6 @@ static int self_test(char *err, size_t errlen)
 
 	memset(&v, 0, sizeof(v));
 	v.slot = -1;
-	v.fd_schedstat = v.fd_stat = v.fd_status = -1;
 	v.id.pid = getpid();
 	v.id.tid = gettid();
 	snprintf(buf, sizeof(buf), "/proc/%d/task/%d/stat", (int)v.id.pid, (int)v.id.tid);
