@@ -27,7 +27,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "actuate.h"
 #include "journal.h"
 #include "log.h"
 

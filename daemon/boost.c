@@ -16,9 +16,11 @@
 #include <sched.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "actuate.h"
+#include "boostd.h"
 #include "journal.h"
 #include "log.h"
+#include "publish.h"
 
 /* Make the thread of V match V->boost.boosted.  A boost that cannot be
  * applied is reported DENIED (the error is logged once per vCPU). */

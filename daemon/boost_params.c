@@ -3,7 +3,7 @@
  * daemon/boost_params.c - the boost limits in force for one VM: pvschedctl
  * overrides, else its [vm NAME] section, else [daemon].
  */
-#include "daemon.h"
+#include "boostd.h"
 
 int pvs_boost_vm_enabled(const struct pvs_daemon *d, const struct pvs_vm *vm)
 {

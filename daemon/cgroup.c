@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
-#include "daemon.h"
+#include "coschedd.h"
 #include "log.h"
 #include "procfs.h"
 

@@ -22,7 +22,10 @@
 
 #include <pvsched/pvsched.h>
 
+#include "boostd.h"
 #include "control.h"
+#include "coschedd.h"
+#include "discovery.h"
 #include "doorbell.h"
 #include "log.h"
 #include "metrics.h"

@@ -25,8 +25,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "actuate.h"
 #include "cgroup.h"
-#include "daemon.h"
+#include "coschedd.h"
 #include "log.h"
 #include "procfs.h"
 

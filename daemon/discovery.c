@@ -24,10 +24,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "actuate.h"
+#include "discovery.h"
 #include "doorbell.h"
 #include "log.h"
 #include "procfs.h"
+#include "publish.h"
 #include "qemu_args.h"
 
 struct found_thread {

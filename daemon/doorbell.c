@@ -24,12 +24,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "boostd.h"
+#include "discovery.h"
 #include "doorbell.h"
 #include "log.h"
-#include "unixsock.h"
 #include "procfs.h"
 #include "qemu_args.h"
+#include "unixsock.h"
 
 #define DB_TAG_MAGIC   0x70766462u /* "pvdb" */
 #define DB_MAX_ACCEPTS 16          /* per event: other work is not starved */

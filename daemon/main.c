@@ -22,12 +22,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "actuate.h"
+#include "boostd.h"
 #include "control.h"
-#include "daemon.h"
+#include "coschedd.h"
+#include "discovery.h"
 #include "doorbell.h"
 #include "journal.h"
 #include "log.h"
 #include "metrics.h"
+#include "sample.h"
 
 uint64_t pvs_now_ns(void)
 {

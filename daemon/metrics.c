@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "boostd.h"
+#include "coschedd.h"
 #include "metrics.h"
 
 /* ---------- a growing text buffer ---------- */

@@ -13,9 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "boostd.h"
 #include "doorbell.h"
 #include "log.h"
+#include "publish.h"
 
 void pvs_publish_open(struct pvs_daemon *d, struct pvs_vm *vm)
 {

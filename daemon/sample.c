@@ -9,8 +9,9 @@
  */
 #include <errno.h>
 
-#include "daemon.h"
 #include "log.h"
+#include "publish.h"
+#include "sample.h"
 
 /* vCPU time that shows a VM waiting for a migration stream has started to
  * run: paused vCPU threads use none (a 2-vCPU TCG guest waiting in

@@ -590,7 +590,6 @@ static int self_test(char *err, size_t errlen)
 
 	memset(&v, 0, sizeof(v));
 	v.slot = -1;
-	v.fd_schedstat = v.fd_stat = v.fd_status = -1;
 	rc = pvs_thread_id_get(getpid(), gettid(), &v.id);
 	if (rc < 0)
 		return fail_init(err, errlen, rc, "reading own stat");

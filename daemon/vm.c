@@ -13,7 +13,6 @@ static void vcpu_init(struct pvs_vcpu *v, uint32_t index)
 {
 	memset(v, 0, sizeof(*v));
 	v->index = index;
-	v->fd_schedstat = v->fd_stat = v->fd_status = -1;
 	v->slot = -1;
 	pvs_vcpu_init(&v->track);
 }

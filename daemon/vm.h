@@ -27,8 +27,7 @@ struct pvs_vcpu {
 	struct pvs_thread_id id;
 	int present; /* seen by the last rescan */
 	int live;    /* thread exists; 0 after it vanished (slot kept UNKNOWN) */
-	int fd_schedstat, fd_stat, fd_status; /* procfs sampler */
-	int slot;                             /* other samplers' handle, -1 = none */
+	int slot;    /* the sampler's handle (an index in its own table), -1 = none */
 	int skipped; /* not sampled in the last period: quiet, nothing new (sample.c) */
 	struct pvs_vcpu_track track;
 	struct pvsched_vcpu_host last_pub; /* what the region holds */
