@@ -113,13 +113,14 @@ const struct pvs_config_vm *pvs_config_vm_find(const struct pvs_config *c, const
 	}
 }
 
+/* 1 (on) or 0 (off), or -EINVAL. */
 static int parse_onoff(const char *v)
 {
 	if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
 		return 1;
 	if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
 		return 0;
-	return -1;
+	return -EINVAL;
 }
 
 uint32_t pvs_config_stale_after_us(const struct pvs_config *c)
@@ -148,7 +149,7 @@ int pvs_parse_size(const char *s, size_t *out)
 	errno = 0;
 	v = strtoull(s, &end, 0);
 	if (errno || end == s || *s == '-')
-		return -1;
+		return errno == ERANGE ? -ERANGE : -EINVAL;
 	switch (*end) {
 	case 'k':
 	case 'K':
@@ -168,14 +169,14 @@ int pvs_parse_size(const char *s, size_t *out)
 	default: break;
 	}
 	if (v > (ULLONG_MAX >> shift) || (v << shift) > SIZE_MAX)
-		return -1; /* the suffix would wrap it around */
+		return -ERANGE; /* the suffix would wrap it around */
 	v <<= shift;
 	if (*end == 'i' && end[1] == 'B')
 		end += 2;
 	else if (*end == 'B')
 		end++;
 	if (*end)
-		return -1;
+		return -EINVAL;
 	*out = (size_t)v;
 	return 0;
 }
@@ -297,8 +298,10 @@ static int parse_u32(const char *v, uint32_t min, uint32_t max, uint32_t *out)
 
 	errno = 0;
 	x = strtoull(v, &end, 10);
-	if (errno || end == v || *end || *v == '-' || x < min || x > max)
-		return -1;
+	if (errno || end == v || *end || *v == '-')
+		return -EINVAL;
+	if (x < min || x > max)
+		return -ERANGE;
 	*out = (uint32_t)x;
 	return 0;
 }
@@ -310,8 +313,10 @@ static int parse_milli(const char *v, uint32_t max_milli, uint32_t *out)
 
 	errno = 0;
 	x = strtod(v, &end);
-	if (errno || end == v || *end || x < 0 || x * 1000.0 > max_milli)
-		return -1;
+	if (errno || end == v || *end)
+		return -EINVAL;
+	if (x < 0 || x * 1000.0 > max_milli)
+		return -ERANGE;
 	*out = (uint32_t)(x * 1000.0 + 0.5);
 	return 0;
 }
@@ -319,7 +324,7 @@ static int parse_milli(const char *v, uint32_t max_milli, uint32_t *out)
 static int copy_str(char *dst, size_t n, const char *v)
 {
 	if (strlen(v) >= n)
-		return -1;
+		return -ENAMETOOLONG;
 	memcpy(dst, v, strlen(v) + 1);
 	return 0;
 }
@@ -337,7 +342,7 @@ static int lookup_gid(const char *v, gid_t *out)
 		*out = (gid_t)x;
 		return 0;
 	}
-	return -1;
+	return -ENOENT;
 }
 
 static int daemon_key(struct parse_ctx *p, const char *k, const char *v)
@@ -550,6 +555,7 @@ static int vm_key(struct parse_ctx *p, struct pvs_config_vm *vm, const char *k, 
 	return 1;
 }
 
+/* inih's callback: nonzero to go on, 0 to stop at this line (bad() says why) */
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_ctx *p = user;
@@ -584,10 +590,12 @@ int pvs_config_load(struct pvs_config *c, const char *path, int must_exist, char
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	f = fopen(path, "re");
 	if (!f) {
-		if (!must_exist && errno == ENOENT)
+		int e = errno;
+
+		if (!must_exist && e == ENOENT)
 			return 0;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		return -e;
 	}
 	p.f = f;
 	line = ini_parse_stream(counting_reader, &p, handler, &p);
@@ -600,14 +608,14 @@ int pvs_config_load(struct pvs_config *c, const char *path, int must_exist, char
 			         p.bad ? p.msg : "syntax error");
 		else
 			snprintf(err, errlen, "%s: %s", path, p.bad ? p.msg : "read error");
-		return -1;
+		return -EINVAL;
 	}
 	if (c->cosched.priority >= c->boost.priority) {
 		snprintf(err, errlen,
 		         "%s: cosched_priority %u must be below boost_priority %u (a boost wins "
 		         "over a gang slice)",
 		         path, c->cosched.priority, c->boost.priority);
-		return -1;
+		return -EINVAL;
 	}
 	for (size_t i = 0; i < c->nr_vms; i++) {
 		const struct pvs_config_vm *v = &c->vms[i];
@@ -621,7 +629,7 @@ int pvs_config_load(struct pvs_config *c, const char *path, int must_exist, char
 		if (!v->pid && !v->pidfile[0] && (v->threads[0] || v->region[0] || !tuning)) {
 			snprintf(err, errlen, "%s:%d: [vm %s]: needs pid= or pidfile=", path,
 			         v->line, v->name);
-			return -1;
+			return -EINVAL;
 		}
 	}
 	return 0;
@@ -631,29 +639,29 @@ int pvs_parse_cpulist(const char *s, uint64_t mask[16])
 {
 	memset(mask, 0, 16 * sizeof(uint64_t));
 	if (!*s)
-		return -1;
+		return -EINVAL;
 	for (;;) {
 		char *end;
 		unsigned long a, b;
 
 		if (*s < '0' || *s > '9')
-			return -1;
+			return -EINVAL;
 		a = strtoul(s, &end, 10);
 		b = a;
 		if (*end == '-') {
 			s = end + 1;
 			if (*s < '0' || *s > '9')
-				return -1;
+				return -EINVAL;
 			b = strtoul(s, &end, 10);
 		}
 		if (a > b || b >= 1024)
-			return -1;
+			return -EINVAL;
 		for (unsigned long c = a; c <= b; c++)
 			mask[c / 64] |= 1ull << (c % 64);
 		if (!*end)
 			return 0;
 		if (*end != ',')
-			return -1;
+			return -EINVAL;
 		s = end + 1;
 	}
 }

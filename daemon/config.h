@@ -105,7 +105,7 @@ struct pvs_config {
 /* The ivshmem server's socket path into BUF ("" when turned off). */
 const char *pvs_config_ivshmem_socket(const struct pvs_config *c, char *buf, size_t len);
 
-/* Parse a CPU list ("0-3,8") into MASK (1024 CPUs); 0 or -1. */
+/* Parse a CPU list ("0-3,8") into MASK (1024 CPUs); 0 or -EINVAL. */
 int pvs_parse_cpulist(const char *s, uint64_t mask[16]);
 /* Format MASK as a CPU list into BUF ("" for an empty mask). */
 const char *pvs_format_cpulist(const uint64_t mask[16], char *buf, size_t len);
@@ -115,11 +115,13 @@ const struct pvs_config_vm *pvs_config_vm_find(const struct pvs_config *c, const
 
 void pvs_config_defaults(struct pvs_config *c);
 /* Parse PATH into C (defaults first).  A missing file is an error only when
- * MUST_EXIST.  On error returns -1 and writes "file:line: what" to ERR. */
+ * MUST_EXIST.  0, or -errno (the file's, or -EINVAL for its content) with
+ * "file:line: what" in ERR. */
 int pvs_config_load(struct pvs_config *c, const char *path, int must_exist, char *err,
                     size_t errlen);
 uint32_t pvs_config_stale_after_us(const struct pvs_config *c);
-/* Parse a size with an optional K/M/G suffix; -1 on error. */
+/* Parse a size with an optional K/M/G suffix: 0, -EINVAL, or -ERANGE when
+ * it does not fit a size_t. */
 int pvs_parse_size(const char *s, size_t *out);
 
 #endif

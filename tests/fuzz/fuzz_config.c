@@ -3,8 +3,10 @@
  * tests/fuzz/fuzz_config.c - libFuzzer target for pvschedd's INI
  * configuration (daemon/config.c).  The input is written to a memfd and
  * loaded through its /proc/self/fd path.  An accepted config must satisfy
- * the documented ranges; a rejected one must say "FILE:..." .
+ * the documented ranges; a rejected one must return -EINVAL and say
+ * "FILE:..." .
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	err[0] = 0;
 	rc = pvs_config_load(&cfg, path, 1, err, sizeof(err));
 	if (rc) {
-		must(rc == -1, "errors are -1");
+		must(rc == -EINVAL, "errors are -EINVAL");
 		must(!strncmp(err, path, strlen(path)), "error starts with the file name");
 		return 0;
 	}
