@@ -2,7 +2,8 @@
 /*
  * daemon/config.h - pvschedd's configuration (INI, parsed with inih).
  * A config is parsed into a fresh struct and swapped in only when the whole
- * file parsed; errors name file:line.
+ * file parsed; errors name file:line.  Its keys are one table,
+ * pvs_config_keys() (below).
  */
 #ifndef PVSCHED_DAEMON_CONFIG_H
 #define PVSCHED_DAEMON_CONFIG_H
@@ -102,10 +103,65 @@ struct pvs_config {
 #define PVS_DEFAULT_CONFIG  "/etc/pvsched/pvschedd.conf"
 #define PVS_DEFAULT_JOURNAL "/run/pvsched/journal"
 
+/*
+ * The configuration keys, one table (config.c): each key's name, sections,
+ * type, range, default and description.  It drives the parser, the
+ * defaults, the "expected ..." of every error message and the generated
+ * contrib/pvschedd.conf.example; tests/unit/test_config_keys.c checks that
+ * pvschedd(8) documents exactly these keys with their ranges and defaults.
+ */
+enum pvs_key_type {
+	PVS_KEY_U32,     /* decimal MIN..MAX, stored (uint32_t) times SCALE */
+	PVS_KEY_MILLI,   /* decimal with a fraction; uint32_t thousandths, MIN..MAX too */
+	PVS_KEY_INT,     /* signed decimal MIN..MAX (int) */
+	PVS_KEY_ONOFF,   /* on/yes/true/1 or off/no/false/0 (int 1 or 0) */
+	PVS_KEY_ENUM,    /* NAME(i) for some i (int i) */
+	PVS_KEY_SIZE,    /* a power of two MIN..MAX, K/M/G suffix (size_t) */
+	PVS_KEY_MODE,    /* octal file mode, at most MAX (mode_t) */
+	PVS_KEY_USER,    /* user name or number (uid_t) */
+	PVS_KEY_GROUP,   /* group name or number (gid_t) */
+	PVS_KEY_PATH,    /* absolute path shorter than MAX bytes (char[SIZE]) */
+	PVS_KEY_STR,     /* text shorter than SIZE bytes (char[SIZE]) */
+	PVS_KEY_CPUS,    /* CPU list such as 0-3,8 (uint64_t[16]) */
+	PVS_KEY_SAMPLER, /* auto or a built-in sampler's name (char[SIZE]) */
+};
+
+#define PVS_KEY_DAEMON 0x1u /* scope: a [daemon] key (field at DAEMON_OFF) */
+#define PVS_KEY_VM     0x2u /* scope: a [vm NAME] key (field at VM_OFF) */
+
+#define PVS_PATH_NONE_OK 0x1u /* path_opts: or "none" */
+#define PVS_PATH_SUN     0x2u /* path_opts: a socket's, shown with its length bound */
+
+struct pvs_config_key {
+	const char *name;
+	unsigned scope; /* PVS_KEY_DAEMON, PVS_KEY_VM or both */
+	enum pvs_key_type type;
+	unsigned path_opts;          /* PVS_PATH_* */
+	long long min, max;          /* range (PATH: MAX = length bound, 0 = SIZE) */
+	uint32_t scale;              /* U32: stored value = value * SCALE (0 = 1) */
+	const char *(*names)(int i); /* ENUM: the value I's name, NULL past the last */
+	size_t daemon_off, vm_off;   /* the field in struct pvs_config / pvs_config_vm */
+	size_t size;                 /* the field's size */
+	const char *def;             /* [daemon]: the default, applied by pvs_config_defaults() */
+	const char *def_doc;         /* the default in words when DEF is NULL (NULL: none) */
+	const char *example;         /* a value shown in examples ([vm NAME], or DEF is NULL) */
+	const char *note;            /* a unit after the range: "0..0.5 (vCPUs)" */
+	const char *expect;          /* an error's "expected ..." (STR: its "too long"),
+	                              * when not the values the type accepts */
+	const char *doc;             /* what it does (plain text, sentences) */
+};
+
+/* The table, *N keys, in the order the example file lists them. */
+const struct pvs_config_key *pvs_config_keys(size_t *n);
+/* The values K accepts, as errors and the example say them into BUF:
+ * "10..600000", "0.5..1000", "a power of two, 8K..1G", "fifo, rr or nice",
+ * "an absolute path under 108 bytes or 'none'", ... */
+const char *pvs_config_key_values(const struct pvs_config_key *k, char *buf, size_t len);
+
 /* The ivshmem server's socket path into BUF ("" when turned off). */
 const char *pvs_config_ivshmem_socket(const struct pvs_config *c, char *buf, size_t len);
 
-/* Parse a CPU list ("0-3,8") into MASK (1024 CPUs); 0 or -1. */
+/* Parse a CPU list ("0-3,8") into MASK (1024 CPUs); 0 or -EINVAL. */
 int pvs_parse_cpulist(const char *s, uint64_t mask[16]);
 /* Format MASK as a CPU list into BUF ("" for an empty mask). */
 const char *pvs_format_cpulist(const uint64_t mask[16], char *buf, size_t len);
@@ -113,13 +169,16 @@ const char *pvs_format_cpulist(const uint64_t mask[16], char *buf, size_t len);
 /* The [vm NAME] section for NAME, or NULL. */
 const struct pvs_config_vm *pvs_config_vm_find(const struct pvs_config *c, const char *name);
 
+/* Every key's default (the table's DEF; none for [vm NAME] sections). */
 void pvs_config_defaults(struct pvs_config *c);
 /* Parse PATH into C (defaults first).  A missing file is an error only when
- * MUST_EXIST.  On error returns -1 and writes "file:line: what" to ERR. */
+ * MUST_EXIST.  0, or -errno (the file's, or -EINVAL for its content) with
+ * "file:line: what" in ERR. */
 int pvs_config_load(struct pvs_config *c, const char *path, int must_exist, char *err,
                     size_t errlen);
 uint32_t pvs_config_stale_after_us(const struct pvs_config *c);
-/* Parse a size with an optional K/M/G suffix; -1 on error. */
+/* Parse a size with an optional K/M/G suffix: 0, -EINVAL, or -ERANGE when
+ * it does not fit a size_t. */
 int pvs_parse_size(const char *s, size_t *out);
 
 #endif

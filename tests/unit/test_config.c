@@ -4,6 +4,7 @@
  * (daemon/config.c): a complete good file, and for every kind of bad
  * input an error of the form "FILE:LINE: what" with the right line.
  */
+#include <errno.h>
 #include <limits.h>
 
 #include <pvsched/abi.h>
@@ -106,7 +107,7 @@ static void t_defaults(void)
 		snprintf(cfg.ivshmem_socket, sizeof(cfg.ivshmem_socket), "/tmp/x.sock");
 		CHECK_STR(pvs_config_ivshmem_socket(&cfg, p, sizeof(p)), "/tmp/x.sock");
 	}
-	CHECK_EQ(pvs_config_load(&cfg, tu_path("absent.conf"), 1, err, sizeof(err)), -1);
+	CHECK_EQ(pvs_config_load(&cfg, tu_path("absent.conf"), 1, err, sizeof(err)), -ENOENT);
 	CHECKM(strstr(err, "absent.conf") != NULL, "error names the file: %s", err);
 	CHECK_EQ(load("empty.conf", "", err, sizeof(err)), 0);
 	CHECK_EQU(cfg.nr_vms, 0);
@@ -122,7 +123,7 @@ static void t_defaults(void)
 	       pvs_config_stale_after_us(&cfg));
 }
 
-/* BODY must fail with "FILE:LINE: " (or "FILE:ALT: " when ALT > 0). */
+/* BODY must fail with -EINVAL and "FILE:LINE: " (or "FILE:ALT: " when ALT > 0). */
 static void bad_case2(const char *body, int line, int alt, const char *what)
 {
 	char err[512], want[600], want2[600];
@@ -135,8 +136,8 @@ static void bad_case2(const char *body, int line, int alt, const char *what)
 	REQUIRE(tu_write_str(name, body) == 0);
 	err[0] = 0;
 	int rc = pvs_config_load(&cfg, name, 1, err, sizeof(err));
-	CHECKM(rc == -1 && (!strncmp(err, want, strlen(want)) ||
-	                    (alt > 0 && !strncmp(err, want2, strlen(want2)))),
+	CHECKM(rc == -EINVAL && (!strncmp(err, want, strlen(want)) ||
+	                         (alt > 0 && !strncmp(err, want2, strlen(want2)))),
 	       "%-34s -> line %d: %s", what, line,
 	       err[0] ? err + strlen(tu_tmpdir()) + 1 : "(no error)");
 }
@@ -300,10 +301,14 @@ static void t_parse_size(void)
 		int rc;
 		size_t v;
 	} c[] = {
-	        {"8192", 0, 8192},    {"64K", 0, 65536},   {"64k", 0, 65536},   {"1M", 0, 1 << 20},
-	        {"1MiB", 0, 1 << 20}, {"1MB", 0, 1 << 20}, {"1G", 0, 1u << 30}, {"0x2000", 0, 8192},
-	        {"512B", 0, 512},     {"-1", -1, 0},       {"1X", -1, 0},       {"", -1, 0},
-	        {"M", -1, 0},         {"1M ", -1, 0},      {"1Mi", -1, 0},
+	        {"8192", 0, 8192},    {"64K", 0, 65536},
+	        {"64k", 0, 65536},    {"1M", 0, 1 << 20},
+	        {"1MiB", 0, 1 << 20}, {"1MB", 0, 1 << 20},
+	        {"1G", 0, 1u << 30},  {"0x2000", 0, 8192},
+	        {"512B", 0, 512},     {"-1", -EINVAL, 0},
+	        {"1X", -EINVAL, 0},   {"", -EINVAL, 0},
+	        {"M", -EINVAL, 0},    {"1M ", -EINVAL, 0},
+	        {"1Mi", -EINVAL, 0},  {"99999999999999999999", -ERANGE, 0},
 	};
 
 	for (size_t i = 0; i < NCASES(c); i++) {
@@ -320,8 +325,9 @@ static void t_parse_size_overflow(void)
 {
 	size_t v = 0;
 
-	CHECKM(pvs_parse_size("17179869185G", &v) == -1, "\"17179869185G\" rejected (got %zu)", v);
-	CHECKM(pvs_parse_size("18014398509481985K", &v) == -1,
+	CHECKM(pvs_parse_size("17179869185G", &v) == -ERANGE, "\"17179869185G\" rejected (got %zu)",
+	       v);
+	CHECKM(pvs_parse_size("18014398509481985K", &v) == -ERANGE,
 	       "\"18014398509481985K\" rejected (got %zu)", v);
 	bad_case(D "region_size = 17179869185G\n", 3, "region_size wrapping to 1G");
 }
