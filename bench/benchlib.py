@@ -26,7 +26,7 @@ bench/*/qemu-vm) shares, written once.
   processes    copy_binaries() (a rebuild during the run cannot mix
                versions), Daemon (pvschedd with its own config, socket,
                region_dir and journal; pvschedctl against it), hogs
-               (HOG, start_hogs, stop_hogs), low_slack(), host cyclictest
+               (HOG, start_hogs), kill_all(), low_slack(), host cyclictest
                (ensure_tool, host_cyclictest, cyclictest_json), cgroups
                (cpu_cgroup_root, make_cgroup, cgroup_of, move_to_cgroup,
                remove_cgroup);
@@ -545,12 +545,17 @@ def start_hogs(n=None, **popen):
     return [subprocess.Popen(HOG, **popen) for _ in range(n or os.cpu_count() or 1)]
 
 
-def stop_hogs(hogs):
-    for p in hogs:
+def kill_all(procs, wait_s=10):
+    """SIGKILL each of PROCS still running and reap it (our children:
+    workloads, hogs, cyclictest; never pvschedd, which must exit cleanly
+    to put back what it changed)."""
+    for p in procs:
         if p.poll() is None:
-            p.send_signal(signal.SIGCONT)  # a paused one too
             p.kill()
-        p.wait()
+        try:
+            p.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 def low_slack():
