@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "names.h"
 #include "proto.h"
+#include "pvs_clock.h"
 #include "unixsock.h"
 
 #define PVS_MAX_CLIENTS       32
@@ -161,7 +162,7 @@ static const char *boost_state_str(uint32_t s)
 struct json_object *pvs_status_json(struct pvs_daemon *d)
 {
 	struct json_object *root = json_object_new_object(), *vms = json_object_new_array();
-	uint64_t now = pvs_now_ns();
+	uint64_t now = pvs_mono_ns();
 	static char cpus[CPULIST_MAX]; /* the daemon has one thread */
 	long online = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -611,7 +612,7 @@ static struct json_object *metrics_cmd(struct pvs_daemon *d)
 	char *text;
 	size_t len;
 
-	if (pvs_metrics_format(d, pvs_now_ns(), &text, &len) < 0)
+	if (pvs_metrics_format(d, pvs_mono_ns(), &text, &len) < 0)
 		return reply_error("out of memory");
 	o = reply_ok();
 	json_object_object_add(o, "content_type", json_object_new_string(PVS_METRICS_CONTENT_TYPE));
@@ -690,7 +691,7 @@ static void client_respond(struct pvs_control *c, struct client *cl, struct pvs_
 static void client_io(struct pvs_control *c, struct client *cl, uint32_t events,
                       struct pvs_daemon *d)
 {
-	if (pvs_now_ns() > cl->deadline) {
+	if (pvs_mono_ns() > cl->deadline) {
 		client_close(c, cl);
 		return;
 	}
@@ -780,7 +781,7 @@ void pvs_control_reap(struct pvs_control *c)
 {
 	if (!c)
 		return;
-	uint64_t now = pvs_now_ns();
+	uint64_t now = pvs_mono_ns();
 
 	for (int i = 0; i < PVS_MAX_CLIENTS; i++)
 		if (c->clients[i].fd >= 0 && now > c->clients[i].deadline)
@@ -804,7 +805,7 @@ void pvs_control_event(struct pvs_control *c, void *tag, uint32_t events, struct
 				continue;
 			}
 			c->clients[i].fd = fd;
-			c->clients[i].deadline = pvs_now_ns() + PVS_CLIENT_TIMEOUT_NS;
+			c->clients[i].deadline = pvs_mono_ns() + PVS_CLIENT_TIMEOUT_NS;
 			ev.data.ptr = &c->clients[i];
 			if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 				client_close(c, &c->clients[i]);

@@ -52,8 +52,6 @@ struct pvs_daemon {
 	uint64_t cs_syscalls;       /* attribute changes made for co-scheduling */
 };
 
-uint64_t pvs_now_ns(void);
-
 /* discovery.c: reconcile the VM list with /proc, the config and attaches. */
 void pvs_discover(struct pvs_daemon *d);
 /* Process VMs only: one stat() each; rescan a process whose thread count

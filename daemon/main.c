@@ -28,13 +28,7 @@
 #include "journal.h"
 #include "log.h"
 #include "metrics.h"
-
-uint64_t pvs_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+#include "pvs_clock.h"
 
 static void usage(FILE *f)
 {
@@ -308,11 +302,11 @@ int main(int argc, char **argv)
 	}
 	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &boost_tag};
 	epoll_ctl(epfd, EPOLL_CTL_ADD, btfd, &ev);
-	d.start_ns = pvs_now_ns();
+	d.start_ns = pvs_mono_ns();
 	log_info("started: sampler %s, period %u us, rescan %u ms, socket %s", d.sampler->name,
 	         cfg->period_us, cfg->rescan_ms, cfg->socket);
 	pvs_discover(&d);
-	last_rescan = pvs_now_ns();
+	last_rescan = pvs_mono_ns();
 
 	for (int running = 1; running;) {
 		struct epoll_event evs[16];
@@ -332,7 +326,7 @@ int main(int argc, char **argv)
 				uint64_t exp, now;
 				if (read(tfd, &exp, sizeof(exp)) < 0)
 					continue;
-				now = pvs_now_ns();
+				now = pvs_mono_ns();
 				if (d.rescan_requested ||
 				    now - last_rescan >= (uint64_t)cfg->rescan_ms * 1000000u) {
 					d.rescan_requested = 0;
@@ -397,7 +391,7 @@ int main(int argc, char **argv)
 				uint64_t exp;
 				if (read(btfd, &exp, sizeof(exp)) < 0)
 					continue;
-				uint64_t now = pvs_now_ns();
+				uint64_t now = pvs_mono_ns();
 				if (pvs_boost_active(&d))
 					boost_next = pvs_boost_scan(&d, now, 0);
 				if (now >= d.cs_next_ns)
@@ -427,7 +421,7 @@ int main(int argc, char **argv)
 			 * boost_scan_us while a VM that cannot ring has boosting
 			 * on, and when a decision changes by itself), the end of
 			 * a doorbell's mute and the gang rotation */
-			uint64_t now = pvs_now_ns(), at = UINT64_MAX, t;
+			uint64_t now = pvs_mono_ns(), at = UINT64_MAX, t;
 
 			if (pvs_boost_polled(&d))
 				at = now + (uint64_t)cfg->boost.scan_us * 1000u;
