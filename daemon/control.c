@@ -26,7 +26,6 @@
 #include "doorbell.h"
 #include "log.h"
 #include "metrics.h"
-#include "names.h"
 #include "proto.h"
 #include "pvs_clock.h"
 #include "unixsock.h"
@@ -421,175 +420,20 @@ static struct json_object *boost_cmd(struct pvs_daemon *d, const struct pvs_requ
 	return reply_ok();
 }
 
-/*
- * The requests "policy" and "metrics" are parsed here; daemon/proto.c
- * parses the others.  Keys of the other commands that come with them are
- * checked by pvs_proto_parse() (on a copy without this file's keys), so
- * they are accepted and ignored under the same rules as everywhere.
- */
-enum local_cmd { LOCAL_NONE, LOCAL_POLICY, LOCAL_METRICS };
-
-struct local_req {
-	enum local_cmd cmd;
-	char vm[PVS_NAME_MAX];
-	int has_policy, policy; /* policy: -1 = the config's */
-	int has_shares;
-	uint32_t shares;
-};
-
-#define POLICY_CHOICES "none, spread, dedicated, gang, relaxed or config"
-
-/* The C string of a JSON string without an embedded NUL, else NULL. */
-static const char *plain_str(struct json_object *val)
+static struct json_object *policy_cmd(struct pvs_daemon *d, const struct pvs_request *r)
 {
-	const char *s;
-
-	if (!json_object_is_type(val, json_type_string))
-		return NULL;
-	s = json_object_get_string(val);
-	return s && (size_t)json_object_get_string_len(val) == strlen(s) ? s : NULL;
-}
-
-static int local_key(struct local_req *lr, const char *key, struct json_object *val, char *err,
-                     size_t errlen)
-{
-	const char *s;
-	int64_t x;
-
-	if (!strcmp(key, "vm")) {
-		s = plain_str(val);
-		if (!s || !pvs_valid_vm_name(s)) {
-			snprintf(err, errlen, "'vm' must be 1-31 characters of [A-Za-z0-9._-]");
-			return -1;
-		}
-		if (lr->vm[0] && strcmp(lr->vm, s)) {
-			snprintf(err, errlen, "'vm' and 'name' differ ('%s', '%s')", s, lr->vm);
-			return -1;
-		}
-		snprintf(lr->vm, sizeof(lr->vm), "%s", s);
-	} else if (!strcmp(key, "policy")) {
-		if (!json_object_is_type(val, json_type_string)) {
-			snprintf(err, errlen, "'policy' must be a string: " POLICY_CHOICES);
-			return -1;
-		}
-		s = plain_str(val);
-		if (!s) {
-			snprintf(err, errlen, "'policy' contains a NUL");
-			return -1;
-		}
-		if (!strcmp(s, "config")) {
-			lr->policy = -1;
-		} else if ((lr->policy = pvs_cs_policy_parse(s)) < 0) {
-			snprintf(err, errlen, "unknown policy '%.40s': expected " POLICY_CHOICES,
-			         s);
-			return -1;
-		}
-		lr->has_policy = 1;
-	} else if (!strcmp(key, "shares")) {
-		if (!json_object_is_type(val, json_type_int)) {
-			snprintf(err, errlen, "'shares' must be an integer (%u..%u)",
-			         PVS_CS_SHARES_MIN, PVS_CS_SHARES_MAX);
-			return -1;
-		}
-		errno = 0;
-		x = json_object_get_int64(val);
-		if (errno || x < PVS_CS_SHARES_MIN || x > PVS_CS_SHARES_MAX) {
-			snprintf(err, errlen, "'shares' %.40s out of range (%u..%u)",
-			         json_object_to_json_string(val), PVS_CS_SHARES_MIN,
-			         PVS_CS_SHARES_MAX);
-			return -1;
-		}
-		lr->shares = (uint32_t)x;
-		lr->has_shares = 1;
-	}
-	return 0;
-}
-
-/* 0: not one of ours (proto.c answers, errors included); 1: parsed into
- * LR; -1: ours, with the error in ERR. */
-static int local_parse(const char *buf, size_t len, struct local_req *lr, char *err, size_t errlen)
-{
-	static const char *const mine[] = {"cmd", "vm", "policy", "shares"};
-	struct json_tokener *tok;
-	struct json_object *o, *cmd, *rest;
-	struct pvs_request r;
-	const char *s;
-	int rc = 1;
-
-	memset(lr, 0, sizeof(*lr));
-	if (len && buf[len - 1] == '\n')
-		len--;
-	if (len && buf[len - 1] == '\r')
-		len--;
-	if (len == 0 || len > PVS_PROTO_MAX || memchr(buf, 0, len))
-		return 0;
-	tok = json_tokener_new_ex(8);
-	if (!tok)
-		return 0;
-	o = json_tokener_parse_ex(tok, buf, (int)len);
-	if (!o || json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != len || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, "cmd", &cmd) || !(s = plain_str(cmd)) ||
-	    (strcmp(s, "policy") && strcmp(s, "metrics"))) {
-		json_object_put(o);
-		json_tokener_free(tok);
-		return 0;
-	}
-	json_tokener_free(tok);
-	lr->cmd = !strcmp(s, "policy") ? LOCAL_POLICY : LOCAL_METRICS;
-	/* the other keys, as proto.c checks them for any command */
-	rest = json_object_new_object();
-	json_object_object_add(rest, "cmd", json_object_new_string("ping"));
-	json_object_object_foreach(o, key, val)
-	{
-		size_t i;
-
-		for (i = 0; i < sizeof(mine) / sizeof(mine[0]) && strcmp(key, mine[i]); i++)
-			;
-		if (i == sizeof(mine) / sizeof(mine[0]))
-			json_object_object_add(rest, key, json_object_get(val));
-	}
-	s = json_object_to_json_string_ext(rest, JSON_C_TO_STRING_PLAIN);
-	if (pvs_proto_parse(s, strlen(s), &r, err, errlen) < 0)
-		rc = -1;
-	else if (r.name[0])
-		snprintf(lr->vm, sizeof(lr->vm), "%s", r.name);
-	json_object_put(rest);
-	if (rc > 0) {
-		json_object_object_foreach(o, k2, v2)
-		{
-			if (local_key(lr, k2, v2, err, errlen) < 0) {
-				rc = -1;
-				break;
-			}
-		}
-	}
-	json_object_put(o);
-	if (rc > 0 && lr->cmd == LOCAL_POLICY && !lr->vm[0]) {
-		snprintf(err, errlen, "policy needs 'vm'");
-		rc = -1;
-	}
-	if (rc > 0 && lr->cmd == LOCAL_POLICY && !lr->has_policy && !lr->has_shares) {
-		snprintf(err, errlen, "policy needs 'policy' or 'shares'");
-		rc = -1;
-	}
-	return rc;
-}
-
-static struct json_object *policy_cmd(struct pvs_daemon *d, const struct local_req *lr)
-{
-	struct pvs_vm *vm = pvs_find_vm(d, lr->vm);
+	struct pvs_vm *vm = pvs_find_vm(d, r->name);
 	struct json_object *o;
 	char err[256] = "";
 	int rc;
 
 	if (!vm) {
-		snprintf(err, sizeof(err), "no VM named '%s'", lr->vm);
+		snprintf(err, sizeof(err), "no VM named '%s'", r->name);
 		return reply_error(err);
 	}
 	/* without 'policy': keep what it has (its override, or the config's) */
-	rc = pvs_cosched_set(d, vm, lr->has_policy ? lr->policy : vm->cs_override,
-	                     lr->has_shares ? lr->shares : 0, err, sizeof(err));
+	rc = pvs_cosched_set(d, vm, r->has_policy ? r->policy : vm->cs_override, r->shares, err,
+	                     sizeof(err));
 	if (rc < 0) {
 		if (!err[0])
 			snprintf(err, sizeof(err), "vm %s: %s", vm->name, strerror(-rc));
@@ -625,14 +469,8 @@ static struct json_object *handle(struct pvs_control *c, struct pvs_daemon *d, c
                                   size_t len)
 {
 	struct pvs_request r;
-	struct local_req lr;
 	char err[256];
 
-	switch (local_parse(buf, len, &lr, err, sizeof(err))) {
-	case 1: return lr.cmd == LOCAL_POLICY ? policy_cmd(d, &lr) : metrics_cmd(d);
-	case -1: return reply_error(err);
-	default: break;
-	}
 	if (pvs_proto_parse(buf, len, &r, err, sizeof(err)) < 0)
 		return reply_error(err);
 	switch (r.cmd) {
@@ -661,6 +499,8 @@ static struct json_object *handle(struct pvs_control *c, struct pvs_daemon *d, c
 		if (pvs_detach(d, r.name, err, sizeof(err)) < 0)
 			return reply_error(err);
 		return reply_ok();
+	case PVS_CMD_POLICY: return policy_cmd(d, &r);
+	case PVS_CMD_METRICS: return metrics_cmd(d);
 	}
 	return reply_error("unhandled command");
 }
