@@ -52,5 +52,4 @@ struct pvs_daemon {
 	uint64_t cs_syscalls;       /* attribute changes made for co-scheduling */
 };
 
-
 #endif
