@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * daemon/control.c - the control socket.
+ * daemon/control.c - the control socket: its transport and the commands'
+ * handlers.  Requests are parsed by daemon/proto.c, the status document
+ * is built by daemon/status.c.
  *
  * One request per connection: the client writes a JSON object (<= 4 KiB)
  * and a newline; the daemon answers with one JSON object and closes.  All
@@ -20,8 +22,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <pvsched/pvsched.h>
-
 #include "boostd.h"
 #include "control.h"
 #include "coschedd.h"
@@ -29,8 +29,9 @@
 #include "doorbell.h"
 #include "log.h"
 #include "metrics.h"
-#include "names.h"
 #include "proto.h"
+#include "pvs_clock.h"
+#include "status.h"
 #include "unixsock.h"
 
 #define PVS_MAX_CLIENTS       32
@@ -126,253 +127,6 @@ int pvs_control_take_reload(struct pvs_control *c)
 	return r;
 }
 
-static const char *kind_str(enum pvs_vm_kind k)
-{
-	return k == PVS_VM_QEMU ? "qemu" : "process";
-}
-
-static const char *layer_str(int layer)
-{
-	switch (layer) {
-	case PVS_LAYER_COSTOP: return "costop";
-	case PVS_LAYER_GANG: return "gang";
-	case PVS_LAYER_BOOST: return "boost";
-	default: return "own";
-	}
-}
-
-static const char *policy_str(int policy)
-{
-	const char *s = pvs_cs_policy_name(policy);
-
-	return s ? s : "unknown";
-}
-
-static const char *boost_state_str(uint32_t s)
-{
-	switch (s) {
-	case PVSCHED_BOOST_GRANTED: return "granted";
-	case PVSCHED_BOOST_DENIED: return "denied";
-	case PVSCHED_BOOST_THROTTLED: return "throttled";
-	default: return "none";
-	}
-}
-
-struct json_object *pvs_status_json(struct pvs_daemon *d)
-{
-	struct json_object *root = json_object_new_object(), *vms = json_object_new_array();
-	uint64_t now = pvs_now_ns();
-	static char cpus[PVS_CPUSET_LIST_MAX]; /* the daemon has one thread */
-	long online = sysconf(_SC_NPROCESSORS_ONLN);
-
-	json_object_object_add(root, "ok", json_object_new_boolean(1));
-	json_object_object_add(root, "sampler", json_object_new_string(d->sampler->name));
-	json_object_object_add(root, "period_us", json_object_new_int64(d->cfg->period_us));
-	json_object_object_add(root, "uptime_s",
-	                       json_object_new_double((double)(now - d->start_ns) / 1e9));
-	json_object_object_add(root, "samples", json_object_new_int64((int64_t)d->samples));
-	json_object_object_add(root, "rescans", json_object_new_int64((int64_t)d->rescans));
-	json_object_object_add(root, "boost_available",
-	                       json_object_new_boolean(d->journal != NULL));
-	json_object_object_add(root, "boost_default",
-	                       json_object_new_boolean(d->cfg->boost.enabled));
-	json_object_object_add(root, "boost_scans", json_object_new_int64((int64_t)d->boost_scans));
-	json_object_object_add(root, "boost_syscalls",
-	                       json_object_new_int64((int64_t)d->boost_syscalls));
-	json_object_object_add(root, "doorbell_scans",
-	                       json_object_new_int64((int64_t)d->doorbell_scans));
-	json_object_object_add(root, "ivshmem_clients",
-	                       json_object_new_int64((int64_t)pvs_doorbell_clients(d->doorbell)));
-	json_object_object_add(root, "online_cpus",
-	                       json_object_new_int(online > 0 ? (int)online : 0));
-	json_object_object_add(root, "cosched_default",
-	                       json_object_new_string(policy_str(d->cfg->cosched.policy)));
-	json_object_object_add(root, "cosched_syscalls",
-	                       json_object_new_int64((int64_t)d->cs_syscalls));
-	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next) {
-		struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
-		struct pvs_cpuset placed = {{0}};
-		int any_placed = 0;
-
-		json_object_object_add(o, "name", json_object_new_string(vm->name));
-		json_object_object_add(o, "kind", json_object_new_string(kind_str(vm->kind)));
-		json_object_object_add(o, "pid", json_object_new_int(vm->proc.pid));
-		json_object_object_add(o, "region", json_object_new_string(vm->region_path));
-		json_object_object_add(o, "region_ok", json_object_new_boolean(vm->region_ok));
-		if (!vm->region_ok)
-			json_object_object_add(o, "region_error",
-			                       json_object_new_string(vm->region_err));
-		json_object_object_add(o, "host_cpus", json_object_new_int((int)vm->host_cpus));
-		json_object_object_add(o, "preempted_now",
-		                       json_object_new_int((int)vm->track.preempted_now));
-		json_object_object_add(o, "preempted_avg",
-		                       json_object_new_double(vm->track.preempted_avg));
-		json_object_object_add(o, "capacity",
-		                       json_object_new_double(vm->track.primed
-		                                                      ? vm->track.capacity
-		                                                      : (double)vm->nr_vcpus));
-		json_object_object_add(
-		        o, "recommended_dop",
-		        json_object_new_int((int)(vm->track.dop
-		                                          ? vm->track.dop
-		                                          : (vm->nr_vcpus ? vm->nr_vcpus : 1))));
-		json_object_object_add(
-		        o, "heartbeat",
-		        json_object_new_int64(vm->region_ok ? (int64_t)vm->region.hdr->heartbeat
-		                                            : 0));
-		{
-			struct pvs_boost_params bp;
-			struct json_object *b = json_object_new_object();
-
-			pvs_boost_params(d, vm, &bp);
-			json_object_object_add(b, "enabled", json_object_new_boolean(bp.enabled));
-			json_object_object_add(
-			        b, "max_ms",
-			        json_object_new_int64((int64_t)(bp.max_ns / 1000000u)));
-			json_object_object_add(
-			        b, "budget_pct",
-			        json_object_new_int64(
-			                bp.window_ns ? (int64_t)(bp.budget_ns * 100u / bp.window_ns)
-			                             : 0));
-			json_object_object_add(
-			        b, "window_ms",
-			        json_object_new_int64((int64_t)(bp.window_ns / 1000000u)));
-			json_object_object_add(o, "boost", b);
-		}
-		json_object_object_add(
-		        o, "policy", json_object_new_string(policy_str(pvs_cosched_policy(d, vm))));
-		json_object_object_add(o, "shares",
-		                       json_object_new_int64((int64_t)pvs_cosched_shares(d, vm)));
-		json_object_object_add(o, "shares_from",
-		                       json_object_new_string(pvs_cosched_shares_from(d, vm)));
-		if (vm->cg_shares) {
-			json_object_object_add(o, "cgroup_shares",
-			                       json_object_new_int64((int64_t)vm->cg_shares));
-			json_object_object_add(o, "cgroup_file",
-			                       json_object_new_string(vm->cg_file));
-		}
-		json_object_object_add(o, "gang_ns", json_object_new_int64((int64_t)vm->gang_ns));
-		json_object_object_add(o, "placed_shared",
-		                       json_object_new_int((int)vm->placed_shared));
-		json_object_object_add(o, "tcg", json_object_new_boolean(vm->tcg));
-		json_object_object_add(
-		        o, "migratable",
-		        vm->migratable < 0 ? NULL : json_object_new_boolean(vm->migratable));
-		json_object_object_add(o, "incoming", json_object_new_boolean(vm->incoming));
-		{
-			/* its ivshmem-doorbell client (daemon/doorbell.c) */
-			struct json_object *b = json_object_new_object();
-
-			json_object_object_add(b, "connected",
-			                       json_object_new_boolean(vm->db != NULL));
-			json_object_object_add(b, "listening",
-			                       json_object_new_boolean(vm->db_ring));
-			json_object_object_add(b, "wakes",
-			                       json_object_new_int64((int64_t)vm->db_wakes));
-			json_object_object_add(b, "mutes",
-			                       json_object_new_int64((int64_t)vm->db_mutes));
-			/* read every boost_scan_us (it cannot ring, or rings too fast) */
-			json_object_object_add(
-			        b, "polled",
-			        json_object_new_boolean(!vm->db_ring && d->journal &&
-			                                pvs_boost_vm_enabled(d, vm)));
-			json_object_object_add(o, "doorbell", b);
-		}
-		json_object_object_add(o, "region_reinits",
-		                       json_object_new_int64((int64_t)vm->region_reinits));
-		if (vm->tcg) {
-			/* the thread that delivers a TCG guest's timer interrupts */
-			struct json_object *t = json_object_new_object();
-
-			json_object_object_add(t, "tid", json_object_new_int(vm->timer.id.tid));
-			json_object_object_add(t, "layer",
-			                       json_object_new_string(layer_str(vm->timer.layer)));
-			json_object_object_add(t, "boosts",
-			                       json_object_new_int64((int64_t)vm->timer_boosts));
-			json_object_object_add(o, "main_thread", t);
-		}
-		for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
-			struct pvs_vcpu *v = &vm->vcpus[i];
-			struct json_object *x = json_object_new_object();
-
-			json_object_object_add(x, "index", json_object_new_int((int)i));
-			json_object_object_add(x, "tid",
-			                       json_object_new_int(v->live ? v->id.tid : 0));
-			json_object_object_add(
-			        x, "state",
-			        json_object_new_string(pvsched_vcpu_state_str(v->track.state)));
-			json_object_object_add(
-			        x, "run_pct",
-			        json_object_new_double(v->track.run_pct_x100 / 100.0));
-			json_object_object_add(
-			        x, "rdy_pct",
-			        json_object_new_double(v->track.wait_pct_x100 / 100.0));
-			json_object_object_add(x, "preempt_per_s",
-			                       json_object_new_int((int)v->track.preempt_per_s));
-			json_object_object_add(x, "run_ns",
-			                       json_object_new_int64((int64_t)v->track.run_total));
-			json_object_object_add(x, "wait_ns",
-			                       json_object_new_int64((int64_t)v->track.wait_total));
-			json_object_object_add(
-			        x, "preemptions",
-			        json_object_new_int64((int64_t)v->track.preemptions));
-			json_object_object_add(
-			        x, "boost",
-			        json_object_new_string(boost_state_str(v->boost.state)));
-			json_object_object_add(x, "boost_pct",
-			                       json_object_new_double(v->boost_pct_x100 / 100.0));
-			json_object_object_add(x, "boost_ns",
-			                       json_object_new_int64((int64_t)v->boost.boost_ns));
-			json_object_object_add(x, "boosts",
-			                       json_object_new_int64((int64_t)v->boost.boosts));
-			json_object_object_add(x, "throttles",
-			                       json_object_new_int64((int64_t)v->boost.throttles));
-			{
-				/* why the guest asks (1.3): its programs' count and
-				 * its kernel driver's sources */
-				uint32_t req = 0, kreq = 0;
-
-				if (vm->region_ok && i < vm->region.nr_vcpus) {
-					const struct pvsched_vcpu_guest *g =
-					        &pvs_hregion_vcpu(&vm->region, i)->guest;
-					req = __atomic_load_n(&g->boost_req, __ATOMIC_RELAXED);
-					kreq = __atomic_load_n(&g->kreq, __ATOMIC_RELAXED);
-				}
-				json_object_object_add(x, "boost_req",
-				                       json_object_new_int64((int64_t)req));
-				json_object_object_add(x, "kreq",
-				                       json_object_new_int64((int64_t)kreq));
-			}
-			json_object_object_add(x, "cstp_pct",
-			                       json_object_new_double(v->cstp_pct_x100 / 100.0));
-			json_object_object_add(x, "mlmtd_pct",
-			                       json_object_new_double(v->mlmtd_pct_x100 / 100.0));
-			json_object_object_add(x, "costop_ns",
-			                       json_object_new_int64((int64_t)v->costop_ns));
-			json_object_object_add(x, "limited_ns",
-			                       json_object_new_int64((int64_t)v->limited_ns));
-			json_object_object_add(x, "layer",
-			                       json_object_new_string(layer_str(v->layer)));
-			cpus[0] = 0;
-			if (v->cs_mask_valid) {
-				pvs_cpuset_format(&v->cs_mask, cpus, sizeof(cpus));
-				pvs_cpuset_or(&placed, &placed, &v->cs_mask);
-				any_placed = 1;
-			}
-			json_object_object_add(x, "cpus", json_object_new_string(cpus));
-			json_object_array_add(arr, x);
-		}
-		cpus[0] = 0;
-		if (any_placed)
-			pvs_cpuset_format(&placed, cpus, sizeof(cpus));
-		json_object_object_add(o, "cpus", json_object_new_string(cpus));
-		json_object_object_add(o, "vcpus", arr);
-		json_object_array_add(vms, o);
-	}
-	json_object_object_add(root, "vms", vms);
-	return root;
-}
-
 static struct json_object *reply_error(const char *msg)
 {
 	struct json_object *o = json_object_new_object();
@@ -419,186 +173,33 @@ static struct json_object *boost_cmd(struct pvs_daemon *d, const struct pvs_requ
 	return reply_ok();
 }
 
-/*
- * The requests "policy" and "metrics" are parsed here; daemon/proto.c
- * parses the others.  Keys of the other commands that come with them are
- * checked by pvs_proto_parse() (on a copy without this file's keys), so
- * they are accepted and ignored under the same rules as everywhere.
- */
-enum local_cmd { LOCAL_NONE, LOCAL_POLICY, LOCAL_METRICS };
-
-struct local_req {
-	enum local_cmd cmd;
-	char vm[PVS_NAME_MAX];
-	int has_policy, policy; /* policy: -1 = the config's */
-	int has_shares;
-	uint32_t shares;
-};
-
-#define POLICY_CHOICES "none, spread, dedicated, gang, relaxed or config"
-
-/* The C string of a JSON string without an embedded NUL, else NULL. */
-static const char *plain_str(struct json_object *val)
+static struct json_object *policy_cmd(struct pvs_daemon *d, const struct pvs_request *r)
 {
-	const char *s;
-
-	if (!json_object_is_type(val, json_type_string))
-		return NULL;
-	s = json_object_get_string(val);
-	return s && (size_t)json_object_get_string_len(val) == strlen(s) ? s : NULL;
-}
-
-static int local_key(struct local_req *lr, const char *key, struct json_object *val, char *err,
-                     size_t errlen)
-{
-	const char *s;
-	int64_t x;
-
-	if (!strcmp(key, "vm")) {
-		s = plain_str(val);
-		if (!s || !pvs_valid_vm_name(s)) {
-			snprintf(err, errlen, "'vm' must be 1-31 characters of [A-Za-z0-9._-]");
-			return -1;
-		}
-		if (lr->vm[0] && strcmp(lr->vm, s)) {
-			snprintf(err, errlen, "'vm' and 'name' differ ('%s', '%s')", s, lr->vm);
-			return -1;
-		}
-		snprintf(lr->vm, sizeof(lr->vm), "%s", s);
-	} else if (!strcmp(key, "policy")) {
-		if (!json_object_is_type(val, json_type_string)) {
-			snprintf(err, errlen, "'policy' must be a string: " POLICY_CHOICES);
-			return -1;
-		}
-		s = plain_str(val);
-		if (!s) {
-			snprintf(err, errlen, "'policy' contains a NUL");
-			return -1;
-		}
-		if (!strcmp(s, "config")) {
-			lr->policy = -1;
-		} else if ((lr->policy = pvs_cs_policy_parse(s)) < 0) {
-			snprintf(err, errlen, "unknown policy '%.40s': expected " POLICY_CHOICES,
-			         s);
-			return -1;
-		}
-		lr->has_policy = 1;
-	} else if (!strcmp(key, "shares")) {
-		if (!json_object_is_type(val, json_type_int)) {
-			snprintf(err, errlen, "'shares' must be an integer (%u..%u)",
-			         PVS_CS_SHARES_MIN, PVS_CS_SHARES_MAX);
-			return -1;
-		}
-		errno = 0;
-		x = json_object_get_int64(val);
-		if (errno || x < PVS_CS_SHARES_MIN || x > PVS_CS_SHARES_MAX) {
-			snprintf(err, errlen, "'shares' %.40s out of range (%u..%u)",
-			         json_object_to_json_string(val), PVS_CS_SHARES_MIN,
-			         PVS_CS_SHARES_MAX);
-			return -1;
-		}
-		lr->shares = (uint32_t)x;
-		lr->has_shares = 1;
-	}
-	return 0;
-}
-
-/* 0: not one of ours (proto.c answers, errors included); 1: parsed into
- * LR; -1: ours, with the error in ERR. */
-static int local_parse(const char *buf, size_t len, struct local_req *lr, char *err, size_t errlen)
-{
-	static const char *const mine[] = {"cmd", "vm", "policy", "shares"};
-	struct json_tokener *tok;
-	struct json_object *o, *cmd, *rest;
-	struct pvs_request r;
-	const char *s;
-	int rc = 1;
-
-	memset(lr, 0, sizeof(*lr));
-	if (len && buf[len - 1] == '\n')
-		len--;
-	if (len && buf[len - 1] == '\r')
-		len--;
-	if (len == 0 || len > PVS_PROTO_MAX || memchr(buf, 0, len))
-		return 0;
-	tok = json_tokener_new_ex(8);
-	if (!tok)
-		return 0;
-	o = json_tokener_parse_ex(tok, buf, (int)len);
-	if (!o || json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != len || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, "cmd", &cmd) || !(s = plain_str(cmd)) ||
-	    (strcmp(s, "policy") && strcmp(s, "metrics"))) {
-		json_object_put(o);
-		json_tokener_free(tok);
-		return 0;
-	}
-	json_tokener_free(tok);
-	lr->cmd = !strcmp(s, "policy") ? LOCAL_POLICY : LOCAL_METRICS;
-	/* the other keys, as proto.c checks them for any command */
-	rest = json_object_new_object();
-	json_object_object_add(rest, "cmd", json_object_new_string("ping"));
-	json_object_object_foreach(o, key, val)
-	{
-		size_t i;
-
-		for (i = 0; i < sizeof(mine) / sizeof(mine[0]) && strcmp(key, mine[i]); i++)
-			;
-		if (i == sizeof(mine) / sizeof(mine[0]))
-			json_object_object_add(rest, key, json_object_get(val));
-	}
-	s = json_object_to_json_string_ext(rest, JSON_C_TO_STRING_PLAIN);
-	if (pvs_proto_parse(s, strlen(s), &r, err, errlen) < 0)
-		rc = -1;
-	else if (r.name[0])
-		snprintf(lr->vm, sizeof(lr->vm), "%s", r.name);
-	json_object_put(rest);
-	if (rc > 0) {
-		json_object_object_foreach(o, k2, v2)
-		{
-			if (local_key(lr, k2, v2, err, errlen) < 0) {
-				rc = -1;
-				break;
-			}
-		}
-	}
-	json_object_put(o);
-	if (rc > 0 && lr->cmd == LOCAL_POLICY && !lr->vm[0]) {
-		snprintf(err, errlen, "policy needs 'vm'");
-		rc = -1;
-	}
-	if (rc > 0 && lr->cmd == LOCAL_POLICY && !lr->has_policy && !lr->has_shares) {
-		snprintf(err, errlen, "policy needs 'policy' or 'shares'");
-		rc = -1;
-	}
-	return rc;
-}
-
-static struct json_object *policy_cmd(struct pvs_daemon *d, const struct local_req *lr)
-{
-	struct pvs_vm *vm = pvs_find_vm(d, lr->vm);
+	struct pvs_vm *vm = pvs_find_vm(d, r->name);
 	struct json_object *o;
 	char err[256] = "";
 	int rc;
 
 	if (!vm) {
-		snprintf(err, sizeof(err), "no VM named '%s'", lr->vm);
+		snprintf(err, sizeof(err), "no VM named '%s'", r->name);
 		return reply_error(err);
 	}
 	/* without 'policy': keep what it has (its override, or the config's) */
-	rc = pvs_cosched_set(d, vm, lr->has_policy ? lr->policy : vm->cs_override,
-	                     lr->has_shares ? lr->shares : 0, err, sizeof(err));
+	rc = pvs_cosched_set(d, vm, r->has_policy ? r->policy : vm->cs_override, r->shares, err,
+	                     sizeof(err));
 	if (rc < 0) {
 		if (!err[0])
 			snprintf(err, sizeof(err), "vm %s: %s", vm->name, strerror(-rc));
 		return reply_error(err);
 	}
-	log_info("vm %s: policy %s%s, shares %u", vm->name, policy_str(pvs_cosched_policy(d, vm)),
+	log_info("vm %s: policy %s%s, shares %u", vm->name,
+	         pvs_status_policy_name(pvs_cosched_policy(d, vm)),
 	         vm->cs_override < 0 ? " (config)" : "", pvs_cosched_shares(d, vm));
 	o = reply_ok();
 	json_object_object_add(o, "vm", json_object_new_string(vm->name));
-	json_object_object_add(o, "policy",
-	                       json_object_new_string(policy_str(pvs_cosched_policy(d, vm))));
+	json_object_object_add(
+	        o, "policy",
+	        json_object_new_string(pvs_status_policy_name(pvs_cosched_policy(d, vm))));
 	json_object_object_add(o, "shares",
 	                       json_object_new_int64((int64_t)pvs_cosched_shares(d, vm)));
 	return o;
@@ -610,7 +211,7 @@ static struct json_object *metrics_cmd(struct pvs_daemon *d)
 	char *text;
 	size_t len;
 
-	if (pvs_metrics_format(d, pvs_now_ns(), &text, &len) < 0)
+	if (pvs_metrics_format(d, pvs_mono_ns(), &text, &len) < 0)
 		return reply_error("out of memory");
 	o = reply_ok();
 	json_object_object_add(o, "content_type", json_object_new_string(PVS_METRICS_CONTENT_TYPE));
@@ -623,14 +224,8 @@ static struct json_object *handle(struct pvs_control *c, struct pvs_daemon *d, c
                                   size_t len)
 {
 	struct pvs_request r;
-	struct local_req lr;
 	char err[256];
 
-	switch (local_parse(buf, len, &lr, err, sizeof(err))) {
-	case 1: return lr.cmd == LOCAL_POLICY ? policy_cmd(d, &lr) : metrics_cmd(d);
-	case -1: return reply_error(err);
-	default: break;
-	}
 	if (pvs_proto_parse(buf, len, &r, err, sizeof(err)) < 0)
 		return reply_error(err);
 	switch (r.cmd) {
@@ -659,6 +254,8 @@ static struct json_object *handle(struct pvs_control *c, struct pvs_daemon *d, c
 		if (pvs_detach(d, r.name, err, sizeof(err)) < 0)
 			return reply_error(err);
 		return reply_ok();
+	case PVS_CMD_POLICY: return policy_cmd(d, &r);
+	case PVS_CMD_METRICS: return metrics_cmd(d);
 	}
 	return reply_error("unhandled command");
 }
@@ -689,7 +286,7 @@ static void client_respond(struct pvs_control *c, struct client *cl, struct pvs_
 static void client_io(struct pvs_control *c, struct client *cl, uint32_t events,
                       struct pvs_daemon *d)
 {
-	if (pvs_now_ns() > cl->deadline) {
+	if (pvs_mono_ns() > cl->deadline) {
 		client_close(c, cl);
 		return;
 	}
@@ -779,7 +376,7 @@ void pvs_control_reap(struct pvs_control *c)
 {
 	if (!c)
 		return;
-	uint64_t now = pvs_now_ns();
+	uint64_t now = pvs_mono_ns();
 
 	for (int i = 0; i < PVS_MAX_CLIENTS; i++)
 		if (c->clients[i].fd >= 0 && now > c->clients[i].deadline)
@@ -803,7 +400,7 @@ void pvs_control_event(struct pvs_control *c, void *tag, uint32_t events, struct
 				continue;
 			}
 			c->clients[i].fd = fd;
-			c->clients[i].deadline = pvs_now_ns() + PVS_CLIENT_TIMEOUT_NS;
+			c->clients[i].deadline = pvs_mono_ns() + PVS_CLIENT_TIMEOUT_NS;
 			ev.data.ptr = &c->clients[i];
 			if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 				client_close(c, &c->clients[i]);

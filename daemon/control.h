@@ -22,8 +22,4 @@ void pvs_control_reap(struct pvs_control *c);
 /* Set by a "reload" request; the main loop acts on it. */
 int pvs_control_take_reload(struct pvs_control *c);
 
-/* The status document: the answer to "status" (docs/control.md). */
-struct json_object;
-struct json_object *pvs_status_json(struct pvs_daemon *d);
-
 #endif

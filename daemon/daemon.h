@@ -52,6 +52,4 @@ struct pvs_daemon {
 	uint64_t cs_syscalls;       /* attribute changes made for co-scheduling */
 };
 
-uint64_t pvs_now_ns(void);
-
 #endif

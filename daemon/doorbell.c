@@ -21,7 +21,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "boostd.h"
@@ -29,6 +28,7 @@
 #include "doorbell.h"
 #include "log.h"
 #include "procfs.h"
+#include "pvs_clock.h"
 #include "qemu_args.h"
 #include "unixsock.h"
 
@@ -137,14 +137,6 @@ int pvs_db_rate_ok(struct pvs_db_rate *r, uint64_t now, uint32_t max_hz, uint64_
 }
 
 /* ---- the server ---- */
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 struct pvs_doorbell *pvs_doorbell_open(const char *path, uid_t uid, gid_t gid, int epfd, char *err,
                                        size_t errlen)
@@ -443,7 +435,7 @@ static uint64_t ring(struct pvs_doorbell *db, struct pvs_db_conn *c, struct pvs_
 
 	if (read(c->efd, &cnt, sizeof(cnt)) != (ssize_t)sizeof(cnt))
 		return UINT64_MAX; /* spurious: nothing rang */
-	now = mono_ns();
+	now = pvs_mono_ns();
 	if (c->vm)
 		c->vm->db_wakes++;
 	if (!pvs_db_rate_ok(&c->rate, now, d->cfg->doorbell_max_hz, &until)) {

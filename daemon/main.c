@@ -31,14 +31,8 @@
 #include "journal.h"
 #include "log.h"
 #include "metrics.h"
+#include "pvs_clock.h"
 #include "sample.h"
-
-uint64_t pvs_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void usage(FILE *f)
 {
@@ -87,7 +81,6 @@ static void jlog(void *ctx, int level, const char *msg)
 	pvs_log(level, "journal: %s", msg);
 }
 
-/* Any [vm] section asks for boosting. */
 /* Boosting or co-scheduling configured: both change threads, so both need
  * the journal. */
 static int config_wants_journal(const struct pvs_config *c)
@@ -116,6 +109,426 @@ static int timer_tag, signal_tag, boost_tag;
  * still polled this often: one without an open vCPU is not followed. */
 #define PVS_QUICK_FALLBACK_NS 1000000000ull
 
+/* The event loop's state: the daemon, its file descriptors and timers. */
+struct loop {
+	struct pvs_daemon d; /* d.cfg: the configuration in force */
+	const char *config_path;
+	int explicit_config;
+	struct pvs_control *ctl;
+	int epfd, tfd, sfd, btfd;         /* epoll, tick timer, signals, boost timer */
+	uint32_t tick_us, armed_us;       /* the tick timer's interval: wanted, armed */
+	uint64_t last_rescan, last_quick; /* discovery: full, process VMs only */
+	uint64_t last_reap, last_metrics;
+	int metrics_failing; /* the last metrics_file write failed (logged) */
+	uint64_t boost_next; /* the boost scan's next decision change by itself */
+	uint64_t boost_at;   /* the one-shot boost timer's expiry, while armed */
+	int boost_armed;
+	int reload;  /* SIGHUP or a reload request: re-read the configuration */
+	int running; /* 0: SIGTERM or SIGINT, leave the loop */
+};
+
+/* metrics_file, every metrics_interval_ms. */
+static void write_metrics_file(struct loop *l, uint64_t now)
+{
+	struct pvs_daemon *d = &l->d;
+	int e;
+
+	if (!d->cfg->metrics_file[0] ||
+	    now - l->last_metrics < (uint64_t)d->cfg->metrics_interval_ms * 1000000u)
+		return;
+	e = pvs_metrics_write_file(d, d->cfg->metrics_file, now);
+	/* one message per run of failures; retried every interval */
+	if (e < 0 && !l->metrics_failing)
+		log_warn("metrics_file %s: %s", d->cfg->metrics_file, strerror(-e));
+	else if (!e && l->metrics_failing)
+		log_info("metrics_file %s: written again", d->cfg->metrics_file);
+	l->metrics_failing = e < 0;
+	l->last_metrics = now;
+}
+
+/* The tick timer: discovery when due, one period of sampling, boosting and
+ * co-scheduling, the control socket's deadlines, the metrics file. */
+static void on_tick(struct loop *l)
+{
+	struct pvs_daemon *d = &l->d;
+	const struct pvs_config *cfg = d->cfg;
+	uint64_t exp, now;
+
+	if (read(l->tfd, &exp, sizeof(exp)) < 0)
+		return;
+	now = pvs_mono_ns();
+	if (d->rescan_requested || now - l->last_rescan >= (uint64_t)cfg->rescan_ms * 1000000u) {
+		d->rescan_requested = 0;
+		pvs_discover(d);
+		l->last_rescan = now;
+		l->last_quick = now;
+	} else if (d->sampler->new_threads
+	                   /* the sampler sees new threads of the processes it
+	                    * follows: poll only when it saw one, or a second
+	                    * passed (a process VM without a vCPU yet) */
+	                   ? d->sampler->new_threads() ||
+	                             now - l->last_quick >= PVS_QUICK_FALLBACK_NS
+	                   /* (half a period of slack: ticks jitter) */
+	                   : now - l->last_quick + cfg->period_us * 500ull >=
+	                             pvs_quick_interval_ns(d)) {
+		pvs_discover_quick(d);
+		l->last_quick = now;
+	}
+	/* a host where nothing changed is ticked less often, up to
+	 * pvs_quiet_ns(), and at once at the period again when something did */
+	l->tick_us = pvs_sample_all(d, now) || d->rescan_requested ? cfg->period_us
+	                                                           : idle_tick_us(cfg, l->tick_us);
+	if (l->tick_us != l->armed_us && arm_timer(l->tfd, l->tick_us) == 0)
+		l->armed_us = l->tick_us;
+	/* without a fast boost loop (no VM has boosting on: the one-shot timer
+	 * may be armed for the gang only), verdicts (DENIED) and the release of
+	 * a boost that was just turned off still happen every period */
+	/* (also the safety net for a doorbell ring that was lost: every VM is
+	 * read once a period) */
+	if (!l->boost_armed || !pvs_boost_polled(d) || pvs_doorbell_clients(d->doorbell))
+		pvs_boost_scan(d, now, 1);
+	pvs_cosched_sample(d, now);
+	if (now >= d->cs_next_ns)
+		d->cs_next_ns = pvs_cosched_tick(d, now);
+	if (now - l->last_reap > 1000000000ull) {
+		pvs_control_reap(l->ctl);
+		l->last_reap = now;
+	}
+	write_metrics_file(l, now);
+}
+
+/* The one-shot boost timer: the boost scan and the gang rotation. */
+static void on_boost_timer(struct loop *l)
+{
+	struct pvs_daemon *d = &l->d;
+	uint64_t exp, now;
+
+	if (read(l->btfd, &exp, sizeof(exp)) < 0)
+		return;
+	now = pvs_mono_ns();
+	if (pvs_boost_active(d))
+		l->boost_next = pvs_boost_scan(d, now, 0);
+	if (now >= d->cs_next_ns)
+		d->cs_next_ns = pvs_cosched_tick(d, now);
+	l->boost_armed = 0; /* one-shot: re-armed by arm_boost_timer() */
+}
+
+static void on_signal(struct loop *l)
+{
+	struct signalfd_siginfo si;
+
+	while (read(l->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			l->reload = 1;
+		} else {
+			log_info("signal %d: exiting", (int)si.ssi_signo);
+			l->running = 0;
+		}
+	}
+}
+
+/* One one-shot timer for the boost scan (every boost_scan_us while a VM
+ * that cannot ring has boosting on, and when a decision changes by
+ * itself), the end of a doorbell's mute and the gang rotation. */
+static void arm_boost_timer(struct loop *l)
+{
+	struct pvs_daemon *d = &l->d;
+	uint64_t now = pvs_mono_ns(), at = UINT64_MAX, t;
+
+	if (pvs_boost_polled(d))
+		at = now + (uint64_t)d->cfg->boost.scan_us * 1000u;
+	if (pvs_boost_active(d) && l->boost_next < at)
+		at = l->boost_next;
+	t = pvs_doorbell_tick(d->doorbell, now);
+	if (t < at)
+		at = t;
+	if (d->cs_next_ns < at)
+		at = d->cs_next_ns;
+	if (at != UINT64_MAX) {
+		if (at <= now)
+			at = now + 1;
+		if (!l->boost_armed || at < l->boost_at) {
+			arm_at(l->btfd, at);
+			l->boost_at = at;
+			l->boost_armed = 1;
+		}
+	} else if (l->boost_armed) {
+		arm_at(l->btfd, 0);
+		l->boost_armed = 0;
+	}
+}
+
+/* SIGHUP or "reload": parse the file into a fresh configuration and swap
+ * it in only when the whole file is good; what needs a restart is kept. */
+static void reload_config(struct loop *l)
+{
+	struct pvs_daemon *d = &l->d;
+	struct pvs_config *cfg = d->cfg, *fresh = malloc(sizeof(*fresh));
+	char err[512];
+
+	d->rescan_requested = 1;
+	if (!fresh) {
+		log_err("reload: out of memory; keeping the old configuration");
+		return;
+	}
+	if (pvs_config_load(fresh, l->config_path, l->explicit_config, err, sizeof(err)) < 0) {
+		log_err("reload failed, keeping the old configuration: %s", err);
+		free(fresh);
+		return;
+	}
+	if (strcmp(fresh->socket, cfg->socket))
+		log_warn("reload: socket path change needs a restart");
+	snprintf(fresh->socket, sizeof(fresh->socket), "%s", cfg->socket);
+	if (strcmp(fresh->ivshmem_socket, cfg->ivshmem_socket))
+		log_warn("reload: an ivshmem_socket change needs a restart");
+	snprintf(fresh->ivshmem_socket, sizeof(fresh->ivshmem_socket), "%s", cfg->ivshmem_socket);
+	if (fresh->region_size != cfg->region_size)
+		log_info("reload: new region_size applies to new regions only");
+	if (strcmp(fresh->sampler, cfg->sampler))
+		log_warn("reload: a sampler change needs a restart");
+	if (fresh->period_us != cfg->period_us && arm_timer(l->tfd, fresh->period_us) == 0)
+		l->tick_us = l->armed_us = fresh->period_us;
+	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next)
+		if (vm->region_ok)
+			pvs_hregion_set_timing(&vm->region, fresh->period_us,
+			                       pvs_config_stale_after_us(fresh));
+	free(cfg);
+	d->cfg = fresh;
+	pvs_discovery_free();   /* qemu_comm may have changed */
+	d->placement_dirty = 1; /* reserved_cpus, cpus= */
+	/* a new boost_priority: stay above it */
+	if (d->self_rt && pvs_self_sched(d, 1) < 0)
+		log_warn("cannot raise pvschedd to SCHED_FIFO %u", d->cfg->boost.priority + 1);
+	log_info("configuration reloaded from %s", l->config_path);
+}
+
+/* Until SIGTERM or SIGINT: 0, or 1 if epoll_wait failed. */
+static int run(struct loop *l)
+{
+	struct pvs_daemon *d = &l->d;
+
+	for (l->running = 1; l->running;) {
+		struct epoll_event evs[16];
+		int n = epoll_wait(l->epfd, evs, 16, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("epoll_wait: %s", strerror(errno));
+			return 1;
+		}
+		for (int i = 0; i < n; i++) {
+			void *tag = evs[i].data.ptr;
+
+			if (tag == &timer_tag) {
+				on_tick(l);
+			} else if (tag == &boost_tag) {
+				on_boost_timer(l);
+			} else if (tag == &signal_tag) {
+				on_signal(l);
+			} else if (pvs_control_owns(l->ctl, tag)) {
+				pvs_control_event(l->ctl, tag, evs[i].events, d);
+			} else if (pvs_doorbell_owns(d->doorbell, tag)) {
+				/* a guest rang: its VM was scanned at once */
+				uint64_t t = pvs_doorbell_event(d->doorbell, tag, evs[i].events, d);
+				if (t < l->boost_next)
+					l->boost_next = t;
+			}
+		}
+		arm_boost_timer(l);
+		pvs_self_sched_update(d);
+		if (pvs_control_take_reload(l->ctl))
+			l->reload = 1;
+		if (l->reload) {
+			l->reload = 0;
+			reload_config(l);
+		}
+	}
+	return 0;
+}
+
+/* The procfs sampler keeps 3 files open per vCPU: the default soft limit
+ * of 1024 (systemd's too) runs out at ~330 vCPUs. */
+static void raise_nofile_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("raising the open-file limit: %s", strerror(errno));
+	}
+}
+
+/* The control socket's directory, e.g. /run/pvsched. */
+static void make_socket_dir(const char *socket)
+{
+	char dir[PVS_PATH_MAX], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", socket);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		/* 0755: the socket's own mode (0660) and group guard it */
+		if (mkdir(dir, 0755) == 0)
+			chmod(dir, 0755); /* not narrowed by the umask */
+		else if (errno != EEXIST)
+			log_warn("%s: %s", dir, strerror(errno));
+	}
+}
+
+/* The ivshmem server, before any VM starts: QEMU reads the greeting at
+ * device realize.  0, or -1 when a configured one cannot be opened. */
+static int open_doorbell(struct loop *l)
+{
+	const struct pvs_config *cfg = l->d.cfg;
+	char dbpath[PVS_PATH_MAX], err[512];
+
+	pvs_config_ivshmem_socket(cfg, dbpath, sizeof(dbpath));
+	if (!dbpath[0]) {
+		log_info("no ivshmem server (ivshmem_socket = none): VMs are polled");
+		return 0;
+	}
+	l->d.doorbell = pvs_doorbell_open(dbpath, cfg->region_uid, cfg->region_gid, l->epfd, err,
+	                                  sizeof(err));
+	if (!l->d.doorbell && cfg->ivshmem_socket[0]) {
+		log_err("ivshmem server: %s", err);
+		return -1;
+	}
+	/* the default path (beside the control socket) may be another
+	 * pvschedd's, one with a control socket of its own in the same
+	 * directory: run without doorbells then */
+	if (!l->d.doorbell)
+		log_warn("ivshmem server: %s; running without one (VMs are polled; "
+		         "set ivshmem_socket)",
+		         err);
+	else
+		log_info("ivshmem server for ivshmem-doorbell devices on %s", dbpath);
+	return 0;
+}
+
+/* Everything the loop needs, in order: signals, epoll and the tick timer,
+ * the control socket, the ivshmem server, the sampler, /proc/stat, the
+ * journal, the boost timer; then the first discovery.  0, or -1 (logged). */
+static int start(struct loop *l)
+{
+	struct pvs_daemon *d = &l->d;
+	struct pvs_config *cfg = d->cfg;
+	struct epoll_event ev;
+	sigset_t mask;
+	char err[512];
+
+	raise_nofile_limit();
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	l->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	l->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	l->tick_us = l->armed_us = cfg->period_us;
+	if (l->epfd < 0 || l->tfd < 0 || l->sfd < 0 || arm_timer(l->tfd, cfg->period_us) < 0) {
+		log_err("event loop setup: %s", strerror(errno));
+		return -1;
+	}
+	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &timer_tag};
+	epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->tfd, &ev);
+	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &signal_tag};
+	epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->sfd, &ev);
+
+	make_socket_dir(cfg->socket);
+	l->ctl = pvs_control_open(cfg->socket, cfg->socket_gid, l->epfd, err, sizeof(err));
+	if (!l->ctl) {
+		log_err("control socket: %s", err);
+		return -1;
+	}
+	if (open_doorbell(l) < 0)
+		goto fail;
+	d->sampler = pvs_sampler_start(cfg->sampler, err, sizeof(err));
+	if (!d->sampler) {
+		log_err("sampler: %s", err);
+		goto fail;
+	}
+	d->hoststat = pvs_hoststat_new();
+	if (!d->hoststat) {
+		log_err("/proc/stat: %s", strerror(errno));
+		goto fail;
+	}
+	/* The journal first: it puts back what a previous pvschedd killed
+	 * with SIGKILL left boosted, and without it nothing is boosted. */
+	if (pvs_journal_open(&d->journal, cfg->journal, jlog, NULL, err, sizeof(err)) < 0) {
+		d->journal = NULL;
+		if (config_wants_journal(cfg)) {
+			log_err("boosting or co-scheduling is configured but the journal is "
+			        "unusable: %s",
+			        err);
+			goto fail;
+		}
+		log_warn("boosting and co-scheduling unavailable (journal: %s)", err);
+	} else {
+		/* the fair class, nice -10, short slice; SCHED_FIFO only while
+		 * it holds a thread at an RT priority (actuate.c) */
+		int e = pvs_self_sched(d, 0);
+		if (e < 0)
+			log_info("cannot raise pvschedd's own priority: %s", strerror(-e));
+	}
+	pvs_gang_init(&d->gang);
+	d->cs_next_ns = UINT64_MAX;
+	d->placement_dirty = 1;
+	l->btfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (l->btfd < 0) {
+		log_err("boost timer: %s", strerror(errno));
+		goto fail;
+	}
+	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &boost_tag};
+	epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->btfd, &ev);
+	d->start_ns = pvs_mono_ns();
+	log_info("started: sampler %s, period %u us, rescan %u ms, socket %s", d->sampler->name,
+	         cfg->period_us, cfg->rescan_ms, cfg->socket);
+	pvs_discover(d);
+	l->last_rescan = pvs_mono_ns();
+	return 0;
+fail:
+	pvs_control_close(l->ctl);
+	return -1;
+}
+
+/* Every VM's threads back as they were, its region marked DETACHED; then
+ * the journal and everything start() opened. */
+static void stop(struct loop *l)
+{
+	struct pvs_daemon *d = &l->d;
+
+	while (d->vms) {
+		struct pvs_vm *vm = d->vms;
+		d->vms = vm->next;
+		pvs_actuate_vm_release(d, vm);
+		for (uint32_t i = 0; i < vm->nr_vcpus; i++)
+			d->sampler->close(&vm->vcpus[i]);
+		pvs_vm_free(vm); /* marks the region DETACHED */
+	}
+	while (d->attached) {
+		struct pvs_attach *a = d->attached;
+		d->attached = a->next;
+		free(a);
+	}
+	if (pvs_journal_close(d->journal) < 0)
+		log_err("some threads could not be restored; see pvschedctl reset");
+	pvs_discovery_free();
+	pvs_doorbell_close(d->doorbell);
+	pvs_control_close(l->ctl);
+	if (d->sampler->fini)
+		d->sampler->fini();
+	pvs_hoststat_free(d->hoststat);
+	close(l->tfd);
+	close(l->btfd);
+	close(l->sfd);
+	close(l->epfd);
+	free(d->cfg);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -129,26 +542,21 @@ int main(int argc, char **argv)
 	        {"version", no_argument, NULL, 'V'},
 	        {NULL, 0, NULL, 0},
 	};
-	const char *config_path = PVS_DEFAULT_CONFIG, *socket_path = NULL;
-	int check = 0, explicit_config = 0, opt, epfd, tfd, sfd, rc = 0;
+	struct loop l = {
+	        .config_path = PVS_DEFAULT_CONFIG,
+	        .boost_next = UINT64_MAX,
+	        .btfd = -1,
+	};
+	const char *socket_path = NULL;
+	int check = 0, opt, rc;
 	struct pvs_config *cfg;
-	struct pvs_daemon d = {0};
-	struct pvs_control *ctl;
-	struct epoll_event ev;
-	sigset_t mask;
 	char err[512];
-	uint64_t last_rescan = 0, last_reap = 0, last_quick = 0, last_metrics = 0;
-	int metrics_failing = 0;
-	uint64_t boost_next = UINT64_MAX, boost_at = 0;
-	uint32_t tick_us = 0, armed_us = 0; /* the tick timer's interval */
-	int btfd = -1, boost_armed = 0;
-	int reload = 0;
 
 	while ((opt = getopt_long(argc, argv, "c:s:nfvqhV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			config_path = optarg;
-			explicit_config = 1;
+			l.config_path = optarg;
+			l.explicit_config = 1;
 			break;
 		case 's': socket_path = optarg; break;
 		case 'n': check = 1; break;
@@ -173,7 +581,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pvschedd: out of memory\n");
 		return 1;
 	}
-	if (pvs_config_load(cfg, config_path, explicit_config, err, sizeof(err)) < 0) {
+	if (pvs_config_load(cfg, l.config_path, l.explicit_config, err, sizeof(err)) < 0) {
 		fprintf(stderr, "pvschedd: %s\n", err);
 		free(cfg);
 		return 1;
@@ -187,349 +595,15 @@ int main(int argc, char **argv)
 		snprintf(cfg->socket, sizeof(cfg->socket), "%s", socket_path);
 	}
 	if (check) {
-		printf("%s: OK (%zu VM section%s, period %u us)\n", config_path, cfg->nr_vms,
+		printf("%s: OK (%zu VM section%s, period %u us)\n", l.config_path, cfg->nr_vms,
 		       cfg->nr_vms == 1 ? "" : "s", cfg->period_us);
 		free(cfg);
 		return 0;
 	}
-
-	{
-		/* The procfs sampler keeps 3 files open per vCPU: the default soft
-		 * limit of 1024 (systemd's too) runs out at ~330 vCPUs. */
-		struct rlimit rl;
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-			rl.rlim_cur = rl.rlim_max;
-			if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-				log_warn("raising the open-file limit: %s", strerror(errno));
-		}
-	}
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	tick_us = armed_us = cfg->period_us;
-	if (epfd < 0 || tfd < 0 || sfd < 0 || arm_timer(tfd, cfg->period_us) < 0) {
-		log_err("event loop setup: %s", strerror(errno));
+	l.d.cfg = cfg;
+	if (start(&l) < 0)
 		return 1;
-	}
-	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &timer_tag};
-	epoll_ctl(epfd, EPOLL_CTL_ADD, tfd, &ev);
-	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &signal_tag};
-	epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
-
-	{
-		/* the socket's directory, e.g. /run/pvsched */
-		char dir[PVS_PATH_MAX], *slash;
-		snprintf(dir, sizeof(dir), "%s", cfg->socket);
-		slash = strrchr(dir, '/');
-		if (slash && slash != dir) {
-			*slash = 0;
-			/* 0755: the socket's own mode (0660) and group guard it */
-			if (mkdir(dir, 0755) == 0)
-				chmod(dir, 0755); /* not narrowed by the umask */
-			else if (errno != EEXIST)
-				log_warn("%s: %s", dir, strerror(errno));
-		}
-	}
-	ctl = pvs_control_open(cfg->socket, cfg->socket_gid, epfd, err, sizeof(err));
-	if (!ctl) {
-		log_err("control socket: %s", err);
-		return 1;
-	}
-
-	d.cfg = cfg;
-	{
-		/* before any VM starts: QEMU reads the greeting at device realize */
-		char dbpath[PVS_PATH_MAX];
-
-		pvs_config_ivshmem_socket(cfg, dbpath, sizeof(dbpath));
-		if (dbpath[0]) {
-			d.doorbell = pvs_doorbell_open(dbpath, cfg->region_uid, cfg->region_gid,
-			                               epfd, err, sizeof(err));
-			if (!d.doorbell && cfg->ivshmem_socket[0]) {
-				log_err("ivshmem server: %s", err);
-				pvs_control_close(ctl);
-				return 1;
-			}
-			/* the default path (beside the control socket) may be
-			 * another pvschedd's, one with a control socket of its own
-			 * in the same directory: run without doorbells then */
-			if (!d.doorbell)
-				log_warn("ivshmem server: %s; running without one (VMs are polled; "
-				         "set ivshmem_socket)",
-				         err);
-			else
-				log_info("ivshmem server for ivshmem-doorbell devices on %s",
-				         dbpath);
-		} else {
-			log_info("no ivshmem server (ivshmem_socket = none): VMs are polled");
-		}
-	}
-	d.sampler = pvs_sampler_start(cfg->sampler, err, sizeof(err));
-	if (!d.sampler) {
-		log_err("sampler: %s", err);
-		pvs_control_close(ctl);
-		return 1;
-	}
-	d.hoststat = pvs_hoststat_new();
-	if (!d.hoststat) {
-		log_err("/proc/stat: %s", strerror(errno));
-		pvs_control_close(ctl);
-		return 1;
-	}
-	/* The journal first: it puts back what a previous pvschedd killed
-	 * with SIGKILL left boosted, and without it nothing is boosted. */
-	if (pvs_journal_open(&d.journal, cfg->journal, jlog, NULL, err, sizeof(err)) < 0) {
-		d.journal = NULL;
-		if (config_wants_journal(cfg)) {
-			log_err("boosting or co-scheduling is configured but the journal is "
-			        "unusable: %s",
-			        err);
-			pvs_control_close(ctl);
-			return 1;
-		}
-		log_warn("boosting and co-scheduling unavailable (journal: %s)", err);
-	} else {
-		/* the fair class, nice -10, short slice; SCHED_FIFO only while
-		 * it holds a thread at an RT priority (actuate.c) */
-		int e = pvs_self_sched(&d, 0);
-		if (e < 0)
-			log_info("cannot raise pvschedd's own priority: %s", strerror(-e));
-	}
-	pvs_gang_init(&d.gang);
-	d.cs_next_ns = UINT64_MAX;
-	d.placement_dirty = 1;
-	btfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (btfd < 0) {
-		log_err("boost timer: %s", strerror(errno));
-		pvs_control_close(ctl);
-		return 1;
-	}
-	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &boost_tag};
-	epoll_ctl(epfd, EPOLL_CTL_ADD, btfd, &ev);
-	d.start_ns = pvs_now_ns();
-	log_info("started: sampler %s, period %u us, rescan %u ms, socket %s", d.sampler->name,
-	         cfg->period_us, cfg->rescan_ms, cfg->socket);
-	pvs_discover(&d);
-	last_rescan = pvs_now_ns();
-
-	for (int running = 1; running;) {
-		struct epoll_event evs[16];
-		int n = epoll_wait(epfd, evs, 16, -1);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			log_err("epoll_wait: %s", strerror(errno));
-			rc = 1;
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			void *tag = evs[i].data.ptr;
-
-			if (tag == &timer_tag) {
-				uint64_t exp, now;
-				if (read(tfd, &exp, sizeof(exp)) < 0)
-					continue;
-				now = pvs_now_ns();
-				if (d.rescan_requested ||
-				    now - last_rescan >= (uint64_t)cfg->rescan_ms * 1000000u) {
-					d.rescan_requested = 0;
-					pvs_discover(&d);
-					last_rescan = now;
-					last_quick = now;
-				} else if (d.sampler->new_threads
-				                   /* the sampler sees new threads of the
-				                    * processes it follows: poll only when
-				                    * it saw one, or a second passed (a
-				                    * process VM without a vCPU yet) */
-				                   ? d.sampler->new_threads() ||
-				                             now - last_quick >=
-				                                     PVS_QUICK_FALLBACK_NS
-				                   /* (half a period of slack: ticks jitter) */
-				                   : now - last_quick + cfg->period_us * 500ull >=
-				                             pvs_quick_interval_ns(&d)) {
-					pvs_discover_quick(&d);
-					last_quick = now;
-				}
-				/* a host where nothing changed is ticked less
-				 * often, up to pvs_quiet_ns(), and at once at
-				 * the period again when something did */
-				tick_us = pvs_sample_all(&d, now) || d.rescan_requested
-				                  ? cfg->period_us
-				                  : idle_tick_us(cfg, tick_us);
-				if (tick_us != armed_us && arm_timer(tfd, tick_us) == 0)
-					armed_us = tick_us;
-				/* without a fast boost loop (no VM has boosting on:
-				 * the one-shot timer may be armed for the gang only),
-				 * verdicts (DENIED) and the release of a boost that
-				 * was just turned off still happen every period */
-				/* (also the safety net for a doorbell ring that was
-				 * lost: every VM is read once a period) */
-				if (!boost_armed || !pvs_boost_polled(&d) ||
-				    pvs_doorbell_clients(d.doorbell))
-					pvs_boost_scan(&d, now, 1);
-				pvs_cosched_sample(&d, now);
-				if (now >= d.cs_next_ns)
-					d.cs_next_ns = pvs_cosched_tick(&d, now);
-				if (now - last_reap > 1000000000ull) {
-					pvs_control_reap(ctl);
-					last_reap = now;
-				}
-				if (d.cfg->metrics_file[0] &&
-				    now - last_metrics >=
-				            (uint64_t)d.cfg->metrics_interval_ms * 1000000u) {
-					int e = pvs_metrics_write_file(&d, d.cfg->metrics_file,
-					                               now);
-					/* one message per run of failures; retried every
-					 * interval */
-					if (e < 0 && !metrics_failing)
-						log_warn("metrics_file %s: %s", d.cfg->metrics_file,
-						         strerror(-e));
-					else if (!e && metrics_failing)
-						log_info("metrics_file %s: written again",
-						         d.cfg->metrics_file);
-					metrics_failing = e < 0;
-					last_metrics = now;
-				}
-			} else if (tag == &boost_tag) {
-				uint64_t exp;
-				if (read(btfd, &exp, sizeof(exp)) < 0)
-					continue;
-				uint64_t now = pvs_now_ns();
-				if (pvs_boost_active(&d))
-					boost_next = pvs_boost_scan(&d, now, 0);
-				if (now >= d.cs_next_ns)
-					d.cs_next_ns = pvs_cosched_tick(&d, now);
-				boost_armed = 0; /* one-shot: re-armed below */
-			} else if (tag == &signal_tag) {
-				struct signalfd_siginfo si;
-				while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-					if (si.ssi_signo == SIGHUP) {
-						reload = 1;
-					} else {
-						log_info("signal %d: exiting", (int)si.ssi_signo);
-						running = 0;
-					}
-				}
-			} else if (pvs_control_owns(ctl, tag)) {
-				pvs_control_event(ctl, tag, evs[i].events, &d);
-			} else if (pvs_doorbell_owns(d.doorbell, tag)) {
-				/* a guest rang: its VM was scanned at once */
-				uint64_t t = pvs_doorbell_event(d.doorbell, tag, evs[i].events, &d);
-				if (t < boost_next)
-					boost_next = t;
-			}
-		}
-		{
-			/* one one-shot timer for the boost scan (every
-			 * boost_scan_us while a VM that cannot ring has boosting
-			 * on, and when a decision changes by itself), the end of
-			 * a doorbell's mute and the gang rotation */
-			uint64_t now = pvs_now_ns(), at = UINT64_MAX, t;
-
-			if (pvs_boost_polled(&d))
-				at = now + (uint64_t)cfg->boost.scan_us * 1000u;
-			if (pvs_boost_active(&d) && boost_next < at)
-				at = boost_next;
-			t = pvs_doorbell_tick(d.doorbell, now);
-			if (t < at)
-				at = t;
-			if (d.cs_next_ns < at)
-				at = d.cs_next_ns;
-			if (at != UINT64_MAX) {
-				if (at <= now)
-					at = now + 1;
-				if (!boost_armed || at < boost_at) {
-					arm_at(btfd, at);
-					boost_at = at;
-					boost_armed = 1;
-				}
-			} else if (boost_armed) {
-				arm_at(btfd, 0);
-				boost_armed = 0;
-			}
-		}
-		pvs_self_sched_update(&d);
-		if (pvs_control_take_reload(ctl))
-			reload = 1;
-		if (reload) {
-			reload = 0;
-			struct pvs_config *fresh = malloc(sizeof(*fresh));
-
-			d.rescan_requested = 1;
-			if (!fresh) {
-				log_err("reload: out of memory; keeping the old configuration");
-			} else if (pvs_config_load(fresh, config_path, explicit_config, err,
-			                           sizeof(err)) < 0) {
-				log_err("reload failed, keeping the old configuration: %s", err);
-				free(fresh);
-			} else {
-				if (strcmp(fresh->socket, cfg->socket))
-					log_warn("reload: socket path change needs a restart");
-				snprintf(fresh->socket, sizeof(fresh->socket), "%s", cfg->socket);
-				if (strcmp(fresh->ivshmem_socket, cfg->ivshmem_socket))
-					log_warn(
-					        "reload: an ivshmem_socket change needs a restart");
-				snprintf(fresh->ivshmem_socket, sizeof(fresh->ivshmem_socket), "%s",
-				         cfg->ivshmem_socket);
-				if (fresh->region_size != cfg->region_size)
-					log_info("reload: new region_size applies to new regions "
-					         "only");
-				if (strcmp(fresh->sampler, cfg->sampler))
-					log_warn("reload: a sampler change needs a restart");
-				if (fresh->period_us != cfg->period_us &&
-				    arm_timer(tfd, fresh->period_us) == 0)
-					tick_us = armed_us = fresh->period_us;
-				for (struct pvs_vm *vm = d.vms; vm; vm = vm->next)
-					if (vm->region_ok)
-						pvs_hregion_set_timing(
-						        &vm->region, fresh->period_us,
-						        pvs_config_stale_after_us(fresh));
-				free(cfg);
-				cfg = fresh;
-				d.cfg = cfg;
-				pvs_discovery_free();  /* qemu_comm may have changed */
-				d.placement_dirty = 1; /* reserved_cpus, cpus= */
-				/* a new boost_priority: stay above it */
-				if (d.self_rt && pvs_self_sched(&d, 1) < 0)
-					log_warn("cannot raise pvschedd to SCHED_FIFO %u",
-					         d.cfg->boost.priority + 1);
-				log_info("configuration reloaded from %s", config_path);
-			}
-		}
-	}
-
-	while (d.vms) {
-		struct pvs_vm *vm = d.vms;
-		d.vms = vm->next;
-		pvs_actuate_vm_release(&d, vm);
-		for (uint32_t i = 0; i < vm->nr_vcpus; i++)
-			d.sampler->close(&vm->vcpus[i]);
-		pvs_vm_free(vm); /* marks the region DETACHED */
-	}
-	while (d.attached) {
-		struct pvs_attach *a = d.attached;
-		d.attached = a->next;
-		free(a);
-	}
-	if (pvs_journal_close(d.journal) < 0)
-		log_err("some threads could not be restored; see pvschedctl reset");
-	pvs_discovery_free();
-	pvs_doorbell_close(d.doorbell);
-	pvs_control_close(ctl);
-	if (d.sampler->fini)
-		d.sampler->fini();
-	pvs_hoststat_free(d.hoststat);
-	close(tfd);
-	close(btfd);
-	close(sfd);
-	close(epfd);
-	free(cfg);
+	rc = run(&l);
+	stop(&l);
 	return rc;
 }

@@ -23,6 +23,7 @@
 #include "boostd.h"
 #include "coschedd.h"
 #include "metrics.h"
+#include "status.h"
 
 /* ---------- a growing text buffer ---------- */
 
@@ -233,22 +234,6 @@ static const struct family {
                                 "not place it."},
 };
 
-static uint32_t live_vcpus(const struct pvs_vm *vm)
-{
-	uint32_t n = 0;
-
-	for (uint32_t i = 0; i < vm->nr_vcpus; i++)
-		n += vm->vcpus[i].live ? 1 : 0;
-	return n;
-}
-
-static const char *policy_name(const struct pvs_daemon *d, const struct pvs_vm *vm)
-{
-	const char *s = pvs_cs_policy_name(pvs_cosched_policy(d, vm));
-
-	return s ? s : "unknown";
-}
-
 /* The sample of family F for VM / vCPU V (as the scope asks); 0: none. */
 static int value(enum fid f, const struct pvs_daemon *d, const struct pvs_vm *vm,
                  const struct pvs_vcpu *v, uint64_t now, struct val *o)
@@ -285,18 +270,15 @@ static int value(enum fid f, const struct pvs_daemon *d, const struct pvs_vm *vm
 	case F_DAEMON_RT_THREADS: o->u = d->rt_threads; break;
 	case F_VM_INFO:
 		o->u = 1;
-		o->label = vm->kind == PVS_VM_QEMU ? "qemu" : "process";
+		o->label = pvs_status_kind_name(vm->kind);
 		break;
-	case F_VM_VCPUS: o->u = live_vcpus(vm); break;
+	case F_VM_VCPUS: o->u = pvs_cosched_live_vcpus(vm); break;
 	case F_VM_HOST_CPUS: o->u = vm->host_cpus; break;
 	case F_VM_CAPACITY:
-		/* as status: the vCPU slots until the first real estimate */
 		o->kind = V_DBL;
-		o->d = vm->track.primed ? vm->track.capacity : (double)vm->nr_vcpus;
+		o->d = pvs_status_capacity(vm);
 		break;
-	case F_VM_ADVICE:
-		o->u = vm->track.dop ? vm->track.dop : (vm->nr_vcpus ? vm->nr_vcpus : 1);
-		break;
+	case F_VM_ADVICE: o->u = pvs_status_dop(vm); break;
 	case F_VM_PREEMPTED:
 		o->kind = V_DBL;
 		o->d = vm->track.preempted_avg;
@@ -305,7 +287,7 @@ static int value(enum fid f, const struct pvs_daemon *d, const struct pvs_vm *vm
 	case F_VM_BOOST_ENABLED: o->u = pvs_boost_vm_enabled(d, vm) != 0; break;
 	case F_VM_POLICY_INFO:
 		o->u = 1;
-		o->label = policy_name(d, vm);
+		o->label = pvs_status_policy_name(pvs_cosched_policy(d, vm));
 		break;
 	case F_VM_SHARES: o->u = pvs_cosched_shares(d, vm); break;
 	case F_VM_GANG:

@@ -17,7 +17,7 @@
 #define PVS_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /*
- * Format every metric of D at NOW_NS (pvs_now_ns(): uptime only) into a
+ * Format every metric of D at NOW_NS (pvs_mono_ns(): uptime only) into a
  * malloc'd, NUL-terminated text *OUT of *LEN bytes (the NUL not counted).
  * 0, or -ENOMEM (*OUT is then NULL).  A family is written only when it has
  * at least one sample; no sample has a timestamp (the textfile collector

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* daemon/procfs.c - /proc readers and QEMU command-line parsing. */
+/*
+ * daemon/procfs.c - /proc readers: schedstat, status, a process's threads
+ * and its command line (QEMU's arguments are read in qemu_args.c, a
+ * thread's start time in journal/thread_id.c).
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

@@ -15,11 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "dop_step.h"
 #include "procstat.h"
+#include "pvs_clock.h"
 #include "region_internal.h"
 
 #define HYSTERESIS_MILLI 150u
@@ -45,13 +45,6 @@ struct advisor {
 
 static struct advisor adv = {.lock = PTHREAD_MUTEX_INITIALIZER};
 static pthread_once_t adv_once = PTHREAD_ONCE_INIT;
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 uint32_t pvsched_dop_step(uint32_t current, uint32_t capacity_milli, uint32_t max,
                           uint32_t hysteresis_milli)
@@ -109,7 +102,7 @@ static void init(void)
 		close(fd);
 	}
 	if (!adv.off)
-		try_region(mono_ns());
+		try_region(pvs_mono_ns());
 }
 
 /* The advisor's region handle, for the pv-aware lock and barrier (one
@@ -124,7 +117,7 @@ pvsched_guest *pvs__default_guest(void)
 		return g;
 	pthread_once(&adv_once, init);
 	if (pthread_mutex_trylock(&adv.lock) == 0) {
-		try_region(mono_ns());
+		try_region(pvs_mono_ns());
 		pthread_mutex_unlock(&adv.lock);
 	}
 	return __atomic_load_n(&adv.g, __ATOMIC_ACQUIRE);
@@ -233,7 +226,7 @@ int pvsched_advise(struct pvsched_advice *out)
 	out->source = PVSCHED_ADVICE_CPUS;
 	if (adv.off)
 		return 0;
-	now = mono_ns();
+	now = pvs_mono_ns();
 	g = __atomic_load_n(&adv.g, __ATOMIC_ACQUIRE);
 	if (!g && pthread_mutex_trylock(&adv.lock) == 0) {
 		try_region(now);

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pvs_clock.h"
 #include "region_internal.h"
 #include "seqlock.h"
 
@@ -56,13 +57,6 @@ enum pvsched_verr pvsched_last_verr(void)
 	return last_verr;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int map_layout(pvsched_guest *g)
 {
 	struct pvsched_header h;
@@ -78,7 +72,7 @@ static int map_layout(pvsched_guest *g)
 	g->max_vcpus = h.max_vcpus;
 	__atomic_store_n(&g->instance, h.host_instance, __ATOMIC_RELAXED);
 	__atomic_store_n(&g->last_hb, h.heartbeat, __ATOMIC_RELAXED);
-	__atomic_store_n(&g->last_change_ns, mono_ns(), __ATOMIC_RELAXED);
+	__atomic_store_n(&g->last_change_ns, pvs_mono_ns(), __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -417,7 +411,7 @@ int pvsched_host_alive(pvsched_guest *g)
 			return 0;
 	}
 	hb = PVS_LOAD(&h->heartbeat);
-	now = mono_ns();
+	now = pvs_mono_ns();
 	if (hb != __atomic_load_n(&g->last_hb, __ATOMIC_RELAXED)) {
 		__atomic_store_n(&g->last_hb, hb, __ATOMIC_RELAXED);
 		__atomic_store_n(&g->last_change_ns, now, __ATOMIC_RELAXED);
@@ -559,7 +553,7 @@ uint32_t pvs__nr_vcpus(const pvsched_guest *g)
 int pvs__clock_offset(pvsched_guest *g, int64_t *off)
 {
 	const struct pvsched_header *h = g->mem;
-	uint64_t now = mono_ns(), at = __atomic_load_n(&g->clock_off_at, __ATOMIC_ACQUIRE);
+	uint64_t now = pvs_mono_ns(), at = __atomic_load_n(&g->clock_off_at, __ATOMIC_ACQUIRE);
 	uint64_t hb0, limit, period;
 
 	if ((PVS_LOAD(&h->host_features) & PVSCHED_F_VCPU_MAP) &&
@@ -576,7 +570,7 @@ int pvs__clock_offset(pvsched_guest *g, int64_t *off)
 	hb0 = __atomic_load_n(&h->heartbeat, __ATOMIC_ACQUIRE);
 	for (;;) {
 		uint64_t hb = __atomic_load_n(&h->heartbeat, __ATOMIC_ACQUIRE);
-		uint64_t t = mono_ns();
+		uint64_t t = pvs_mono_ns();
 
 		if (hb != hb0) {
 			int64_t o = (int64_t)(PVS_LOAD(&h->host_time_ns) - t);

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pvs_clock.h"
 #include "region_internal.h"
 
 _Static_assert(sizeof(pvsched_lock) == 64, "pvsched_lock is 64 bytes");
@@ -69,13 +70,6 @@ static inline void cpu_relax(void)
 #else
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 #endif
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static void futex_wait(uint32_t *w, uint32_t val)
@@ -120,7 +114,7 @@ static int budget_spent(struct budget *b)
 
 	if (b->n++ % CLOCK_EVERY)
 		return 0;
-	now = mono_ns();
+	now = pvs_mono_ns();
 	if (!b->start) {
 		b->start = now;
 		return 0;

@@ -13,10 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <pvsched/pvsched.h>
+
+#include "pvs_clock.h"
 
 static volatile sig_atomic_t stop;
 static int mode_busy = 1;
@@ -29,9 +30,7 @@ static void on_signal(int s)
 
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return (double)pvs_mono_ns() / 1e9;
 }
 
 static void *vcpu(void *arg)

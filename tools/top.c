@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "ctlclient.h"
+#include "pvs_clock.h"
 #include "pvs_fdio.h"
 #include "top.h"
 
@@ -574,14 +575,6 @@ static int parse_sort(const char *s)
 	return -1;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Keys read; returns 1 to refresh now, 2 to redraw, -1 to quit, 0. */
 static int read_keys(struct view *vw)
 {
@@ -707,7 +700,7 @@ int pvs_top_main(const char *sock_path, int argc, char **argv)
 	}
 	for (;;) {
 		int redraw = 0, refresh = 0;
-		uint64_t now = mono_ms();
+		uint64_t now = pvs_mono_ms();
 
 		if (got_stop)
 			break;
@@ -734,7 +727,7 @@ int pvs_top_main(const char *sock_path, int argc, char **argv)
 		if (refresh) {
 			fetch(sock_path, &s, vw.screen, memfd);
 			done++;
-			next = mono_ms() + (uint64_t)(delay * 1000.0 + 0.5);
+			next = pvs_mono_ms() + (uint64_t)(delay * 1000.0 + 0.5);
 			redraw = 1;
 			if (!s.ok && !vw.screen) {
 				rc = 1; /* the client library said why */
@@ -756,7 +749,7 @@ int pvs_top_main(const char *sock_path, int argc, char **argv)
 		}
 		if (iters && done >= iters)
 			break;
-		now = mono_ms();
+		now = pvs_mono_ms();
 		if (now < next) {
 			struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
 			int wait = (int)(next - now), n;

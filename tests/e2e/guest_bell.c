@@ -25,28 +25,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <pvsched/pvsched.h>
 
 #include "guestutil.h"
 
-/* (guestutil.h's clock is in milliseconds; verdicts come within one) */
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* Wait up to 5 s for the verdict WANT; its delay in us, or -1. */
 static long wait_state(pvsched_guest *g, int want, uint64_t t0)
 {
-	while (now_us() - t0 < 5000000u) {
+	while (pvs_mono_us() - t0 < 5000000u) {
 		if (pvsched_boost_state(g) == want)
-			return (long)(now_us() - t0);
+			return (long)(pvs_mono_us() - t0);
 		usleep(50);
 	}
 	return -1;
@@ -96,7 +86,7 @@ int main(int argc, char **argv)
 	       (int)pvsched_guest_source(g), pvsched_guest_path(g), h->doorbell,
 	       (unsigned long long)h->host_features);
 	for (long i = 0; i < n; i++) {
-		uint64_t t0 = now_us();
+		uint64_t t0 = pvs_mono_us();
 		long gu, ru;
 
 		rc = pvsched_boost(g);
@@ -105,7 +95,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		gu = wait_state(g, PVSCHED_BOOST_GRANTED, t0);
-		t0 = now_us();
+		t0 = pvs_mono_us();
 		pvsched_unboost(g);
 		ru = wait_state(g, PVSCHED_BOOST_NONE, t0);
 		printf("BELL i=%ld granted_us=%ld released_us=%ld\n", i, gu, ru);

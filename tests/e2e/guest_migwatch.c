@@ -178,12 +178,12 @@ int main(int argc, char **argv)
 		nth++;
 
 	struct base b = {0};
-	uint64_t t0 = now_ms(), next_report = t0, last_inst = UINT64_MAX, agents = 0;
+	uint64_t t0 = pvs_mono_ms(), next_report = t0, last_inst = UINT64_MAX, agents = 0;
 	int last_alive = -1;
 	unsigned long samples = 0;
 
-	while (!ended && now_ms() - t0 < (uint64_t)duration_s * 1000u) {
-		uint64_t t = now_ms() - t0, inst, inst2;
+	while (!ended && pvs_mono_ms() - t0 < (uint64_t)duration_s * 1000u) {
+		uint64_t t = pvs_mono_ms() - t0, inst, inst2;
 		struct pvsched_vm_info vi;
 		struct pvsched_vcpu_info ci[MAX_VCPUS];
 		int alive, ok = 1;
@@ -238,7 +238,7 @@ int main(int argc, char **argv)
 			memcpy(b.v, ci, sizeof(b.v));
 			b.valid = 1;
 		}
-		if (now_ms() >= next_report) {
+		if (pvs_mono_ms() >= next_report) {
 			char pre[MAX_VCPUS * 24] = "", run[MAX_VCPUS * 24] = "";
 			size_t po = 0, ro = 0;
 
@@ -259,8 +259,8 @@ int main(int argc, char **argv)
 			       (unsigned long long)vi.heartbeat, po ? pre : "-", ro ? run : "-",
 			       atomic_load(&boost_seen), torn);
 			next_report += (uint64_t)report_ms;
-			if (next_report < now_ms())
-				next_report = now_ms() + (uint64_t)report_ms;
+			if (next_report < pvs_mono_ms())
+				next_report = pvs_mono_ms() + (uint64_t)report_ms;
 		}
 		sleep_ms((unsigned)interval_ms);
 	}

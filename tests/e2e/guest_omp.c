@@ -63,10 +63,10 @@ int main(int argc, char **argv)
 	       omp_get_max_threads(), omp_get_dynamic(), omp_get_num_procs(),
 	       preload && *preload ? preload : "-");
 
-	uint64_t t0 = now_ms(), deadline = t0 + (uint64_t)duration_s * 1000u, next = t0;
+	uint64_t t0 = pvs_mono_ms(), deadline = t0 + (uint64_t)duration_s * 1000u, next = t0;
 	long regions = 0;
 	double sum = 0;
-	while (now_ms() < deadline && (max_regions == 0 || regions < max_regions)) {
+	while (pvs_mono_ms() < deadline && (max_regions == 0 || regions < max_regions)) {
 		int team = 0;
 #pragma omp parallel
 		{
@@ -81,10 +81,10 @@ int main(int argc, char **argv)
 		}
 		regions++;
 		printf("PVS omp t_ms=%llu team=%d max_threads=%d\n",
-		       (unsigned long long)(now_ms() - t0), team, omp_get_max_threads());
+		       (unsigned long long)(pvs_mono_ms() - t0), team, omp_get_max_threads());
 
 		next += (uint64_t)interval_ms;
-		uint64_t now = now_ms();
+		uint64_t now = pvs_mono_ms();
 		if (next > now)
 			sleep_ms((unsigned)(next - now));
 		else

@@ -144,14 +144,14 @@ int main(int argc, char **argv)
 	 * it discovers the VM), so retry for a while before giving up.
 	 */
 	pvsched_guest *g = NULL;
-	uint64_t t_open0 = now_ms();
+	uint64_t t_open0 = pvs_mono_ms();
 	int rc, tries = 0;
 	for (;;) {
 		tries++;
 		rc = pvsched_open(&g);
 		if (rc >= 0)
 			break;
-		if (now_ms() - t_open0 >= (uint64_t)open_wait_s * 1000u) {
+		if (pvs_mono_ms() - t_open0 >= (uint64_t)open_wait_s * 1000u) {
 			printf("PVS error=%s rc=%d verr=%s tries=%d\n", pvsched_strerror(rc), rc,
 			       pvsched_verr_str(pvsched_last_verr()), tries);
 			return 1;
@@ -164,7 +164,7 @@ int main(int argc, char **argv)
 	const char *path = pvsched_guest_path(g);
 	printf("PVS open path=%s source=%s tries=%d wait_ms=%llu\n", path ? path : "(null)",
 	       source_str(pvsched_guest_source(g)), tries,
-	       (unsigned long long)(now_ms() - t_open0));
+	       (unsigned long long)(pvs_mono_ms() - t_open0));
 
 	pthread_t th[MAX_BUSY];
 	long started = 0;
@@ -176,12 +176,12 @@ int main(int argc, char **argv)
 		started++;
 	}
 
-	uint64_t t0 = now_ms();
+	uint64_t t0 = pvs_mono_ms();
 	uint64_t deadline = t0 + (uint64_t)duration_s * 1000u;
 	uint64_t next = t0;
 	unsigned long samples = 0;
 	for (;;) {
-		uint64_t now = now_ms();
+		uint64_t now = pvs_mono_ms();
 		if (now >= deadline)
 			break;
 
@@ -224,7 +224,7 @@ int main(int argc, char **argv)
 		samples++;
 
 		next += (uint64_t)interval_ms;
-		now = now_ms();
+		now = pvs_mono_ms();
 		if (next > now)
 			sleep_ms((unsigned)(next - now));
 		else

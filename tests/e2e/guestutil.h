@@ -2,8 +2,9 @@
 /*
  * tests/e2e/guestutil.h - what the guest programs of the end-to-end tests
  * (guest_probe, guest_migwatch, guest_omp) share: the guest's monotonic
- * clock in milliseconds, a sleep that survives signals, and the priority of
- * a spinning thread.  libc only: the programs run in a busybox initramfs.
+ * clock (common/pvs_clock.h), a sleep that survives signals, and the
+ * priority of a spinning thread.  libc only: the programs run in a busybox
+ * initramfs.
  */
 #ifndef PVS_E2E_GUESTUTIL_H
 #define PVS_E2E_GUESTUTIL_H
@@ -17,12 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static inline uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
+#include "pvs_clock.h"
 
 static inline void sleep_ms(unsigned ms)
 {

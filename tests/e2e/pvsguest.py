@@ -320,14 +320,16 @@ class GuestRig:
             raise RigError(f"build-module.sh left no {self.module}")
         return self.module
 
-    def build_image(self, module=False, bins=()):
+    def build_image(self, module=False, bins=(), args=()):
+        """ARGS: further build-guest.sh options (bench/dop/qemu-vm: the
+        OpenMP probe, the shim and the kernel)."""
         out = os.path.join(self.tmp, "guest")
         cmd = [BUILD_GUEST]
         if module:
             cmd += ["--module", self.module]
         for b in bins:
             cmd += ["--bin", b]
-        cmd += [out, self.probe]
+        cmd += list(args) + [out, self.probe]
         self._build(cmd, "build-guest.log", "tests/e2e/build-guest.sh failed (guest image)")
         self.kernel = os.path.join(out, "vmlinuz")
         self.initrd = os.path.join(out, "initramfs.cpio.gz")

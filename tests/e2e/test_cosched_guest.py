@@ -27,6 +27,7 @@ The poller runs at SCHED_FIFO 8 (above the gang's 5, below pvschedd's 11)
 so that it does not only see the gaps between slices.  Uses both host
 CPUs; never skips.
 """
+import contextlib
 import os
 import subprocess
 import sys
@@ -59,6 +60,20 @@ def wait(pred, timeout, step=0.1):
     return poll(pred, bool, timeout, step)
 
 
+@contextlib.contextmanager
+def poller_fifo():
+    """This process at SCHED_FIFO 8 (above the gang's 5, below pvschedd's
+    11) while polling, bounded by the caller's timeout: in the fair class
+    it would run only in the gaps between a gang's turns, when the vCPU
+    threads are lowered, and never see them raised."""
+    old = os.sched_getscheduler(0), os.sched_getparam(0)
+    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(8))
+    try:
+        yield
+    finally:
+        os.sched_setscheduler(0, old[0], old[1])
+
+
 def run(rig, check, hogs):
     klock = os.path.join(rig.builddir, "bench", "pvsched-bench-klock")
     rig.build_image(bins=[klock])
@@ -82,12 +97,10 @@ def run(rig, check, hogs):
     rc, _, err = rig.ctl("policy", rig.name, "gang")
     check(rc == 0, f"pvschedctl policy {rig.name} gang ({err.strip()})")
     check(wait(lambda: rig.status().get("policy") == "gang", 5), "status: policy gang")
-    old = os.sched_getscheduler(0), os.sched_getparam(0)
-    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(8))
     seen = {"both": 0, "split": 0, "none": 0, "running": 0, "runnable": 0, "fifo": 0, "main": 0,
             "main_fifo": 0}
     masks = set()
-    try:
+    with poller_fifo():
         end = time.monotonic() + 2.0
         while time.monotonic() < end:
             vm = rig.status()
@@ -109,8 +122,6 @@ def run(rig, check, hogs):
             else:
                 seen["none"] += 1
             time.sleep(0.005)
-    finally:
-        os.sched_setscheduler(0, old[0], old[1])
     print(f"status snapshots over 2 s: {seen}; vCPU masks while raised: {masks}", flush=True)
     polls = seen["both"] + seen["split"] + seen["none"]
     check(seen["both"] >= polls // 2, "both vCPUs in the gang layer together in most snapshots")
@@ -150,7 +161,8 @@ def run(rig, check, hogs):
         vm = rig.status() or {}
         states.append([(v.get("state"), v.get("layer")) for v in vm.get("vcpus", [])])
         return any(GuestRig.thread_policy(t)[0] == SCHED_FIFO for t in tids)
-    raised = wait(raised_now, 5, 0.005)
+    with poller_fifo():
+        raised = wait(raised_now, 5, 0.005)
     check(raised, f"gang again: the vCPU threads raised (last states {states[-3:]})")
     rig.serial.send("quit")
     try:

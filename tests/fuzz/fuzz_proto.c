@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz_proto.c - libFuzzer target for the control protocol
- * parser (daemon/proto.c).  Whatever it accepts must be a well-formed
- * request: a known command, a name of [A-Za-z0-9._-], a pid in range, and
- * the fields each command needs.  A rejection always comes with a message.
+ * parser (daemon/proto.c), which parses every request the control socket
+ * takes.  Whatever it accepts must be a well-formed request: a known
+ * command, a name of [A-Za-z0-9._-], a pid, limits, a policy and shares in
+ * range, and the fields each command needs.  A rejection always comes with
+ * a message.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cosched.h"
 #include "proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -52,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	must(size > 0 && size <= PVS_PROTO_MAX, "accepted sizes");
 	must(memchr(data, 0, size) == NULL, "no NUL byte in an accepted request");
-	must(r.cmd >= PVS_CMD_STATUS && r.cmd <= PVS_CMD_BOOST, "known command");
+	must(r.cmd >= PVS_CMD_STATUS && r.cmd <= PVS_CMD_METRICS, "known command");
 	must(name_ok(r.name, sizeof(r.name)), "name charset and NUL");
 	must(strnlen(r.threads, sizeof(r.threads)) < sizeof(r.threads), "threads NUL-terminated");
 	must(r.pid >= 0 && r.pid <= 4194304, "pid range");
@@ -67,5 +70,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		must(r.enable >= 0 || r.max_ms > 0 || r.budget_pct > 0, "boost sets something");
 		must(r.name[0] || (r.max_ms < 0 && r.budget_pct < 0), "limits need a name");
 	}
+	must(r.has_policy == 0 || r.has_policy == 1, "has_policy is 0 or 1");
+	must(!r.has_policy || (r.policy >= -1 && r.policy < PVS_CS_NR_POLICIES), "policy range");
+	must(r.shares == 0 || (r.shares >= PVS_CS_SHARES_MIN && r.shares <= PVS_CS_SHARES_MAX),
+	     "shares range");
+	if (r.cmd != PVS_CMD_POLICY && r.cmd != PVS_CMD_METRICS)
+		must(!r.has_policy && !r.shares, "policy and shares only with policy or metrics");
+	if (r.cmd == PVS_CMD_POLICY)
+		must(r.name[0] && (r.has_policy || r.shares),
+		     "policy has a VM and something to set");
 	return 0;
 }

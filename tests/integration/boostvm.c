@@ -28,10 +28,11 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <pvsched/pvsched.h>
+
+#include "pvs_clock.h"
 
 #define MAX_THREADS 16
 
@@ -49,13 +50,6 @@ static struct cmd cmds[MAX_THREADS];
 static pid_t tids[MAX_THREADS];
 static int nthreads;
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int run(struct cmd *c)
 {
 	if (!strcmp(c->op, "boost"))
@@ -65,7 +59,7 @@ static int run(struct cmd *c)
 	if (!strcmp(c->op, "state"))
 		return pvsched_boost_state(g);
 	if (!strcmp(c->op, "deadline"))
-		return pvsched_boost_at(g, mono_ns() + (uint64_t)c->a * 1000u, (uint32_t)c->b);
+		return pvsched_boost_at(g, pvs_mono_ns() + (uint64_t)c->a * 1000u, (uint32_t)c->b);
 	if (!strcmp(c->op, "flip")) {
 		for (long i = 0; i < c->a; i++) {
 			int rc = pvsched_boost(g);

@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pvs_clock.h"
+
 #define MAX_SLOTS  64
 #define STACK_SIZE (64 * 1024)
 
@@ -59,14 +61,6 @@ struct vthread {
 };
 
 static FILE *logf;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 #if defined(__x86_64__)
 /*
@@ -184,11 +178,11 @@ static void *pt_body(void *arg)
 	t->ctid = (int32_t)syscall(SYS_gettid);
 	prctl(PR_SET_NAME, t->name, 0, 0, 0);
 	for (;;) {
-		uint64_t now = now_ns(), spin_end = now + 1000000;
+		uint64_t now = pvs_mono_ns(), spin_end = now + 1000000;
 
 		if (t->stop || (t->end_ns && now >= t->end_ns))
 			break;
-		while (now_ns() < spin_end)
+		while (pvs_mono_ns() < spin_end)
 			;
 		usleep(4000);
 	}
@@ -275,7 +269,7 @@ static void vthread_join(struct vthread *t)
 
 static int start_slot(struct vthread *t, int slot, uint64_t life_ns, pid_t want)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = pvs_mono_ns();
 	int reused, rc;
 
 	memset(t, 0, sizeof(*t));
@@ -336,7 +330,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		if (start_slot(&th[i], i, (uint64_t)life_ms * 1000000u, 0) < 0)
 			return 1;
-	churn_end = now_ns() + (uint64_t)(churn_s * 1e9);
+	churn_end = pvs_mono_ns() + (uint64_t)(churn_s * 1e9);
 	for (;;) {
 		struct timespec tick = {0, 1000000};
 		int sig = sigtimedwait(&set, NULL, &tick);
@@ -347,11 +341,12 @@ int main(int argc, char **argv)
 			continue;
 		for (int i = 0; i < n; i++) {
 			pid_t old = th[i].tid;
-			int last = now_ns() >= churn_end;
+			int last = pvs_mono_ns() >= churn_end;
 
 			if (!vthread_reap(&th[i]))
 				continue;
-			fprintf(logf, "exit %d %llu\n", (int)old, (unsigned long long)now_ns());
+			fprintf(logf, "exit %d %llu\n", (int)old,
+			        (unsigned long long)pvs_mono_ns());
 			creations++;
 			/* the last (long-lived) threads all take over their
 			 * predecessor's tid; churn threads every third time */
@@ -363,13 +358,13 @@ int main(int argc, char **argv)
 			               reuse && (last || creations % 3 == 0) ? old : 0) < 0)
 				return 1;
 		}
-		if (now_ns() >= churn_end) {
+		if (pvs_mono_ns() >= churn_end) {
 			int all = 1;
 			for (int i = 0; i < n; i++)
 				if (th[i].end_ns)
 					all = 0;
 			if (all) {
-				fprintf(logf, "stable %llu\n", (unsigned long long)now_ns());
+				fprintf(logf, "stable %llu\n", (unsigned long long)pvs_mono_ns());
 				stable = 1;
 			}
 		}

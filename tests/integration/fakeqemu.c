@@ -21,8 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "pvs_clock.h"
 
 #define MAX_THREADS 64
 
@@ -38,14 +39,6 @@ struct th {
 	volatile pid_t tid;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void *body(void *arg)
 {
 	struct th *t = arg;
@@ -59,9 +52,9 @@ static void *body(void *arg)
 		pthread_mutex_unlock(&pause_lock);
 	}
 	while (!stop) {
-		uint64_t end = now_ns() + 1000000;
+		uint64_t end = pvs_mono_ns() + 1000000;
 
-		while (t->spin && now_ns() < end)
+		while (t->spin && pvs_mono_ns() < end)
 			;
 		usleep(4000);
 	}

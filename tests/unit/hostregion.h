@@ -6,7 +6,7 @@
  *
  *   struct pvs_hregion r;
  *   REQUIRE(TU_HOST(&r, tu_path("x"), .nr = 2, .name = "x") == 0);
- *   pvs_hregion_heartbeat(&r, tu_mono_ns());
+ *   pvs_hregion_heartbeat(&r, pvs_mono_ns());
  *   tu_host_slot(&r, 0, gettid(), PVSCHED_VCPU_RUNNING, PVSCHED_BOOST_NONE);
  *
  * Fields left zero take the defaults of tu_host_region().  (test_hregion.c
@@ -82,7 +82,7 @@ __attribute__((unused)) static void tu_host_slot(struct pvs_hregion *r, uint32_t
 	v.state = state;
 	v.boost_state = boost_state;
 	pvs_hregion_publish_vcpu(r, idx, &v);
-	pvs_hregion_heartbeat(r, tu_mono_ns());
+	pvs_hregion_heartbeat(r, pvs_mono_ns());
 }
 
 #endif

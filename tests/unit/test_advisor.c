@@ -31,7 +31,7 @@ static void make_region(struct pvs_hregion *r, const char *path, uint32_t dop)
 
 	REQUIRE(TU_HOST(r, path, .nr = 2, .name = "adv") == 0);
 	pvs_hregion_publish_vm(r, &v);
-	pvs_hregion_heartbeat(r, tu_mono_ns());
+	pvs_hregion_heartbeat(r, pvs_mono_ns());
 }
 
 static void t_region(void)
@@ -49,7 +49,7 @@ static void t_region(void)
 	CHECK_EQU(a.cpus, usable_cpus());
 	NOTE("the host's advice above the usable CPUs is capped");
 	pvs_hregion_publish_vm(&r, &(struct pvsched_vm){.recommended_dop = 64});
-	pvs_hregion_heartbeat(&r, tu_mono_ns());
+	pvs_hregion_heartbeat(&r, pvs_mono_ns());
 	CHECK_EQU(pvsched_recommended_threads(), usable_cpus());
 	CHECK_STR(pvsched_advice_source_str(pvsched_advice_source()), "region");
 	pvs_hregion_close(&r);

@@ -28,7 +28,7 @@ static pvsched_guest *host_open(uint32_t kind, uint64_t features, const char *na
 
 	REQUIRE(TU_HOST(&reg, p, .nr = 4, .name = "boost", .kind = kind, .features = features) ==
 	        0);
-	pvs_hregion_heartbeat(&reg, tu_mono_ns());
+	pvs_hregion_heartbeat(&reg, pvs_mono_ns());
 	REQUIRE(pvsched_open_path(&g, p) == 0);
 	return g;
 }
@@ -108,7 +108,7 @@ static void t_state(void)
 static void t_deadline(void)
 {
 	pvsched_guest *g = host_open(PVSCHED_VM_KIND_PROCESS, PVSCHED_F_ALL_V1_2, "deadline");
-	uint64_t t = tu_mono_ns() + 5000000;
+	uint64_t t = pvs_mono_ns() + 5000000;
 
 	host_slot(1, (uint32_t)gettid(), PVSCHED_BOOST_NONE);
 	CHECK_EQ(pvsched_boost_at(g, t, 250), 0);
@@ -127,7 +127,7 @@ static void *beat(void *p)
 {
 	for (int i = 0; i < 50 && !*(volatile int *)p; i++) {
 		usleep(2000);
-		pvs_hregion_heartbeat(&reg, tu_mono_ns() + 7000000000ull);
+		pvs_hregion_heartbeat(&reg, pvs_mono_ns() + 7000000000ull);
 	}
 	return NULL;
 }
@@ -148,7 +148,7 @@ static void t_machine(void)
 	CHECK_EQ(pvsched_unboost(g), 0);
 	NOTE("deadline in a VM whose host clock is 7 s ahead of ours");
 	REQUIRE(pthread_create(&th, NULL, beat, &stop) == 0);
-	t = tu_mono_ns() + 1000000;
+	t = pvs_mono_ns() + 1000000;
 	CHECK_EQ(pvsched_boost_at(g, t, 0), 0);
 	stop = 1;
 	pthread_join(th, NULL);
@@ -229,7 +229,7 @@ static void t_doorbell(void)
 	REQUIRE(tu_mkdir(tu_path("bell")) == 0);
 	REQUIRE(tu_write_file(tu_path("bell/resource0"), zero, sizeof(zero), 0600) == 0);
 	REQUIRE(pvs_hregion_open(&reg, tu_path("bell/resource2"), &o, err, sizeof(err)) == 0);
-	pvs_hregion_heartbeat(&reg, tu_mono_ns());
+	pvs_hregion_heartbeat(&reg, pvs_mono_ns());
 	fd = open(tu_path("bell/resource0"), O_RDWR);
 	REQUIRE(fd >= 0);
 	bar0 = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -264,7 +264,7 @@ static void t_doorbell(void)
 	CHECK_EQU(bar0[3], 1u << 16);
 	bar0[3] = 0;
 	NOTE("a new deadline rings");
-	CHECK_EQ(pvsched_boost_at(g, tu_mono_ns() + 1000000, 100), 0);
+	CHECK_EQ(pvsched_boost_at(g, pvs_mono_ns() + 1000000, 100), 0);
 	CHECK_EQU(bar0[3], 1u << 16);
 	bar0[3] = 0;
 	NOTE("withdrawn (the agent restarted): polled again, no ring");

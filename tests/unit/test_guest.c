@@ -236,7 +236,7 @@ static void t_stale(void)
 	REQUIRE(host_open(&r, tu_path("stale"), 2, 1000, 20000, "stale") == 0);
 	REQUIRE(pvsched_open_path(&g, r.path) == 0);
 	pvs_hregion_publish_vm(&r, &v);
-	pvs_hregion_heartbeat(&r, tu_mono_ns());
+	pvs_hregion_heartbeat(&r, pvs_mono_ns());
 	CHECKM(pvsched_host_alive(g) == 1, "alive right after a heartbeat");
 	tu_sleep_ms(60);
 	CHECKM(pvsched_host_alive(g) == 0, "stale after 3x stale_after_us without a heartbeat");
@@ -247,7 +247,7 @@ static void t_stale(void)
 	CHECK_EQ(pvsched_host_alive(g), 0);
 
 	NOTE("a heartbeat revives it at once");
-	pvs_hregion_heartbeat(&r, tu_mono_ns());
+	pvs_hregion_heartbeat(&r, pvs_mono_ns());
 	CHECK_EQ(pvsched_host_alive(g), 1);
 	CHECK_EQ(pvsched_read_vm(g, &vi), 0);
 	CHECKQ(vi.heartbeat == r.hdr->heartbeat);
@@ -258,10 +258,10 @@ static void t_stale(void)
 
 	NOTE("fresh on open even with no heartbeat yet (stale_after 2 s)");
 	REQUIRE(host_open(&r, tu_path("fresh"), 1, 1000, 2000000, "fresh") == 0);
-	uint64_t t0 = tu_mono_ns();
+	uint64_t t0 = pvs_mono_ns();
 	REQUIRE(pvsched_open_path(&g, r.path) == 0);
 	int alive = pvsched_host_alive(g);
-	if (tu_mono_ns() - t0 < 1500000000ull)
+	if (pvs_mono_ns() - t0 < 1500000000ull)
 		CHECK_EQ(alive, 1);
 	else
 		NOTE("(open and check took over 1.5 s on this loaded machine: not checked)");
@@ -282,7 +282,7 @@ static void *beat_main(void *arg)
 
 	while (!atomic_load(&b->stop)) {
 		pthread_mutex_lock(&b->lock);
-		b->last_t = tu_mono_ns();
+		b->last_t = pvs_mono_ns();
 		pvs_hregion_heartbeat(b->r, b->last_t);
 		pthread_mutex_unlock(&b->lock);
 		tu_sleep_ms(2);
@@ -303,9 +303,9 @@ static void t_alive(void)
 	NOTE("heartbeat and read in turn, stale_after 20 ms, over 10x that");
 	REQUIRE(host_open(&r, tu_path("alive"), 2, 1000, 20000, "alive") == 0);
 	REQUIRE(pvsched_open_path(&g, r.path) == 0);
-	t0 = tu_mono_ns();
-	while (tu_mono_ns() - t0 < 200000000ull) {
-		pvs_hregion_heartbeat(&r, tu_mono_ns());
+	t0 = pvs_mono_ns();
+	while (pvs_mono_ns() - t0 < 200000000ull) {
+		pvs_hregion_heartbeat(&r, pvs_mono_ns());
 		dead += pvsched_read_vm(g, &vi) != 0;
 		n++;
 		tu_sleep_ms(5);
@@ -320,16 +320,16 @@ static void t_alive(void)
 	REQUIRE(host_open(&r, tu_path("alive"), 2, 2000, 100000, "alive") == 0);
 	b.r = &r;
 	hb0 = r.hdr->heartbeat;
-	b.last_t = tu_mono_ns();
+	b.last_t = pvs_mono_ns();
 	REQUIRE(pthread_create(&th, NULL, beat_main, &b) == 0);
 	dead = n = 0;
-	t0 = tu_mono_ns();
-	while (tu_mono_ns() - t0 < 300000000ull) {
+	t0 = pvs_mono_ns();
+	while (pvs_mono_ns() - t0 < 300000000ull) {
 		pthread_mutex_lock(&b.lock);
 		uint64_t tb = b.last_t;
 		pthread_mutex_unlock(&b.lock);
 		int a = pvsched_host_alive(g);
-		if (tu_mono_ns() - tb < 100000000ull) {
+		if (pvs_mono_ns() - tb < 100000000ull) {
 			dead += a != 1;
 			n++;
 		} else {

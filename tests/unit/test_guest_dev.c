@@ -278,7 +278,7 @@ static void t_read_only(void)
 
 	REQUIRE(host_open(&r, p, 2, "rovm") == 0);
 	pvs_hregion_publish_vm(&r, &v);
-	pvs_hregion_heartbeat(&r, tu_mono_ns());
+	pvs_hregion_heartbeat(&r, pvs_mono_ns());
 	REQUIRE(chmod(p, 0444) == 0);
 	/* nobody must reach the file: the temp dir is 0700 */
 	REQUIRE(chmod(tu_tmpdir(), 0711) == 0);

@@ -869,10 +869,10 @@ static void t_many_applies(void)
 	id = ht_id(&h);
 	REQUIRE(pvs_journal_open(&j, path, cap_log, NULL, err, sizeof(err)) == 0);
 	REQUIRE(pvs_journal_apply(j, &id, &A(SCHED_FIFO, 10, 0, 0)) == 0);
-	t0 = tu_mono_ns();
+	t0 = pvs_mono_ns();
 	for (int i = 0; i < n; i++)
 		CHECKQ(pvs_journal_apply(j, &id, &A(SCHED_FIFO, 10 + (i & 1), 0, 0)) == 0);
-	dt = tu_mono_ns() - t0;
+	dt = pvs_mono_ns() - t0;
 	NOTE("apply of a journaled thread: %.2f us", dt / 1e3 / n);
 	CHECK(count_lines(path, '+') == 1);
 	CHECK(pvs_journal_close(j) == 0);

@@ -31,7 +31,7 @@ static void publish(struct pvs_hregion *r, uint32_t dop)
 {
 	pvs_hregion_publish_vm(
 	        r, &(struct pvsched_vm){.recommended_dop = dop, .capacity_milli = dop * 1000});
-	pvs_hregion_heartbeat(r, tu_mono_ns());
+	pvs_hregion_heartbeat(r, pvs_mono_ns());
 }
 
 static void t_team(void)

@@ -3,11 +3,13 @@
  * tests/unit/test_proto.c - control requests (daemon/proto.c): what is
  * accepted, and that wrong types, unknown keys or commands, oversize
  * input, trailing data, NUL bytes and missing fields are all rejected with
- * a message.
+ * a message - for the co-scheduling keys with the exact words of
+ * docs/control.md.
  */
 #include <errno.h>
 
 #include "check.h"
+#include "cosched.h"
 #include "proto.h"
 
 static int parse(const char *s, size_t len, struct pvs_request *r, char *err, size_t errlen)
@@ -61,6 +63,37 @@ static void bad_(const char *s, size_t len, const char *why, const char *file, i
 }
 #define BAD(s, why)     bad_(s, strlen(s), why, __FILE__, __LINE__)
 #define BADN(s, n, why) bad_(s, n, why, __FILE__, __LINE__)
+
+/* Rejected with exactly the message WANT. */
+static void msg_(const char *s, const char *want, const char *file, int line)
+{
+	struct pvs_request r;
+	char err[256];
+	int rc = parse(s, strlen(s), &r, err, sizeof(err));
+
+	chk_report(rc == -EINVAL && !strcmp(err, want), 0, file, line, "reject %s -> \"%s\"", s,
+	           err);
+	if (strcmp(err, want))
+		printf("        expected \"%s\"\n", want);
+}
+#define BADMSG(s, want) msg_(s, want, __FILE__, __LINE__)
+
+/* A policy request accepted for VM with HAS_POLICY / POLICY and SHARES. */
+static void policy_(const char *s, const char *vm, int has_policy, int policy, uint32_t shares,
+                    const char *file, int line)
+{
+	struct pvs_request r;
+	char err[256];
+	int rc = parse(s, strlen(s), &r, err, sizeof(err));
+
+	chk_report(rc == 0 && r.cmd == PVS_CMD_POLICY && !strcmp(r.name, vm) &&
+	                   r.has_policy == has_policy && (!has_policy || r.policy == policy) &&
+	                   r.shares == shares,
+	           0, file, line, "accept %s", s);
+	if (rc)
+		printf("        rc %d: %s\n", rc, err);
+}
+#define POLICY(s, vm, has, pol, shares) policy_(s, vm, has, pol, shares, __FILE__, __LINE__)
 
 static void t_valid(void)
 {
@@ -181,6 +214,85 @@ static void t_not_object(void)
 	BAD("   ", "just spaces");
 }
 
+static void t_policy(void)
+{
+	POLICY("{\"cmd\":\"policy\",\"vm\":\"vm1\",\"policy\":\"gang\"}", "vm1", 1, PVS_CS_GANG, 0);
+	POLICY("{\"cmd\":\"policy\",\"vm\":\"vm1\",\"policy\":\"config\"}", "vm1", 1, -1, 0);
+	POLICY("{\"cmd\":\"policy\",\"vm\":\"a.b\",\"shares\":1}", "a.b", 0, 0, 1);
+	POLICY("{\"shares\":1000000,\"policy\":\"none\",\"vm\":\"w\",\"cmd\":\"policy\"}", "w", 1,
+	       PVS_CS_NONE, 1000000);
+	NOTE("'name' is accepted for 'vm'; both may be given if they agree");
+	POLICY("{\"cmd\":\"policy\",\"name\":\"n\",\"policy\":\"relaxed\"}", "n", 1, PVS_CS_RELAXED,
+	       0);
+	POLICY("{\"cmd\":\"policy\",\"name\":\"n\",\"vm\":\"n\",\"policy\":\"spread\"}", "n", 1,
+	       PVS_CS_SPREAD, 0);
+	NOTE("the other commands' keys are checked and ignored");
+	POLICY("{\"cmd\":\"policy\",\"vm\":\"v\",\"policy\":\"dedicated\",\"pid\":7,"
+	       "\"enable\":true,\"max_ms\":5,\"threads\":\"x\"}",
+	       "v", 1, PVS_CS_DEDICATED, 0);
+
+	BADMSG("{\"cmd\":\"policy\",\"policy\":\"gang\"}", "policy needs 'vm'");
+	BADMSG("{\"cmd\":\"policy\",\"vm\":\"v\"}", "policy needs 'policy' or 'shares'");
+	BADMSG("{\"cmd\":\"policy\",\"vm\":\"a/b\",\"policy\":\"gang\"}",
+	       "'vm' must be 1-31 characters of [A-Za-z0-9._-]");
+	BADMSG("{\"cmd\":\"policy\",\"vm\":7,\"policy\":\"gang\"}",
+	       "'vm' must be 1-31 characters of [A-Za-z0-9._-]");
+	BADMSG("{\"cmd\":\"policy\",\"vm\":\"v\\u0000x\",\"policy\":\"gang\"}",
+	       "'vm' must be 1-31 characters of [A-Za-z0-9._-]");
+	BADMSG("{\"cmd\":\"policy\",\"vm\":\"a\",\"name\":\"b\",\"policy\":\"gang\"}",
+	       "'vm' and 'name' differ ('a', 'b')");
+	BADMSG("{\"cmd\":\"policy\",\"name\":\"b\",\"vm\":\"a\",\"policy\":\"gang\"}",
+	       "'vm' and 'name' differ ('a', 'b')");
+	BADMSG("{\"cmd\":\"policy\",\"vm\":\"v\",\"policy\":3}",
+	       "'policy' must be a string: none, spread, dedicated, gang, relaxed or config");
+	BADMSG("{\"cmd\":\"policy\",\"vm\":\"v\",\"policy\":\"gang\\u0000\"}",
+	       "'policy' contains a NUL");
+	BADMSG("{\"cmd\":\"policy\",\"vm\":\"v\",\"policy\":\"strict\"}",
+	       "unknown policy 'strict': expected none, spread, dedicated, gang, relaxed or "
+	       "config");
+	BADMSG("{\"cmd\":\"policy\",\"vm\":\"v\",\"policy\":\"Gang\"}",
+	       "unknown policy 'Gang': expected none, spread, dedicated, gang, relaxed or config");
+	BADMSG("{\"cmd\":\"policy\",\"vm\":\"v\",\"shares\":\"5\"}",
+	       "'shares' must be an integer (1..1000000)");
+	BADMSG("{\"cmd\":\"policy\",\"vm\":\"v\",\"shares\":1.5}",
+	       "'shares' must be an integer (1..1000000)");
+	BADMSG("{\"cmd\":\"policy\",\"vm\":\"v\",\"shares\":0}",
+	       "'shares' 0 out of range (1..1000000)");
+	BADMSG("{\"cmd\":\"policy\",\"vm\":\"v\",\"shares\":1000001}",
+	       "'shares' 1000001 out of range (1..1000000)");
+	BAD("{\"cmd\":\"policy\",\"vm\":\"v\",\"shares\":99999999999999999999}", "shares huge");
+	NOTE("vm, policy and shares are checked after the other keys");
+	BADMSG("{\"cmd\":\"policy\",\"policy\":\"bogus\",\"pid\":-1}", "'pid' out of range");
+	BADMSG("{\"cmd\":\"policy\",\"shares\":0,\"x\":1}", "unknown key 'x'");
+}
+
+static void t_metrics(void)
+{
+	OK("{\"cmd\":\"metrics\"}", PVS_CMD_METRICS, "", 0, "");
+	OK("{\"cmd\":\"metrics\",\"name\":\"mvm\"}\n", PVS_CMD_METRICS, "mvm", 0, "");
+	NOTE("it knows the co-scheduling keys (and ignores them)");
+	OK("{\"cmd\":\"metrics\",\"vm\":\"v\",\"policy\":\"gang\",\"shares\":5}", PVS_CMD_METRICS,
+	   "v", 0, "");
+	BADMSG("{\"cmd\":\"metrics\",\"bogus\":1}", "unknown key 'bogus'");
+	BADMSG("{\"cmd\":\"metrics\",\"name\":\"a/b\"}",
+	       "'name' must be 1-31 characters of [A-Za-z0-9._-]");
+	BADMSG("{\"cmd\":\"metrics\",\"pid\":\"x\"}", "'pid' must be an integer");
+	BADMSG("{\"cmd\":\"metrics\",\"policy\":\"x\"}",
+	       "unknown policy 'x': expected none, spread, dedicated, gang, relaxed or config");
+	BADMSG("{\"cmd\":\"metrics\",\"vm\":\"a\",\"name\":\"b\"}",
+	       "'vm' and 'name' differ ('a', 'b')");
+}
+
+/* vm, policy and shares are unknown keys to every other command. */
+static void t_cosched_keys_elsewhere(void)
+{
+	BADMSG("{\"cmd\":\"status\",\"vm\":\"v\"}", "unknown key 'vm'");
+	BADMSG("{\"cmd\":\"ping\",\"policy\":\"gang\"}", "unknown key 'policy'");
+	BADMSG("{\"cmd\":\"boost\",\"enable\":true,\"shares\":5}", "unknown key 'shares'");
+	BADMSG("{\"vm\":\"x\",\"cmd\":\"bogus\"}", "unknown key 'vm'");
+	BADMSG("{\"vm\":\"v\",\"cmd\":\"policy\\u0000\"}", "unknown key 'vm'");
+}
+
 static const struct tcase cases[] = {
         {"valid", t_valid},
         {"types", t_types},
@@ -191,6 +303,9 @@ static const struct tcase cases[] = {
         {"escaped-nul", t_escaped_nul},
         {"missing", t_missing},
         {"not-object", t_not_object},
+        {"policy", t_policy},
+        {"metrics", t_metrics},
+        {"cosched-keys-elsewhere", t_cosched_keys_elsewhere},
 };
 
 int main(int argc, char **argv)

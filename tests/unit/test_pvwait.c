@@ -33,7 +33,7 @@ static void host_open(uint32_t kind, uint32_t nr)
 	const char *p = tu_path("region");
 
 	REQUIRE(TU_HOST(&reg, p, .nr = nr, .name = "pvwait", .kind = kind) == 0);
-	pvs_hregion_heartbeat(&reg, tu_mono_ns());
+	pvs_hregion_heartbeat(&reg, pvs_mono_ns());
 	setenv(PVSCHED_ENV_REGION, p, 1);
 }
 
@@ -126,7 +126,7 @@ static void t_self_process(void)
 		v.tid = my_tid();
 		pvs_hregion_publish_vcpu(&reg, 1, &v); /* no heartbeat yet */
 		CHECK_EQ(pvsched_vcpu_self(g), -ENOENT);
-		pvs_hregion_heartbeat(&reg, tu_mono_ns());
+		pvs_hregion_heartbeat(&reg, pvs_mono_ns());
 		CHECK_EQ(pvsched_vcpu_self(g), 1);
 	}
 	NOTE("another thread finds its own slot, not ours");
@@ -143,7 +143,7 @@ static void t_self_process(void)
 	CHECK_EQ(pvsched_vcpu_self(g), 1);
 	NOTE("nr_vcpus shrinks below the cached slot: not found");
 	REQUIRE(pvs_hregion_set_nr_vcpus(&reg, 1) == 0);
-	pvs_hregion_heartbeat(&reg, tu_mono_ns());
+	pvs_hregion_heartbeat(&reg, pvs_mono_ns());
 	CHECK_EQ(pvsched_vcpu_self(g), -ENOENT);
 	pvsched_close(g);
 	pvs_hregion_close(&reg);
@@ -269,8 +269,8 @@ static void t_lock_preempted(void)
 
 static void spin_ns(uint64_t ns)
 {
-	uint64_t t0 = tu_mono_ns();
-	while (tu_mono_ns() - t0 < ns)
+	uint64_t t0 = pvs_mono_ns();
+	while (pvs_mono_ns() - t0 < ns)
 		;
 }
 
@@ -310,14 +310,14 @@ static void t_lock_running(void)
 	/* At least RUN_TRIALS trials; more (up to 4 s) while none was won by
 	 * spinning: that needs the two threads on two CPUs at once, which a
 	 * loaded 2-CPU machine does not always give. */
-	deadline_ns = tu_mono_ns() + 4000000000ull;
+	deadline_ns = pvs_mono_ns() + 4000000000ull;
 	for (int k = 2;; k++) {
 		wait_flag(&flag, k);
 		__atomic_store_n(&trying, k, __ATOMIC_RELEASE);
 		pvsched_lock_lock(&lk);
 		pvsched_lock_unlock(&lk);
 		s = stats_now();
-		if (k >= RUN_TRIALS + 1 && (s.spin_successes > 0 || tu_mono_ns() > deadline_ns))
+		if (k >= RUN_TRIALS + 1 && (s.spin_successes > 0 || pvs_mono_ns() > deadline_ns))
 			__atomic_store_n(&last_trial, k, __ATOMIC_RELEASE);
 		__atomic_store_n(&done, k, __ATOMIC_RELEASE);
 		if (__atomic_load_n(&last_trial, __ATOMIC_RELAXED) == k)
@@ -451,7 +451,7 @@ static void barrier_loop(int id)
 		r = pvsched_barrier_wait(&bar);
 		if (r == PVSCHED_BARRIER_SERIAL_THREAD) {
 			__atomic_add_fetch(&serial_of[k], 1, __ATOMIC_RELAXED);
-			if ((tu_mono_ns() > deadline_ns || k + 2 >= MAX_GENS) &&
+			if ((pvs_mono_ns() > deadline_ns || k + 2 >= MAX_GENS) &&
 			    __atomic_load_n(&stop_gen, __ATOMIC_RELAXED) == UINT32_MAX)
 				__atomic_store_n(&stop_gen, k + 2, __ATOMIC_RELAXED);
 		} else if (r != 0) {
@@ -507,7 +507,7 @@ static void t_barrier_running(void)
 
 	host_open(PVSCHED_VM_KIND_PROCESS, 4);
 	nworkers = 2;
-	deadline_ns = tu_mono_ns() + 300000000ull;
+	deadline_ns = pvs_mono_ns() + 300000000ull;
 	REQUIRE(pvsched_barrier_init(&bar, 2) == 0);
 	for (int i = 0; i < 2; i++) {
 		w[i] = (struct worker){.id = i, .slot = i};
@@ -568,7 +568,7 @@ static void *lock_worker(void *p)
 
 	__atomic_store_n(&tids[w->id], my_tid(), __ATOMIC_RELEASE);
 	pvsched_wait_stats_reset();
-	for (int i = 0; i < LOCK_ITERS && tu_mono_ns() < deadline_ns; i++) {
+	for (int i = 0; i < LOCK_ITERS && pvs_mono_ns() < deadline_ns; i++) {
 		rnd = rnd * 1103515245u + 12345u;
 		if (w->use_try && (rnd >> 16) % 2u) {
 			int rc;
@@ -602,7 +602,7 @@ static void stress_lock(int use_region, int use_try)
 	} else {
 		setenv(PVSCHED_ENV_REGION, tu_path("missing"), 1);
 	}
-	deadline_ns = tu_mono_ns() + STRESS_NS;
+	deadline_ns = pvs_mono_ns() + STRESS_NS;
 	pvsched_lock_init(&lk);
 	for (int i = 0; i < MAX_WORKERS; i++) {
 		w[i] = (struct lworker){.id = i, .use_try = use_try && i % 2};
@@ -670,7 +670,7 @@ static void stress_barrier(int use_region)
 		setenv(PVSCHED_ENV_REGION, tu_path("missing"), 1);
 	}
 	nworkers = MAX_WORKERS;
-	deadline_ns = tu_mono_ns() + STRESS_NS;
+	deadline_ns = pvs_mono_ns() + STRESS_NS;
 	REQUIRE(pvsched_barrier_init(&bar, MAX_WORKERS) == 0);
 	for (int i = 0; i < MAX_WORKERS; i++) {
 		w[i] = (struct worker){.id = i, .slot = -1};

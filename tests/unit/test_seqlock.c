@@ -103,7 +103,7 @@ static void *writer_main(void *arg)
 			pvs_hregion_publish_vcpu(w->r, i, &vc);
 		}
 		if ((n & 63) == 0)
-			pvs_hregion_heartbeat(w->r, tu_mono_ns());
+			pvs_hregion_heartbeat(w->r, pvs_mono_ns());
 		atomic_store_explicit(&w->last_n, n, memory_order_relaxed);
 	}
 	return NULL;
@@ -131,10 +131,10 @@ static void t_no_torn_reads(void)
 	REQUIRE(pthread_create(&th, NULL, writer_main, &w) == 0);
 	NOTE("reader vs. writer thread for up to %.1f s or %llu reads", RUN_NS / 1e9,
 	     (unsigned long long)MAX_READS);
-	t0 = tu_mono_ns();
+	t0 = pvs_mono_ns();
 	for (;;) {
 		if ((reads & 1023) == 0) {
-			uint64_t el = tu_mono_ns() - t0;
+			uint64_t el = pvs_mono_ns() - t0;
 			if (el >= MAX_NS ||
 			    (distinct >= MIN_DISTINCT && (el >= RUN_NS || reads >= MAX_READS)))
 				break;
@@ -188,7 +188,7 @@ static void t_no_torn_reads(void)
 	pthread_join(th, NULL);
 	printf("  %llu reads in %.2f s, writer published %u snapshots, reader saw %llu distinct "
 	       "VM snapshots, %llu -EBUSY\n",
-	       (unsigned long long)reads, (tu_mono_ns() - t0) / 1e9, atomic_load(&w.last_n),
+	       (unsigned long long)reads, (pvs_mono_ns() - t0) / 1e9, atomic_load(&w.last_n),
 	       (unsigned long long)distinct, (unsigned long long)busy);
 	CHECKM(torn_vm == 0, "no torn VM snapshot (%llu seen)", (unsigned long long)torn_vm);
 	CHECKM(torn_vcpu == 0, "no torn vCPU snapshot (%llu seen)", (unsigned long long)torn_vcpu);
@@ -225,9 +225,9 @@ static void t_stuck_writer(void)
 
 	NOTE("VM seq left odd: read gives up");
 	__atomic_store_n(&r.vm->seq, r.vm->seq | 1u, __ATOMIC_RELEASE);
-	t0 = tu_mono_ns();
+	t0 = pvs_mono_ns();
 	CHECK_EQ(pvsched_read_vm(g, &vi), -EBUSY);
-	dt = tu_mono_ns() - t0;
+	dt = pvs_mono_ns() - t0;
 	CHECKM(dt < 2000000000ull, "gave up in bounded time (%.3f ms)", dt / 1e6);
 
 	NOTE("vCPU seq left odd: read gives up");

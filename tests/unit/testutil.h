@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/unit/testutil.h - temp directories, files and clocks for the unit tests. */
+/*
+ * tests/unit/testutil.h - temp directories, files, the clock
+ * (common/pvs_clock.h) and sleeps for the unit tests.
+ */
 #ifndef PVS_TEST_UTIL_H
 #define PVS_TEST_UTIL_H
 
@@ -14,6 +17,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "pvs_clock.h"
 
 #define TU_UNUSED __attribute__((unused))
 
@@ -129,14 +134,6 @@ TU_UNUSED static unsigned char *tu_read_file(const char *path, size_t *len)
 TU_UNUSED static int tu_mkdir(const char *path)
 {
 	return mkdir(path, 0755) < 0 && errno != EEXIST ? -errno : 0;
-}
-
-TU_UNUSED static uint64_t tu_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 TU_UNUSED static void tu_sleep_ms(unsigned ms)
