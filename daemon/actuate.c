@@ -31,8 +31,6 @@
 #include "journal.h"
 #include "log.h"
 
-_Static_assert(sizeof(cpu_set_t) == sizeof(struct pvs_cs_mask), "cpu_set_t is 1024 bits");
-
 static int layer_is_rt(const struct pvs_daemon *d, int layer)
 {
 	return layer == PVS_LAYER_GANG ||
@@ -224,14 +222,13 @@ static int apply_layer(struct pvs_daemon *d, struct pvs_vm *vm, struct pvs_vcpu 
  * together, so it can take the pCPU the co-stopped sibling gives up. */
 static void placed_mask(const struct pvs_vm *vm, const struct pvs_vcpu *v, cpu_set_t *set)
 {
-	struct pvs_cs_mask m = v->cs_mask;
+	struct pvs_cpuset m = v->cs_mask;
 
 	if (v->relax.widened)
 		for (uint32_t i = 0; i < vm->nr_vcpus; i++)
 			if (vm->vcpus[i].cs_mask_valid)
-				for (unsigned w = 0; w < PVS_CS_MASK_WORDS; w++)
-					m.w[w] |= vm->vcpus[i].cs_mask.w[w];
-	memcpy(set, &m, sizeof(*set));
+				pvs_cpuset_or(&m, &m, &vm->vcpus[i].cs_mask);
+	pvs_cpuset_to_cpu_set(&m, set);
 }
 
 static int apply_mask(struct pvs_daemon *d, struct pvs_vm *vm, struct pvs_vcpu *v)

@@ -588,11 +588,11 @@ static int parse_value(const struct pvs_config_key *k, const char *v, void *fiel
 		return copy_str(field, k->size, v);
 	case PVS_KEY_STR: return copy_str(field, k->size, v);
 	case PVS_KEY_CPUS: {
-		uint64_t mask[16];
-		int rc = pvs_parse_cpulist(v, mask);
+		struct pvs_cpuset mask;
+		int rc = pvs_cpuset_parse(v, strlen(v), 0, &mask, NULL);
 
 		if (!rc)
-			memcpy(field, mask, sizeof(mask));
+			memcpy(field, &mask, sizeof(mask));
 		return rc;
 	}
 	case PVS_KEY_SAMPLER:
@@ -837,10 +837,9 @@ int pvs_config_load(struct pvs_config *c, const char *path, int must_exist, char
 		/* a section with only tuning keys (boost, co-scheduling) sets
 		 * them for a discovered (QEMU) or attached VM of that name;
 		 * otherwise it declares a process VM */
-		uint64_t none[16] = {0};
 		int tuning = v->boost >= 0 || v->boost_max_ms || v->boost_budget_pct ||
 		             v->cosched >= 0 || v->shares || v->cgroup[0] ||
-		             memcmp(v->cpus, none, sizeof(none));
+		             !pvs_cpuset_empty(&v->cpus);
 		if (!v->pid && !v->pidfile[0] && (v->threads[0] || v->region[0] || !tuning)) {
 			snprintf(err, errlen, "%s:%d: [vm %s]: needs pid= or pidfile=", path,
 			         v->line, v->name);
@@ -848,60 +847,4 @@ int pvs_config_load(struct pvs_config *c, const char *path, int must_exist, char
 		}
 	}
 	return 0;
-}
-
-int pvs_parse_cpulist(const char *s, uint64_t mask[16])
-{
-	memset(mask, 0, 16 * sizeof(uint64_t));
-	if (!*s)
-		return -EINVAL;
-	for (;;) {
-		char *end;
-		unsigned long a, b;
-
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		a = strtoul(s, &end, 10);
-		b = a;
-		if (*end == '-') {
-			s = end + 1;
-			if (*s < '0' || *s > '9')
-				return -EINVAL;
-			b = strtoul(s, &end, 10);
-		}
-		if (a > b || b >= 1024)
-			return -EINVAL;
-		for (unsigned long c = a; c <= b; c++)
-			mask[c / 64] |= 1ull << (c % 64);
-		if (!*end)
-			return 0;
-		if (*end != ',')
-			return -EINVAL;
-		s = end + 1;
-	}
-}
-
-const char *pvs_format_cpulist(const uint64_t mask[16], char *buf, size_t len)
-{
-	size_t o = 0;
-
-	if (len)
-		buf[0] = 0;
-	for (unsigned c = 0; c < 1024; c++) {
-		unsigned e;
-
-		if (!(mask[c / 64] >> (c % 64) & 1))
-			continue;
-		for (e = c; e + 1 < 1024 && (mask[(e + 1) / 64] >> ((e + 1) % 64) & 1); e++)
-			;
-		if (o < len) {
-			int n = e > c ? snprintf(buf + o, len - o, "%s%u-%u", o ? "," : "", c, e)
-			              : snprintf(buf + o, len - o, "%s%u", o ? "," : "", c);
-			o += n > 0 ? (size_t)n : 0;
-		}
-		c = e;
-	}
-	if (o >= len && len)
-		buf[len - 1] = 0;
-	return buf;
 }

@@ -8,6 +8,7 @@
 #ifndef PVSCHED_DAEMON_CONFIG_H
 #define PVSCHED_DAEMON_CONFIG_H
 
+#include "pvs_cpuset.h"
 #include "pvs_defaults.h"
 
 #include <stddef.h>
@@ -29,9 +30,9 @@ struct pvs_config_vm {
 	uint32_t boost_max_ms; /* 0: as [daemon] */
 	uint32_t boost_budget_pct;
 	/* co-scheduling and placement for this VM (docs/cosched.md) */
-	int cosched;       /* -1 as [daemon], else enum pvs_cs_policy */
-	uint32_t shares;   /* 0: as [daemon] */
-	uint64_t cpus[16]; /* allowed CPUs; all zero: the VM's own affinity */
+	int cosched;            /* -1 as [daemon], else enum pvs_cs_policy */
+	uint32_t shares;        /* 0: as [daemon] */
+	struct pvs_cpuset cpus; /* allowed CPUs; empty: the VM's own affinity */
 	/* its cgroup (weight -> default shares): "" its process's own,
 	 * "none" not used, else a cgroup directory named by the operator */
 	char cgroup[PVS_PATH_MAX];
@@ -56,13 +57,13 @@ struct pvs_boost_config {
 };
 
 struct pvs_cosched_config {
-	int policy;            /* enum pvs_cs_policy: default for every VM */
-	uint32_t shares;       /* default shares of a VM */
-	uint32_t slice_ms;     /* gang time slice */
-	uint32_t priority;     /* SCHED_FIFO priority of a gang's vCPUs in its slice */
-	uint32_t rt_pct;       /* most of a pCPU's time gang slices may take */
-	uint32_t skew_ms;      /* relaxed: co-stop a vCPU this far ahead */
-	uint64_t reserved[16]; /* housekeeping CPUs no placement uses */
+	int policy;                 /* enum pvs_cs_policy: default for every VM */
+	uint32_t shares;            /* default shares of a VM */
+	uint32_t slice_ms;          /* gang time slice */
+	uint32_t priority;          /* SCHED_FIFO priority of a gang's vCPUs in its slice */
+	uint32_t rt_pct;            /* most of a pCPU's time gang slices may take */
+	uint32_t skew_ms;           /* relaxed: co-stop a vCPU this far ahead */
+	struct pvs_cpuset reserved; /* housekeeping CPUs no placement uses */
 };
 
 struct pvs_config {
@@ -122,7 +123,7 @@ enum pvs_key_type {
 	PVS_KEY_GROUP,   /* group name or number (gid_t) */
 	PVS_KEY_PATH,    /* absolute path shorter than MAX bytes (char[SIZE]) */
 	PVS_KEY_STR,     /* text shorter than SIZE bytes (char[SIZE]) */
-	PVS_KEY_CPUS,    /* CPU list such as 0-3,8 (uint64_t[16]) */
+	PVS_KEY_CPUS,    /* CPU list such as 0-3,8, in any order (struct pvs_cpuset) */
 	PVS_KEY_SAMPLER, /* auto or a built-in sampler's name (char[SIZE]) */
 };
 
@@ -160,11 +161,6 @@ const char *pvs_config_key_values(const struct pvs_config_key *k, char *buf, siz
 
 /* The ivshmem server's socket path into BUF ("" when turned off). */
 const char *pvs_config_ivshmem_socket(const struct pvs_config *c, char *buf, size_t len);
-
-/* Parse a CPU list ("0-3,8") into MASK (1024 CPUs); 0 or -EINVAL. */
-int pvs_parse_cpulist(const char *s, uint64_t mask[16]);
-/* Format MASK as a CPU list into BUF ("" for an empty mask). */
-const char *pvs_format_cpulist(const uint64_t mask[16], char *buf, size_t len);
 
 /* The [vm NAME] section for NAME, or NULL. */
 const struct pvs_config_vm *pvs_config_vm_find(const struct pvs_config *c, const char *name);

@@ -37,7 +37,7 @@ static const struct pvs_config_vm *vm_conf(const struct pvs_daemon *d, const str
 }
 
 static void vm_allowed(const struct pvs_daemon *d, const struct pvs_vm *vm,
-                       struct pvs_cs_mask *allowed, int warn);
+                       struct pvs_cpuset *allowed, int warn);
 
 /* The policy asked for: the run-time override, the VM's config, the default. */
 static int wanted_policy(const struct pvs_daemon *d, const struct pvs_vm *vm)
@@ -62,13 +62,12 @@ uint32_t pvs_cosched_live_vcpus(const struct pvs_vm *vm)
 }
 
 /* M less the reserved housekeeping CPUs, unless that leaves none. */
-static void drop_reserved(const struct pvs_daemon *d, struct pvs_cs_mask *m)
+static void drop_reserved(const struct pvs_daemon *d, struct pvs_cpuset *m)
 {
-	struct pvs_cs_mask all = *m;
+	struct pvs_cpuset all = *m;
 
-	for (unsigned w = 0; w < PVS_CS_MASK_WORDS; w++)
-		m->w[w] &= ~d->cfg->cosched.reserved[w];
-	if (!pvs_cs_mask_count(m))
+	pvs_cpuset_andnot(m, m, &d->cfg->cosched.reserved);
+	if (pvs_cpuset_empty(m))
 		*m = all;
 }
 
@@ -77,11 +76,11 @@ static void drop_reserved(const struct pvs_daemon *d, struct pvs_cs_mask *m)
  * threads' CPUs are known. */
 uint32_t pvs_cosched_vm_cpus(const struct pvs_daemon *d, const struct pvs_vm *vm)
 {
-	struct pvs_cs_mask allowed;
+	struct pvs_cpuset allowed;
 
 	vm_allowed(d, vm, &allowed, 0);
 	drop_reserved(d, &allowed);
-	return pvs_cs_mask_count(&allowed);
+	return pvs_cpuset_count(&allowed);
 }
 
 /* A gang runs all its vCPUs at once on distinct pCPUs: with more live vCPUs
@@ -134,22 +133,6 @@ const char *pvs_cosched_shares_from(const struct pvs_daemon *d, const struct pvs
 
 /* ---------- placement ---------- */
 
-static int read_online(struct pvs_cs_mask *m)
-{
-	char buf[4096];
-	FILE *f = fopen("/sys/devices/system/cpu/online", "re");
-	size_t n;
-
-	if (!f)
-		return -errno;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = 0;
-	return pvs_parse_cpulist(buf, m->w) ? -EINVAL : 0;
-}
-
 /* Changes when a VM's policy or the set of its live vCPU threads does. */
 static uint64_t placement_signature(const struct pvs_daemon *d)
 {
@@ -171,42 +154,33 @@ static uint64_t placement_signature(const struct pvs_daemon *d)
 /* The CPUs placement may use for VM: its own, narrowed by its cpus= (read
  * at every placement: a reload may change it). */
 static void vm_allowed(const struct pvs_daemon *d, const struct pvs_vm *vm,
-                       struct pvs_cs_mask *allowed, int warn)
+                       struct pvs_cpuset *allowed, int warn)
 {
 	const struct pvs_config_vm *c = vm_conf(d, vm);
-	uint64_t any = 0;
 
-	memcpy(allowed->w, vm->own_cpus, sizeof(allowed->w));
-	if (!c)
+	*allowed = vm->own_cpus;
+	if (!c || pvs_cpuset_empty(&c->cpus))
 		return;
-	for (int w = 0; w < 16; w++)
-		any |= c->cpus[w];
-	if (!any)
-		return;
-	any = 0;
-	for (int w = 0; w < 16; w++)
-		any |= vm->own_cpus[w] & c->cpus[w];
-	if (!any) {
+	if (!pvs_cpuset_intersects(&vm->own_cpus, &c->cpus)) {
 		if (warn)
 			log_warn("vm %s: cpus= shares no CPU with its affinity; ignored", vm->name);
 		return;
 	}
-	for (int w = 0; w < 16; w++)
-		allowed->w[w] &= c->cpus[w];
+	pvs_cpuset_and(allowed, allowed, &c->cpus);
 }
 
 /* 0, or -ENOMEM (nothing changed: tried again next period). */
 static int place_all(struct pvs_daemon *d)
 {
-	struct pvs_cs_mask online = {{0}}, usable;
+	struct pvs_cpuset online = {{0}}, usable;
 	struct pvs_place_vm *pv;
 	uint32_t nvm = 0, k = 0;
 
 	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next)
 		nvm++;
-	if (read_online(&online) < 0) {
-		for (long c = 0; c < 1024 && c < sysconf(_SC_NPROCESSORS_ONLN); c++)
-			pvs_cs_mask_set(&online, (unsigned)c);
+	if (pvs_cpuset_read_online(&online) < 0) {
+		for (long c = 0; c < PVS_CPUSET_MAX && c < sysconf(_SC_NPROCESSORS_ONLN); c++)
+			pvs_cpuset_set(&online, (unsigned)c);
 	}
 	usable = online;
 	drop_reserved(d, &usable);
@@ -217,7 +191,7 @@ static int place_all(struct pvs_daemon *d)
 		vm_allowed(d, vm, &pv[k].allowed, 1);
 		pv[k].policy = vm->cs_policy;
 		pv[k].nr_vcpus = vm->nr_vcpus;
-		pv[k].out = calloc(vm->nr_vcpus ? vm->nr_vcpus : 1, sizeof(struct pvs_cs_mask));
+		pv[k].out = calloc(vm->nr_vcpus ? vm->nr_vcpus : 1, sizeof(struct pvs_cpuset));
 		if (!pv[k].out) {
 			while (k--)
 				free(pv[k].out);
@@ -231,10 +205,10 @@ static int place_all(struct pvs_daemon *d)
 		for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
 			struct pvs_vcpu *v = &vm->vcpus[i];
 			int valid = pv[k].policy != PVS_CS_NONE && v->live &&
-			            pvs_cs_mask_count(&pv[k].out[i]);
+			            pvs_cpuset_count(&pv[k].out[i]);
 
-			if (valid && (!v->cs_mask_valid ||
-			              memcmp(&v->cs_mask, &pv[k].out[i], sizeof(v->cs_mask)))) {
+			if (valid &&
+			    (!v->cs_mask_valid || !pvs_cpuset_equal(&v->cs_mask, &pv[k].out[i]))) {
 				v->cs_mask = pv[k].out[i];
 				v->mask_applied = 0;
 			}
@@ -363,14 +337,13 @@ void pvs_cosched_sample(struct pvs_daemon *d, uint64_t now)
 
 	d->cs_last_ns = now;
 	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next) {
-		uint64_t none[16] = {0};
 		uint64_t runnable = 0;
 		int pol;
 
 		pvs_cgroup_update(d, vm, now);
-		if (!memcmp(vm->own_cpus, none, sizeof(none)))
+		if (pvs_cpuset_empty(&vm->own_cpus))
 			/* the VM's own CPUs, before pvsched placed anything */
-			memcpy(vm->own_cpus, vm->cpu_mask, sizeof(vm->own_cpus));
+			vm->own_cpus = vm->cpu_mask;
 		pol = pvs_cosched_policy(d, vm);
 		if (pol != vm->cs_policy) {
 			if (pol == PVS_CS_RELAXED && wanted_policy(d, vm) == PVS_CS_GANG)

@@ -202,15 +202,11 @@ static void update_affinity(struct pvs_vm *vm)
 	}
 	if (!got && sched_getaffinity(vm->proc.pid, sizeof(all), &all) < 0) {
 		CPU_ZERO(&all);
-		for (long c = 0; c < sysconf(_SC_NPROCESSORS_ONLN) && c < CPU_SETSIZE; c++)
+		for (long c = 0; c < sysconf(_SC_NPROCESSORS_ONLN) && c < PVS_CPUSET_MAX; c++)
 			CPU_SET((int)c, &all);
 	}
-	memset(vm->cpu_mask, 0, sizeof(vm->cpu_mask));
-	for (unsigned c = 0; c < 1024 && c < CPU_SETSIZE; c++)
-		if (CPU_ISSET(c, &all)) {
-			vm->cpu_mask[c / 64] |= 1ull << (c % 64);
-			n++;
-		}
+	pvs_cpuset_from_cpu_set(&vm->cpu_mask, &all);
+	n = pvs_cpuset_count(&vm->cpu_mask);
 	vm->host_cpus = n ? n : 1;
 }
 

@@ -19,7 +19,6 @@
 #include "procstat.h"
 #include "sampler.h"
 
-#define MAX_CPUS            1024
 #define PVS_HOSTSTAT_MIN_NS 50000000ull
 
 struct pvs_hoststat {
@@ -27,8 +26,8 @@ struct pvs_hoststat {
 	unsigned ncpus;
 	int samples;
 	uint64_t ns_per_tick;
-	uint64_t t_prev, t_cur; /* when prev and cur were read */
-	uint64_t prev[MAX_CPUS], cur[MAX_CPUS];
+	uint64_t t_prev, t_cur;                             /* when prev and cur were read */
+	uint64_t prev[PVS_CPUSET_MAX], cur[PVS_CPUSET_MAX]; /* per CPU */
 	char buf[128 * 1024];
 };
 
@@ -79,7 +78,7 @@ int pvs_hoststat_sample(struct pvs_hoststat *h, uint64_t now_ns)
 		{
 			unsigned long long v[8];
 			unsigned cpu;
-			if (pvs_procstat_cpu_line(p, &cpu, v) >= 7 && cpu < MAX_CPUS) {
+			if (pvs_procstat_cpu_line(p, &cpu, v) >= 7 && cpu < PVS_CPUSET_MAX) {
 				/* user nice system [idle iowait] irq softirq steal */
 				h->cur[cpu] =
 				        (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * h->ns_per_tick;
@@ -95,15 +94,15 @@ int pvs_hoststat_sample(struct pvs_hoststat *h, uint64_t now_ns)
 	return 0;
 }
 
-int64_t pvs_hoststat_busy(const struct pvs_hoststat *h, const uint64_t *mask, unsigned nwords,
+int64_t pvs_hoststat_busy(const struct pvs_hoststat *h, const struct pvs_cpuset *mask,
                           uint64_t dt_ns)
 {
 	uint64_t sum = 0;
 
 	if (h->samples < 2 || h->t_cur <= h->t_prev)
 		return -1;
-	for (unsigned c = 0; c < h->ncpus && c / 64 < nwords; c++)
-		if (mask[c / 64] & (1ull << (c % 64)))
+	for (unsigned c = 0; c < h->ncpus; c++)
+		if (pvs_cpuset_test(mask, c))
 			sum += h->cur[c] >= h->prev[c] ? h->cur[c] - h->prev[c] : 0;
 	return (int64_t)((double)sum * (double)dt_ns / (double)(h->t_cur - h->t_prev));
 }

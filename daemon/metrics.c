@@ -319,9 +319,7 @@ static int value(enum fid f, const struct pvs_daemon *d, const struct pvs_vm *vm
 	case F_VCPU_PREEMPTIONS: o->u = v->track.preemptions; break;
 	case F_VCPU_BOOSTS: o->u = v->boost.boosts; break;
 	case F_VCPU_THROTTLES: o->u = v->boost.throttles; break;
-	case F_VCPU_PLACED_CPUS:
-		o->u = v->cs_mask_valid ? pvs_cs_mask_count(&v->cs_mask) : 0;
-		break;
+	case F_VCPU_PLACED_CPUS: o->u = v->cs_mask_valid ? pvs_cpuset_count(&v->cs_mask) : 0; break;
 	case F_NR: return 0;
 	}
 	return 1;

@@ -144,16 +144,13 @@ uint32_t pvs_sample_all(struct pvs_daemon *d, uint64_t now_ns)
 			                       .idle = o.nr_vcpus,
 			                       .size = o.size};
 
-			busy = pvs_hoststat_busy(d->hoststat, vm->cpu_mask,
-			                         sizeof(vm->cpu_mask) / sizeof(vm->cpu_mask[0]),
-			                         q.dt_ns);
+			busy = pvs_hoststat_busy(d->hoststat, &vm->cpu_mask, q.dt_ns);
 			q.host_busy_valid = busy >= 0;
 			q.host_busy_ns = busy >= 0 ? (uint64_t)busy : 0;
 			pvs_vm_update(&vm->track, &p, &q, d->last_tick_ns);
 		}
 		vm->vm_tick_ns = now_ns;
-		busy = pvs_hoststat_busy(d->hoststat, vm->cpu_mask,
-		                         sizeof(vm->cpu_mask) / sizeof(vm->cpu_mask[0]), dt);
+		busy = pvs_hoststat_busy(d->hoststat, &vm->cpu_mask, dt);
 		o.host_busy_valid = busy >= 0;
 		o.host_busy_ns = busy >= 0 ? (uint64_t)busy : 0;
 		pvs_vm_update(&vm->track, &p, &o, now_ns);

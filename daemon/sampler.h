@@ -57,9 +57,9 @@ void pvs_hoststat_free(struct pvs_hoststat *h);
  * 0 or -errno.  After two reads, busy() answers. */
 int pvs_hoststat_sample(struct pvs_hoststat *h, uint64_t now_ns);
 /* Busy ns (user+nice+system+irq+softirq+steal) over the CPUs in MASK
- * (NWORDS 64-bit words) in a period of DT_NS, at the rate seen between the
+ * in a period of DT_NS, at the rate seen between the
  * last two reads; -1 if unknown. */
-int64_t pvs_hoststat_busy(const struct pvs_hoststat *h, const uint64_t *mask, unsigned nwords,
+int64_t pvs_hoststat_busy(const struct pvs_hoststat *h, const struct pvs_cpuset *mask,
                           uint64_t dt_ns);
 unsigned pvs_hoststat_ncpus(const struct pvs_hoststat *h);
 

@@ -59,14 +59,11 @@ static const char *boost_state_str(uint32_t s)
 	}
 }
 
-/* Room for any CPU list of 1024 CPUs ("0,2,4,...,1022" is 2.4 KB). */
-#define CPULIST_MAX 4608
-
 struct json_object *pvs_status_json(struct pvs_daemon *d)
 {
 	struct json_object *root = json_object_new_object(), *vms = json_object_new_array();
 	uint64_t now = pvs_mono_ns();
-	static char cpus[CPULIST_MAX]; /* the daemon has one thread */
+	static char cpus[PVS_CPUSET_LIST_MAX]; /* the daemon has one thread */
 	long online = sysconf(_SC_NPROCESSORS_ONLN);
 
 	json_object_object_add(root, "ok", json_object_new_boolean(1));
@@ -96,7 +93,7 @@ struct json_object *pvs_status_json(struct pvs_daemon *d)
 	                       json_object_new_int64((int64_t)d->cs_syscalls));
 	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next) {
 		struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
-		struct pvs_cs_mask placed = {{0}};
+		struct pvs_cpuset placed = {{0}};
 		int any_placed = 0;
 
 		json_object_object_add(o, "name", json_object_new_string(vm->name));
@@ -257,9 +254,8 @@ struct json_object *pvs_status_json(struct pvs_daemon *d)
 			                       json_object_new_string(layer_str(v->layer)));
 			cpus[0] = 0;
 			if (v->cs_mask_valid) {
-				pvs_format_cpulist(v->cs_mask.w, cpus, sizeof(cpus));
-				for (int w = 0; w < PVS_CS_MASK_WORDS; w++)
-					placed.w[w] |= v->cs_mask.w[w];
+				pvs_cpuset_format(&v->cs_mask, cpus, sizeof(cpus));
+				pvs_cpuset_or(&placed, &placed, &v->cs_mask);
 				any_placed = 1;
 			}
 			json_object_object_add(x, "cpus", json_object_new_string(cpus));
@@ -267,7 +263,7 @@ struct json_object *pvs_status_json(struct pvs_daemon *d)
 		}
 		cpus[0] = 0;
 		if (any_placed)
-			pvs_format_cpulist(placed.w, cpus, sizeof(cpus));
+			pvs_cpuset_format(&placed, cpus, sizeof(cpus));
 		json_object_object_add(o, "cpus", json_object_new_string(cpus));
 		json_object_object_add(o, "vcpus", arr);
 		json_object_array_add(vms, o);

@@ -46,7 +46,7 @@ struct pvs_vcpu {
 	int cs_raised;               /* in its VM's gang slice */
 	int cs_stopped;              /* co-stopped (relaxed) */
 	struct pvs_relax_vcpu relax; /* relaxed skew state */
-	struct pvs_cs_mask cs_mask;  /* placement; valid when cs_mask_valid */
+	struct pvs_cpuset cs_mask;   /* placement; valid when cs_mask_valid */
 	int cs_mask_valid;
 	uint64_t cs_last_wait; /* wait_total at the last co-scheduling step */
 	/* esxtop counters: ready time (runnable, not running) while ... */
@@ -81,7 +81,7 @@ struct pvs_vm {
 	int region_ok;
 	char region_err[320];
 	uint32_t host_cpus;
-	uint64_t cpu_mask[16]; /* CPUs the VM's threads may run on (1024 CPUs) */
+	struct pvs_cpuset cpu_mask; /* CPUs the VM's threads may run on */
 	struct pvs_vcpu *vcpus;
 	uint32_t nr_vcpus; /* highest index + 1 */
 	uint32_t cap_vcpus;
@@ -98,15 +98,15 @@ struct pvs_vm {
 	int boost_enabled_seen;
 	uint64_t boost_next_ns;
 	/* co-scheduling and placement (daemon/cosched.c) */
-	int cs_override;          /* -1: config; else the pvschedctl policy */
-	uint32_t shares_override; /* 0: config */
-	int cs_policy;            /* effective policy (enum pvs_cs_policy) */
-	uint64_t own_cpus[16];    /* its threads' affinity when first seen,
-	                             before pvsched placed anything (narrowed
-	                             by cpus= at every placement) */
-	struct pvs_gang_vm gang;  /* rotation state */
-	uint64_t gang_ns;         /* time its gang held the slice */
-	uint32_t placed_shared;   /* vCPUs that had to share a pCPU (spread) */
+	int cs_override;            /* -1: config; else the pvschedctl policy */
+	uint32_t shares_override;   /* 0: config */
+	int cs_policy;              /* effective policy (enum pvs_cs_policy) */
+	struct pvs_cpuset own_cpus; /* its threads' affinity when first seen,
+	                               before pvsched placed anything (narrowed
+	                               by cpus= at every placement) */
+	struct pvs_gang_vm gang;    /* rotation state */
+	uint64_t gang_ns;           /* time its gang held the slice */
+	uint32_t placed_shared;     /* vCPUs that had to share a pCPU (spread) */
 	/* its own cgroup's CPU weight as shares (daemon/cgroup.c) */
 	uint32_t cg_shares;             /* 0: none (no cgroup of its own, an error) */
 	char cg_file[PVS_PATH_MAX];     /* the weight file it came from */

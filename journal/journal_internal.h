@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "journal.h"
+#include "pvs_cpuset.h"
 
 /* The first line of every journal file. */
 #define PVS_JOURNAL_HEADER                                                                         \
@@ -45,9 +46,6 @@ int pvs__thread_bind(const struct pvs_thread_id *id, int use_pidfd, int *hp, int
 
 /* For messages: the CPU list, or a count when it is too long. */
 const char *pvs__cpulist_str(const cpu_set_t *m, char *buf, size_t len);
-/* Parse a CPU list (N bytes): items N or N-M, ascending and disjoint, CPUs
- * below CPU_SETSIZE, at least one.  0 or -EINVAL with *WHY. */
-int pvs__cpulist_parse(const char *s, size_t n, cpu_set_t *m, const char **why);
 
 /* ---- journal_io.c: messages ---- */
 

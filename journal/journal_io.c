@@ -93,22 +93,11 @@ void pvs__lock_holder(int fd, char *buf, size_t len)
  * keeps the ones the thread may use). */
 static void online_cpus(cpu_set_t *m)
 {
-	char buf[4096];
-	const char *why;
-	ssize_t n = -1;
-	int fd = open("/sys/devices/system/cpu/online", O_RDONLY | O_CLOEXEC);
+	struct pvs_cpuset s;
 
-	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf));
-		close(fd);
-	}
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		n--;
-	if (n > 0 && !pvs__cpulist_parse(buf, (size_t)n, m, &why))
-		return;
-	CPU_ZERO(m);
-	for (int c = 0; c < CPU_SETSIZE; c++)
-		CPU_SET(c, m);
+	if (pvs_cpuset_read_online(&s) < 0)
+		pvs_cpuset_fill(&s);
+	pvs_cpuset_to_cpu_set(&s, m);
 }
 
 int pvs__set_aff_orig(const struct pvs_thread_id *id, const cpu_set_t *m, pvs_journal_log_fn log,
@@ -125,9 +114,10 @@ int pvs__set_aff_orig(const struct pvs_thread_id *id, const cpu_set_t *m, pvs_jo
 	if (sched_setaffinity(id->tid, sizeof(all), &all) < 0) {
 		if (errno != EINVAL)
 			return -errno;
-		CPU_ZERO(&all);
-		for (int c = 0; c < CPU_SETSIZE; c++)
-			CPU_SET(c, &all);
+		struct pvs_cpuset every;
+
+		pvs_cpuset_fill(&every);
+		pvs_cpuset_to_cpu_set(&every, &all);
 		if (sched_setaffinity(id->tid, sizeof(all), &all) < 0)
 			return -errno;
 	}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * journal/journal_line.c - the journal file's lines (see journal_line.h):
- * tokens, CPU lists, parse and format.  Pure: no I/O, no clocks.
+ * tokens, parse and format (CPU lists: common/cpuset.c).  Pure: no I/O, no
+ * clocks.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -10,25 +11,11 @@
 #include <string.h>
 
 #include "journal_internal.h"
+#include "pvs_decimal.h"
 
 static int is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r';
-}
-
-static int tok_u64(const char *s, size_t n, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (n == 0 || n > 20)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v;
-	return 0;
 }
 
 static int tok_int(const char *s, size_t n, int min, int max, int *out)
@@ -36,7 +23,7 @@ static int tok_int(const char *s, size_t n, int min, int max, int *out)
 	uint64_t v;
 	int neg = n > 0 && s[0] == '-';
 
-	if (tok_u64(s + neg, n - (size_t)neg, &v) || v > 1000000000u)
+	if (pvs_dec_u64(s + neg, n - (size_t)neg, &v) || v > 1000000000u)
 		return -1;
 	if ((neg ? -(int64_t)v : (int64_t)v) < min || (neg ? -(int64_t)v : (int64_t)v) > max)
 		return -1;
@@ -44,37 +31,14 @@ static int tok_int(const char *s, size_t n, int min, int max, int *out)
 	return 0;
 }
 
-/* The CPU list of M ("0-3,8") into BUF (NUL-terminated): its length, or 0
- * when M is empty or the list does not fit in LEN. */
+/* The CPU list of M ("0-3,8") into BUF: its length, or 0 (BUF "") when M
+ * is empty or the list does not fit in LEN. */
 static size_t cpulist_fmt(const cpu_set_t *m, char *buf, size_t len)
 {
-	size_t n = 0;
+	struct pvs_cpuset s;
 
-	if (len)
-		buf[0] = 0;
-	for (int c = 0; c < CPU_SETSIZE; c++) {
-		char item[16];
-		int d = c, k;
-
-		if (!CPU_ISSET(c, m))
-			continue;
-		while (d + 1 < CPU_SETSIZE && CPU_ISSET(d + 1, m))
-			d++;
-		if (d > c)
-			k = snprintf(item, sizeof(item), "%s%d-%d", n ? "," : "", c, d);
-		else
-			k = snprintf(item, sizeof(item), "%s%d", n ? "," : "", c);
-		if (k < 0 || n + (size_t)k >= len) {
-			if (len)
-				buf[0] = 0;
-			return 0;
-		}
-		memcpy(buf + n, item, (size_t)k);
-		n += (size_t)k;
-		buf[n] = 0;
-		c = d;
-	}
-	return n;
+	pvs_cpuset_from_cpu_set(&s, m);
+	return pvs_cpuset_format(&s, buf, len);
 }
 
 const char *pvs__cpulist_str(const cpu_set_t *m, char *buf, size_t len)
@@ -82,61 +46,6 @@ const char *pvs__cpulist_str(const cpu_set_t *m, char *buf, size_t len)
 	if (!cpulist_fmt(m, buf, len))
 		snprintf(buf, len, "%d CPUs", CPU_COUNT(m));
 	return buf;
-}
-
-int pvs__cpulist_parse(const char *s, size_t n, cpu_set_t *m, const char **why)
-{
-	size_t i = 0;
-	int last = -1;
-
-	CPU_ZERO(m);
-	if (n == 0) {
-		*why = "empty cpu list";
-		return -EINVAL;
-	}
-	for (;;) {
-		uint64_t a, b;
-		size_t k = i;
-
-		while (k < n && s[k] >= '0' && s[k] <= '9')
-			k++;
-		if (tok_u64(s + i, k - i, &a)) {
-			*why = "bad cpu list";
-			return -EINVAL;
-		}
-		b = a;
-		if (k < n && s[k] == '-') {
-			i = ++k;
-			while (k < n && s[k] >= '0' && s[k] <= '9')
-				k++;
-			if (tok_u64(s + i, k - i, &b)) {
-				*why = "bad cpu range";
-				return -EINVAL;
-			}
-		}
-		if (a >= CPU_SETSIZE || b >= CPU_SETSIZE) {
-			*why = "cpu number out of range (0..1023)";
-			return -EINVAL;
-		}
-		if (b < a) {
-			*why = "bad cpu range";
-			return -EINVAL;
-		}
-		if ((int64_t)a <= last) {
-			*why = "cpu list not ascending";
-			return -EINVAL;
-		}
-		for (uint64_t c = a; c <= b; c++)
-			CPU_SET((size_t)c, m);
-		last = (int)b;
-		if (k == n)
-			return 0;
-		if (s[k] != ',' || k + 1 == n) {
-			*why = "bad cpu list";
-			return -EINVAL;
-		}
-		i = k + 1;
-	}
 }
 
 int pvs_journal_parse_line(const char *line, size_t len, struct pvs_journal_line *out,
@@ -183,7 +92,7 @@ int pvs_journal_parse_line(const char *line, size_t len, struct pvs_journal_line
 			return -EINVAL;
 		}
 		out->id.tid = v;
-		if (tok_u64(tok[2], tlen[2], &out->id.start)) {
+		if (pvs_dec_u64(tok[2], tlen[2], &out->id.start)) {
 			*why = "bad start time";
 			return -EINVAL;
 		}
@@ -208,13 +117,17 @@ int pvs_journal_parse_line(const char *line, size_t len, struct pvs_journal_line
 		return -EINVAL;
 	}
 	out->id.tid = v;
-	if (tok_u64(tok[3], tlen[3], &out->id.start)) {
+	if (pvs_dec_u64(tok[3], tlen[3], &out->id.start)) {
 		*why = "bad start time";
 		return -EINVAL;
 	}
 	if (tok[0][0] == 'A') {
-		if (pvs__cpulist_parse(tok[4], tlen[4], &out->mask, why))
+		struct pvs_cpuset s;
+
+		/* ascending: a line is only ever written by pvs_cpuset_format() */
+		if (pvs_cpuset_parse(tok[4], tlen[4], PVS_CPUSET_ASCENDING, &s, why))
 			return -EINVAL;
+		pvs_cpuset_to_cpu_set(&s, &out->mask);
 		out->op = PVS_JOURNAL_AFFINITY;
 		return 0;
 	}
@@ -223,8 +136,8 @@ int pvs_journal_parse_line(const char *line, size_t len, struct pvs_journal_line
 		return -EINVAL;
 	}
 	if (tok_int(tok[5], tlen[5], 0, 99, &out->attr.prio) ||
-	    tok_int(tok[6], tlen[6], -20, 19, &out->attr.nice) || tok_u64(tok[7], tlen[7], &u) ||
-	    u > PVS_SCHED_RESET_ON_FORK) {
+	    tok_int(tok[6], tlen[6], -20, 19, &out->attr.nice) ||
+	    pvs_dec_u64(tok[7], tlen[7], &u) || u > PVS_SCHED_RESET_ON_FORK) {
 		*why = "bad priority, nice or flags";
 		return -EINVAL;
 	}

@@ -10,7 +10,7 @@
  * START is /proc stat field 22; POLICY is other, batch, idle, fifo or rr;
  * PRIO the SCHED_FIFO/RR priority (0 otherwise); NICE -20..19; FLAGS 0 or 1
  * (the original had SCHED_FLAG_RESET_ON_FORK).  CPULIST is a non-empty,
- * ascending list of CPUs and ranges, "0-3,8" (CPUs 0..CPU_SETSIZE-1, 1023).
+ * ascending list of CPUs and ranges, "0-3,8" (CPUs 0..1023; common/cpuset.c).
  * A thread has at most one '+' and one 'A' that count: the first of each
  * since the last '-' of its identity (later ones are ignored: the first
  * holds the original).  The 'A' line came with affinity; files without it
@@ -38,8 +38,9 @@ struct pvs_journal_line {
 	struct pvs_sched_attr attr; /* ADD only (zero otherwise) */
 	cpu_set_t mask;             /* AFFINITY only (zero otherwise) */
 };
-/* The longest line pvs_journal_format writes, '\n' included (an 'A' line
- * of every other CPU of 1024 is about 2,050 bytes). */
+/* The longest line pvs_journal_format writes, '\n' included (an 'A' line's
+ * CPU list is shorter than PVS_CPUSET_LIST_MAX: the longest, pairs
+ * "0-1,3-4,...,1020-1021,1023", is 2,673 bytes). */
 #define PVS_JOURNAL_LINE_MAX 4096
 /* Parse one line (LEN bytes, no newline, need not be NUL-terminated).
  * Pure.  0, or -EINVAL with *WHY (if not NULL) a static reason. */

@@ -31,51 +31,15 @@ uint32_t pvs_cs_shares_from_cgroup(int v1, uint64_t value)
 
 /* ---------- placement ---------- */
 
-#define MAX_CPUS (PVS_CS_MASK_WORDS * 64)
-
-int pvs_cs_mask_test(const struct pvs_cs_mask *m, unsigned cpu)
-{
-	return cpu < MAX_CPUS && (m->w[cpu / 64] >> (cpu % 64) & 1);
-}
-
-void pvs_cs_mask_set(struct pvs_cs_mask *m, unsigned cpu)
-{
-	if (cpu < MAX_CPUS)
-		m->w[cpu / 64] |= 1ull << (cpu % 64);
-}
-
-unsigned pvs_cs_mask_count(const struct pvs_cs_mask *m)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < PVS_CS_MASK_WORDS; i++)
-		n += (unsigned)__builtin_popcountll(m->w[i]);
-	return n;
-}
-
-static void mask_and(struct pvs_cs_mask *r, const struct pvs_cs_mask *a,
-                     const struct pvs_cs_mask *b)
-{
-	for (unsigned i = 0; i < PVS_CS_MASK_WORDS; i++)
-		r->w[i] = a->w[i] & b->w[i];
-}
-
-static void mask_andnot(struct pvs_cs_mask *r, const struct pvs_cs_mask *a,
-                        const struct pvs_cs_mask *b)
-{
-	for (unsigned i = 0; i < PVS_CS_MASK_WORDS; i++)
-		r->w[i] = a->w[i] & ~b->w[i];
-}
-
 /* The CPUs of M, least loaded first (ties: lower number first). */
-static unsigned order_by_load(const struct pvs_cs_mask *m, const uint32_t *load, uint16_t *out)
+static unsigned order_by_load(const struct pvs_cpuset *m, const uint32_t *load, uint16_t *out)
 {
 	unsigned n = 0;
 
-	for (unsigned c = 0; c < MAX_CPUS; c++) {
+	for (unsigned c = 0; c < PVS_CPUSET_MAX; c++) {
 		unsigned j;
 
-		if (!pvs_cs_mask_test(m, c))
+		if (!pvs_cpuset_test(m, c))
 			continue;
 		/* insertion sort: stable, CPU lists are short */
 		for (j = n; j > 0 && load[out[j - 1]] > load[c]; j--)
@@ -86,10 +50,10 @@ static unsigned order_by_load(const struct pvs_cs_mask *m, const uint32_t *load,
 	return n;
 }
 
-static void place_one(struct pvs_place_vm *vm, const struct pvs_cs_mask *avail, uint32_t *load,
-                      int dedicated, struct pvs_cs_mask *claimed)
+static void place_one(struct pvs_place_vm *vm, const struct pvs_cpuset *avail, uint32_t *load,
+                      int dedicated, struct pvs_cpuset *claimed)
 {
-	uint16_t order[MAX_CPUS];
+	uint16_t order[PVS_CPUSET_MAX];
 	unsigned m = order_by_load(avail, load, order);
 	uint32_t nv = vm->nr_vcpus;
 
@@ -115,9 +79,9 @@ static void place_one(struct pvs_place_vm *vm, const struct pvs_cs_mask *avail, 
 
 			if (!k)
 				break;
-			pvs_cs_mask_set(&vm->out[i], c);
+			pvs_cpuset_set(&vm->out[i], c);
 			if (claimed)
-				pvs_cs_mask_set(claimed, c);
+				pvs_cpuset_set(claimed, c);
 			load[c]++;
 		}
 		vm->shared = nv > k ? nv - k : 0;
@@ -128,7 +92,7 @@ static void place_one(struct pvs_place_vm *vm, const struct pvs_cs_mask *avail, 
 		for (unsigned j = 0; j < m; j++) {
 			unsigned c = order[j];
 
-			pvs_cs_mask_set(&vm->out[j % nv], c);
+			pvs_cpuset_set(&vm->out[j % nv], c);
 			if (j < nv)
 				load[c]++;
 		}
@@ -136,45 +100,45 @@ static void place_one(struct pvs_place_vm *vm, const struct pvs_cs_mask *avail, 
 		for (uint32_t i = 0; i < nv; i++) {
 			unsigned c = order[i % m];
 
-			pvs_cs_mask_set(&vm->out[i], c);
+			pvs_cpuset_set(&vm->out[i], c);
 			load[c]++;
 		}
 		vm->shared = nv - m;
 	}
 }
 
-void pvs_place(struct pvs_place_vm *vms, uint32_t n, const struct pvs_cs_mask *usable)
+void pvs_place(struct pvs_place_vm *vms, uint32_t n, const struct pvs_cpuset *usable)
 {
-	static uint32_t load[MAX_CPUS]; /* policy code is single-threaded */
-	struct pvs_cs_mask claimed = {{0}};
+	static uint32_t load[PVS_CPUSET_MAX]; /* policy code is single-threaded */
+	struct pvs_cpuset claimed = {{0}};
 
 	memset(load, 0, sizeof(load));
 	for (uint32_t i = 0; i < n; i++) {
-		struct pvs_cs_mask avail, tmp;
+		struct pvs_cpuset avail, tmp;
 
 		if (vms[i].policy != PVS_CS_DEDICATED)
 			continue;
-		mask_and(&tmp, &vms[i].allowed, usable);
-		mask_andnot(&avail, &tmp, &claimed);
-		if (!pvs_cs_mask_count(&avail)) {
+		pvs_cpuset_and(&tmp, &vms[i].allowed, usable);
+		pvs_cpuset_andnot(&avail, &tmp, &claimed);
+		if (!pvs_cpuset_count(&avail)) {
 			/* every CPU it may use is dedicated already: spread it
 			 * over them like a spread VM and say so */
-			place_one(&vms[i], pvs_cs_mask_count(&tmp) ? &tmp : &vms[i].allowed, load,
-			          0, NULL);
+			place_one(&vms[i], pvs_cpuset_count(&tmp) ? &tmp : &vms[i].allowed, load, 0,
+			          NULL);
 			vms[i].dedicated_short = 1;
 			continue;
 		}
 		place_one(&vms[i], &avail, load, 1, &claimed);
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		struct pvs_cs_mask avail, tmp;
+		struct pvs_cpuset avail, tmp;
 
 		if (vms[i].policy == PVS_CS_NONE || vms[i].policy == PVS_CS_DEDICATED)
 			continue;
-		mask_and(&tmp, &vms[i].allowed, usable);
-		mask_andnot(&avail, &tmp, &claimed);
-		if (!pvs_cs_mask_count(&avail))
-			avail = pvs_cs_mask_count(&tmp) ? tmp : vms[i].allowed;
+		pvs_cpuset_and(&tmp, &vms[i].allowed, usable);
+		pvs_cpuset_andnot(&avail, &tmp, &claimed);
+		if (!pvs_cpuset_count(&avail))
+			avail = pvs_cpuset_count(&tmp) ? tmp : vms[i].allowed;
 		place_one(&vms[i], &avail, load, 0, NULL);
 	}
 }

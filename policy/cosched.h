@@ -23,6 +23,8 @@
 
 #include <stdint.h>
 
+#include "pvs_cpuset.h" /* struct pvs_cpuset (pure, inline) */
+
 enum pvs_cs_policy {
 	PVS_CS_NONE = 0,      /* leave the threads to the host scheduler */
 	PVS_CS_SPREAD = 1,    /* placement only: siblings on different pCPUs */
@@ -48,21 +50,15 @@ int pvs_cs_policy_parse(const char *s);
 
 /* ---------- placement ---------- */
 
-#define PVS_CS_MASK_WORDS 16 /* 1024 CPUs, like the daemon's masks */
-
-struct pvs_cs_mask {
-	uint64_t w[PVS_CS_MASK_WORDS];
-};
-
 struct pvs_place_vm {
-	int policy;                 /* enum pvs_cs_policy */
-	uint32_t nr_vcpus;          /* vCPUs to place (indices 0..nr-1) */
-	struct pvs_cs_mask allowed; /* CPUs the VM may use */
-	struct pvs_cs_mask *out;    /* [nr_vcpus]: filled for placed VMs */
-	uint32_t shared;            /* out: vCPUs that had to share a pCPU
-	                               with a sibling (too few CPUs) */
-	int dedicated_short;        /* out: dedicated, but fewer free CPUs
-	                               than vCPUs were left */
+	int policy;                /* enum pvs_cs_policy */
+	uint32_t nr_vcpus;         /* vCPUs to place (indices 0..nr-1) */
+	struct pvs_cpuset allowed; /* CPUs the VM may use */
+	struct pvs_cpuset *out;    /* [nr_vcpus]: filled for placed VMs */
+	uint32_t shared;           /* out: vCPUs that had to share a pCPU
+	                              with a sibling (too few CPUs) */
+	int dedicated_short;       /* out: dedicated, but fewer free CPUs
+	                              than vCPUs were left */
 };
 
 /*
@@ -78,11 +74,7 @@ struct pvs_place_vm {
  * whose allowed CPUs are all taken by dedicated VMs keeps its allowed set
  * (out = allowed ∩ usable, or allowed).  Deterministic.
  */
-void pvs_place(struct pvs_place_vm *vms, uint32_t n, const struct pvs_cs_mask *usable);
-
-int pvs_cs_mask_test(const struct pvs_cs_mask *m, unsigned cpu);
-void pvs_cs_mask_set(struct pvs_cs_mask *m, unsigned cpu);
-unsigned pvs_cs_mask_count(const struct pvs_cs_mask *m);
+void pvs_place(struct pvs_place_vm *vms, uint32_t n, const struct pvs_cpuset *usable);
 
 /* ---------- gang: strict co-scheduling ---------- */
 

@@ -113,7 +113,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	must(cfg.nr_vms <= PVS_MAX_CONFIG_VMS, "VM count");
 	for (size_t i = 0; i < cfg.nr_vms; i++) {
 		const struct pvs_config_vm *v = &cfg.vms[i];
-		static const uint64_t none[16];
 		must(v->name[0] && strlen(v->name) < PVS_NAME_MAX, "vm name length");
 		/* a process VM, or tuning (boost, co-scheduling) only for a VM
 		 * found otherwise */
@@ -121,7 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		             (!v->threads[0] && !v->region[0] &&
 		              (v->boost >= 0 || v->boost_max_ms || v->boost_budget_pct ||
 		               v->cosched >= 0 || v->shares || v->cgroup[0] ||
-		               memcmp(v->cpus, none, sizeof(none)))),
+		               !pvs_cpuset_empty(&v->cpus))),
 		     "vm has a pid, an absolute pidfile, or tuning keys only");
 		for (size_t j = 0; j < i; j++)
 			must(strcmp(v->name, cfg.vms[j].name) != 0, "vm names unique");

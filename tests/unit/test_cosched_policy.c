@@ -9,26 +9,26 @@
 #define MS ((uint64_t)1000000)
 #define S0 (1000ull * MS)
 
-static struct pvs_cs_mask cpus(unsigned first, unsigned n)
+static struct pvs_cpuset cpus(unsigned first, unsigned n)
 {
-	struct pvs_cs_mask m = {{0}};
+	struct pvs_cpuset m = {{0}};
 
 	for (unsigned c = first; c < first + n; c++)
-		pvs_cs_mask_set(&m, c);
+		pvs_cpuset_set(&m, c);
 	return m;
 }
 
-static int disjoint(const struct pvs_cs_mask *a, const struct pvs_cs_mask *b)
+static int disjoint(const struct pvs_cpuset *a, const struct pvs_cpuset *b)
 {
-	for (unsigned w = 0; w < PVS_CS_MASK_WORDS; w++)
+	for (unsigned w = 0; w < PVS_CPUSET_WORDS; w++)
 		if (a->w[w] & b->w[w])
 			return 0;
 	return 1;
 }
 
-static int subset(const struct pvs_cs_mask *a, const struct pvs_cs_mask *b)
+static int subset(const struct pvs_cpuset *a, const struct pvs_cpuset *b)
 {
-	for (unsigned w = 0; w < PVS_CS_MASK_WORDS; w++)
+	for (unsigned w = 0; w < PVS_CPUSET_WORDS; w++)
 		if (a->w[w] & ~b->w[w])
 			return 0;
 	return 1;
@@ -49,52 +49,52 @@ static void t_names(void)
  * allowed CPUs; two VMs' home CPUs balance. */
 static void t_spread(void)
 {
-	struct pvs_cs_mask out_a[4], out_b[2], usable = cpus(0, 8);
+	struct pvs_cpuset out_a[4], out_b[2], usable = cpus(0, 8);
 	struct pvs_place_vm v[2] = {
 	        {.policy = PVS_CS_SPREAD, .nr_vcpus = 4, .allowed = cpus(0, 8), .out = out_a},
 	        {.policy = PVS_CS_GANG, .nr_vcpus = 2, .allowed = cpus(0, 8), .out = out_b},
 	};
-	struct pvs_cs_mask all = {{0}};
+	struct pvs_cpuset all = {{0}};
 
 	pvs_place(v, 2, &usable);
 	NOTE("4 vCPUs on 8 pCPUs: disjoint groups of 2 covering all 8");
 	for (int i = 0; i < 4; i++) {
-		CHECK_EQU(pvs_cs_mask_count(&out_a[i]), 2);
+		CHECK_EQU(pvs_cpuset_count(&out_a[i]), 2);
 		for (int j = i + 1; j < 4; j++)
 			CHECK(disjoint(&out_a[i], &out_a[j]));
-		for (unsigned w = 0; w < PVS_CS_MASK_WORDS; w++)
+		for (unsigned w = 0; w < PVS_CPUSET_WORDS; w++)
 			all.w[w] |= out_a[i].w[w];
 	}
-	CHECK_EQU(pvs_cs_mask_count(&all), 8);
+	CHECK_EQU(pvs_cpuset_count(&all), 8);
 	CHECK_EQU(v[0].shared, 0);
 	NOTE("the second VM's home CPUs are those the first left unloaded");
 	CHECK(disjoint(&out_b[0], &out_b[1]));
 	/* the first VM's home CPUs are 0..3 (ties: lower first); the
 	 * second's are 4 and 5, then the rest is dealt alternately */
-	CHECK(pvs_cs_mask_test(&out_b[0], 4) && pvs_cs_mask_test(&out_b[1], 5));
-	CHECK_EQU(pvs_cs_mask_count(&out_b[0]), 4);
-	CHECK_EQU(pvs_cs_mask_count(&out_b[1]), 4);
+	CHECK(pvs_cpuset_test(&out_b[0], 4) && pvs_cpuset_test(&out_b[1], 5));
+	CHECK_EQU(pvs_cpuset_count(&out_b[0]), 4);
+	CHECK_EQU(pvs_cpuset_count(&out_b[1]), 4);
 
 	NOTE("2 vCPUs on 2 pCPUs: one each");
 	{
-		struct pvs_cs_mask o[2], u2 = cpus(0, 2);
+		struct pvs_cpuset o[2], u2 = cpus(0, 2);
 		struct pvs_place_vm w = {
 		        .policy = PVS_CS_SPREAD, .nr_vcpus = 2, .allowed = cpus(0, 2), .out = o};
 		pvs_place(&w, 1, &u2);
-		CHECK_EQU(pvs_cs_mask_count(&o[0]), 1);
-		CHECK_EQU(pvs_cs_mask_count(&o[1]), 1);
+		CHECK_EQU(pvs_cpuset_count(&o[0]), 1);
+		CHECK_EQU(pvs_cpuset_count(&o[1]), 1);
 		CHECK(disjoint(&o[0], &o[1]));
 	}
 	NOTE("3 vCPUs on 2 pCPUs: one pair must share, reported");
 	{
-		struct pvs_cs_mask o[3], u2 = cpus(0, 2);
+		struct pvs_cpuset o[3], u2 = cpus(0, 2);
 		struct pvs_place_vm w = {
 		        .policy = PVS_CS_SPREAD, .nr_vcpus = 3, .allowed = cpus(0, 2), .out = o};
 		pvs_place(&w, 1, &u2);
 		CHECK_EQU(w.shared, 1);
 		CHECK(disjoint(&o[0], &o[1]));
 		for (int i = 0; i < 3; i++)
-			CHECK_EQU(pvs_cs_mask_count(&o[i]), 1);
+			CHECK_EQU(pvs_cpuset_count(&o[i]), 1);
 	}
 }
 
@@ -102,7 +102,7 @@ static void t_spread(void)
  * alone. */
 static void t_allowed(void)
 {
-	struct pvs_cs_mask o[2], n[2], usable = cpus(1, 7); /* CPU 0 reserved */
+	struct pvs_cpuset o[2], n[2], usable = cpus(1, 7); /* CPU 0 reserved */
 	struct pvs_place_vm v[2] = {
 	        {.policy = PVS_CS_RELAXED, .nr_vcpus = 2, .allowed = cpus(0, 4), .out = o},
 	        {.policy = PVS_CS_NONE, .nr_vcpus = 2, .allowed = cpus(0, 8), .out = n},
@@ -111,10 +111,10 @@ static void t_allowed(void)
 	memset(n, 0xab, sizeof(n));
 	pvs_place(v, 2, &usable);
 	{
-		struct pvs_cs_mask ok = cpus(1, 3);
+		struct pvs_cpuset ok = cpus(1, 3);
 		CHECK(subset(&o[0], &ok));
 		CHECK(subset(&o[1], &ok));
-		CHECK(!pvs_cs_mask_test(&o[0], 0) && !pvs_cs_mask_test(&o[1], 0));
+		CHECK(!pvs_cpuset_test(&o[0], 0) && !pvs_cpuset_test(&o[1], 0));
 	}
 	CHECK(disjoint(&o[0], &o[1]));
 	CHECK_EQ(n[0].w[0], (uint64_t)0xababababababababull);
@@ -123,7 +123,7 @@ static void t_allowed(void)
 /* Dedicated VMs get CPUs nobody else is placed on. */
 static void t_dedicated(void)
 {
-	struct pvs_cs_mask d[2], s[2], usable = cpus(0, 4);
+	struct pvs_cpuset d[2], s[2], usable = cpus(0, 4);
 	struct pvs_place_vm v[2] = {
 	        {.policy = PVS_CS_SPREAD, .nr_vcpus = 2, .allowed = cpus(0, 4), .out = s},
 	        {.policy = PVS_CS_DEDICATED, .nr_vcpus = 2, .allowed = cpus(0, 4), .out = d},
@@ -131,7 +131,7 @@ static void t_dedicated(void)
 
 	pvs_place(v, 2, &usable);
 	for (int i = 0; i < 2; i++) {
-		CHECK_EQU(pvs_cs_mask_count(&d[i]), 1);
+		CHECK_EQU(pvs_cpuset_count(&d[i]), 1);
 		for (int j = 0; j < 2; j++)
 			CHECK(disjoint(&d[i], &s[j]));
 	}
@@ -139,7 +139,7 @@ static void t_dedicated(void)
 	CHECK_EQ(v[1].dedicated_short, 0);
 	NOTE("a second dedicated VM finds only what is left");
 	{
-		struct pvs_cs_mask d2[3];
+		struct pvs_cpuset d2[3];
 		struct pvs_place_vm w[2] = {
 		        {.policy = PVS_CS_DEDICATED,
 		         .nr_vcpus = 2,
@@ -159,7 +159,7 @@ static void t_dedicated(void)
 	}
 	NOTE("no free CPU left to dedicate: placed over its CPUs anyway, flagged");
 	{
-		struct pvs_cs_mask a[2], b[2], u2 = cpus(0, 2);
+		struct pvs_cpuset a[2], b[2], u2 = cpus(0, 2);
 		struct pvs_place_vm w[2] = {
 		        {.policy = PVS_CS_DEDICATED,
 		         .nr_vcpus = 2,
@@ -173,16 +173,16 @@ static void t_dedicated(void)
 		pvs_place(w, 2, &u2);
 		CHECK_EQ(w[0].dedicated_short, 0);
 		CHECK_EQ(w[1].dedicated_short, 1);
-		CHECK_EQU(pvs_cs_mask_count(&b[0]), 1);
-		CHECK_EQU(pvs_cs_mask_count(&b[1]), 1);
+		CHECK_EQU(pvs_cpuset_count(&b[0]), 1);
+		CHECK_EQU(pvs_cpuset_count(&b[1]), 1);
 		CHECK(disjoint(&b[0], &b[1]));
 	}
 	NOTE("an empty allowed set: nothing placed (empty masks), no crash");
 	{
-		struct pvs_cs_mask o[2], u2 = cpus(0, 2);
+		struct pvs_cpuset o[2], u2 = cpus(0, 2);
 		struct pvs_place_vm w = {.policy = PVS_CS_SPREAD, .nr_vcpus = 2, .out = o};
 		pvs_place(&w, 1, &u2);
-		CHECK_EQU(pvs_cs_mask_count(&o[0]) + pvs_cs_mask_count(&o[1]), 0);
+		CHECK_EQU(pvs_cpuset_count(&o[0]) + pvs_cpuset_count(&o[1]), 0);
 	}
 }
 
