@@ -118,8 +118,8 @@ def main(h):
                     vms=[('A', {'cosched': 'gang'}), ('B', {'cosched': 'gang'}),
                          ('W', {'cosched': 'gang'})])
     dmn = h.start_daemon(conf)
-    pa = h.start_procvm('vm-a', threads=2, extra=['--duration', '30'])
-    pb = h.start_procvm('vm-b', threads=2, extra=['--duration', '30'])
+    pa = h.start_procvm('vm-a', threads=2, extra=['--duration', '90'])
+    pb = h.start_procvm('vm-b', threads=2, extra=['--duration', '90'])
     h.attach(pa.pid, 'A', '--threads', 'vcpu*')
     h.attach(pb.pid, 'B', '--threads', 'vcpu*')
     ta, tb = vcpu_tids(h, 'A'), vcpu_tids(h, 'B')
