@@ -19,6 +19,7 @@
  * do not cost other tasks the wake-up latency a 2 kHz SCHED_FIFO timer
  * does on current kernels (docs/boost.md, "Host impact").
  */
+#include <assert.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdint.h>
@@ -145,6 +146,9 @@ void pvs_self_sched_update(struct pvs_daemon *d)
  * cannot make the count drift */
 static void set_layer(struct pvs_daemon *d, struct pvs_vcpu *v, int layer)
 {
+	assert(layer >= PVS_LAYER_OWN && layer <= PVS_LAYER_BOOST);
+	/* every thread held at an RT priority is counted once */
+	assert(!v->rt_held || d->rt_threads > 0);
 	if (v->rt_held && d->rt_threads)
 		d->rt_threads--;
 	v->layer = layer;

@@ -10,6 +10,7 @@
  * client can never stall sampling; at most PVS_MAX_CLIENTS are served at
  * once and each has a deadline.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -286,6 +287,7 @@ static void client_respond(struct pvs_control *c, struct client *cl, struct pvs_
 static void client_io(struct pvs_control *c, struct client *cl, uint32_t events,
                       struct pvs_daemon *d)
 {
+	assert(cl >= c->clients && cl < c->clients + PVS_MAX_CLIENTS);
 	if (pvs_mono_ns() > cl->deadline) {
 		client_close(c, cl);
 		return;

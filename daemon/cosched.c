@@ -18,6 +18,7 @@
  * or a gang VM outside its slice - is %CSTP; while a boost request is held
  * by the budget (THROTTLED) it is %MLMTD.
  */
+#include <assert.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -468,7 +469,9 @@ uint64_t pvs_cosched_tick(struct pvs_daemon *d, uint64_t now)
 		g[k] = vm->gang;
 		vms[k++] = vm;
 	}
+	assert(k == n); /* the two walks over d->vms saw the same gang VMs */
 	cur = pvs_gang_step(&d->gang, g, n, &p, now, &next);
+	assert(cur < (int)n);
 	d->gang_holder = cur >= 0 ? vms[cur] : NULL;
 	/* lower the others first, then raise the holder: two gangs never
 	 * hold RT priority at once */
