@@ -16,6 +16,7 @@ import py_compile
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -152,6 +153,13 @@ class Helpers(unittest.TestCase):
         with tempfile.TemporaryDirectory() as t:
             p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", marker, t])
             try:
+                # until the child has exec'd, its command line is ours
+                end = time.monotonic() + 10
+                while time.monotonic() < end:
+                    with open("/proc/%d/cmdline" % p.pid, "rb") as f:
+                        if marker.encode() in f.read():
+                            break
+                    time.sleep(0.01)
                 self.assertIn(marker, benchlib.other_load(extra=[marker]))
                 self.assertNotIn(marker, benchlib.other_load(extra=[marker], own=[p.pid]))
                 self.assertNotIn(marker, benchlib.other_load(extra=[marker], own_dir=t))
