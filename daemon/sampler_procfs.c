@@ -65,14 +65,10 @@ static int entry_get(void)
 	return (int)P.n++;
 }
 
-static void procfs_close(struct pvs_vcpu *v)
+/* Close what T holds (a -errno left by a failed open is not a file); T is
+ * free again. */
+static void files_close(struct task_files *t)
 {
-	struct task_files *t;
-
-	if (v->slot < 0)
-		return;
-	assert((uint32_t)v->slot < P.n);
-	t = &P.f[v->slot];
 	if (t->schedstat >= 0)
 		close(t->schedstat);
 	if (t->stat >= 0)
@@ -80,6 +76,14 @@ static void procfs_close(struct pvs_vcpu *v)
 	if (t->status >= 0)
 		close(t->status);
 	t->schedstat = t->stat = t->status = -1;
+}
+
+static void procfs_close(struct pvs_vcpu *v)
+{
+	if (v->slot < 0)
+		return;
+	assert((uint32_t)v->slot < P.n);
+	files_close(&P.f[v->slot]);
 	v->slot = -1;
 }
 
@@ -121,20 +125,14 @@ static int procfs_open(struct pvs_vcpu *v)
 	}
 	return 0;
 fail:
-	procfs_close(v); /* (closes what opened; a -errno is not a file) */
+	procfs_close(v);
 	return rc == -ENOENT ? -ESRCH : rc;
 }
 
 static void procfs_fini(void)
 {
-	for (uint32_t i = 0; i < P.n; i++) {
-		if (P.f[i].schedstat >= 0)
-			close(P.f[i].schedstat);
-		if (P.f[i].stat >= 0)
-			close(P.f[i].stat);
-		if (P.f[i].status >= 0)
-			close(P.f[i].status);
-	}
+	for (uint32_t i = 0; i < P.n; i++)
+		files_close(&P.f[i]);
 	free(P.f);
 	memset(&P, 0, sizeof(P));
 }
