@@ -310,16 +310,17 @@ def guest_crashed(rigs):
     return None
 
 
-def attempt(builddir, keep):
-    """One run of the whole scenario: (Check, the guest-crash line or None)."""
+def attempt(builddir, keep, tags, scenario):
+    """One run of SCENARIO(rig per tag in TAGS..., check): (Check, the
+    guest-crash line or None)."""
     check = Check()
     rigs = []
     crashed = None
     try:
-        for tag in ("pvsmigA", "pvsmigB", "pvsmigC"):
+        for tag in tags:
             rigs.append(GuestRig(builddir, tag=tag, keep=keep))
         try:
-            run(*rigs, check)
+            scenario(*rigs, check)
         except (RigError, OSError) as e:
             print(f"FAIL: {e}")
             check.failed += 1
@@ -338,16 +339,18 @@ def attempt(builddir, keep):
     return check, crashed
 
 
-def main():
+def main(tags=("pvsmigA", "pvsmigB", "pvsmigC"), scenario=run):
+    """The main() of a migration test: one GuestRig ("host") per tag in
+    TAGS, SCENARIO(rigs..., check), once more if a guest kernel died."""
     if len(sys.argv) != 2:
         print(f"usage: {sys.argv[0]} BUILDDIR", file=sys.stderr)
         return 2
     keep = os.environ.get("PVSCHED_E2E_KEEP") == "1"
-    check, crashed = attempt(sys.argv[1], keep)
+    check, crashed = attempt(sys.argv[1], keep, tags, scenario)
     if check.failed and crashed:
         print(f"NOTE: the guest kernel died after a migration ({crashed}); QEMU's TCG "
               "migration, not pvsched (see OOPS above): the scenario runs once more")
-        check, crashed = attempt(sys.argv[1], keep)
+        check, crashed = attempt(sys.argv[1], keep, tags, scenario)
     return 1 if check.failed else 0
 
 
