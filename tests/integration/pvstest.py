@@ -125,6 +125,24 @@ class Proc:
             return ''
 
 
+def nfds(pid):
+    """Open file descriptors of PID."""
+    return len(os.listdir('/proc/%d/fd' % pid))
+
+
+class LineChild:
+    """A child that answers each command line on its stdin with one line on
+    its stdout (boostvm, dbclient.py); self.p and self.name are set by the
+    subclass."""
+
+    def cmd(self, line):
+        self.p.stdin.write(line + '\n')
+        self.p.stdin.flush()
+        r = self.p.stdout.readline().strip()
+        check(r, '%s: no answer to %r' % (self.name, line))
+        return r
+
+
 class Harness:
     def __init__(self, name):
         self.name = name
@@ -312,6 +330,12 @@ class Harness:
             raise TestFailure('pvschedctl status --json printed bad JSON (%s): %r' % (e, r.stdout))
         check(st.get('ok') is True, 'status not ok: %r' % st)
         return st
+
+    def boost_scans_in(self, secs=1.0):
+        """How many boost scans the daemon ran in SECS seconds."""
+        s0 = self.status()['boost_scans']
+        time.sleep(secs)
+        return self.status()['boost_scans'] - s0
 
     @staticmethod
     def vm(st, name):

@@ -31,7 +31,7 @@ from pvstest import RESET_ON_FORK, check, sched_policy as policy  # noqa: E402
 PRIO = 10
 
 
-class BoostVM:
+class BoostVM(pvstest.LineChild):
     def __init__(self, h, name, n=2):
         self.h, self.name = h, name
         self.region = h.path('pvsched-' + name)
@@ -40,13 +40,6 @@ class BoostVM:
         h.procs.append(pvstest.Proc(self.p, name, os.devnull))
         check(self.p.stdout.readline().startswith('ready'), '%s did not start' % name)
         self.tids = [int(x) for x in self.cmd('tids').split()[1:]]
-
-    def cmd(self, line):
-        self.p.stdin.write(line + '\n')
-        self.p.stdin.flush()
-        r = self.p.stdout.readline().strip()
-        check(r, '%s: no answer to %r' % (self.name, line))
-        return r
 
     def ok(self, line):
         r = self.cmd(line)

@@ -32,13 +32,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pvstest  # noqa: E402
-from pvstest import check  # noqa: E402
+from pvstest import check, nfds  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 F_DOORBELL = 1 << 5
 
 
-class Client:
+class Client(pvstest.LineChild):
     def __init__(self, h, exe, sock, name, mode='good'):
         self.h, self.name = h, name
         self.p = subprocess.Popen([exe, os.path.join(HERE, 'dbclient.py'), sock, mode, '-name',
@@ -47,13 +47,6 @@ class Client:
         h.procs.append(pvstest.Proc(self.p, name, os.devnull))
         self.ready = self.p.stdout.readline().strip()
         check(self.ready.startswith('ready'), '%s did not start: %r' % (name, self.ready))
-
-    def cmd(self, line, timeout_note=''):
-        self.p.stdin.write(line + '\n')
-        self.p.stdin.flush()
-        r = self.p.stdout.readline().strip()
-        check(r, '%s: no answer to %r' % (self.name, line))
-        return r
 
     def state(self):
         r = self.cmd('state').split()
@@ -89,10 +82,6 @@ def boost_and_ring(h, c, name, what):
         raise
 
 
-def nfds(pid):
-    return len(os.listdir('/proc/%d/fd' % pid))
-
-
 def main(h):
     comm = 'dbq-' + ''.join(random.choice(string.ascii_lowercase) for _ in range(8))
     exe = h.path(comm)
@@ -119,10 +108,7 @@ def main(h):
     st = h.wait_for(lambda: (lambda s: s if s['features'] & F_DOORBELL else None)(a.state()),
                     'PVSCHED_F_DOORBELL in the region')
     check(st['doorbell'] == 1 << 16, 'header doorbell %#x' % st['doorbell'])
-    s0 = h.status()
-    time.sleep(1.0)
-    s1 = h.status()
-    scans = s1['boost_scans'] - s0['boost_scans']
+    scans = h.boost_scans_in(1.0)
     h.log('boost scans in 1 s with only a doorbell VM: %d' % scans)
     check(scans < 100, 'the 500 us scan runs although the VM rings: %d scans in 1 s' % scans)
 

@@ -31,13 +31,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pvstest  # noqa: E402
-from pvstest import check, sched_policy as policy  # noqa: E402
+from pvstest import check, nfds, sched_policy as policy  # noqa: E402
 
 F_DOORBELL = 1 << 5
 GRANTED = 1
 
 
-class VM:
+class VM(pvstest.LineChild):
     """boostvm with 2 vCPU threads, attached by pvsched-run (ring=True) or
     started alone and attached by pvschedctl (ring=False)."""
 
@@ -64,13 +64,6 @@ class VM:
         h.wait_for(lambda: self.cmd('state 0').startswith('state 0 '),
                    '%s: its slots to carry its thread ids' % name, timeout=5)
 
-    def cmd(self, line):
-        self.p.stdin.write(line + '\n')
-        self.p.stdin.flush()
-        r = self.p.stdout.readline().strip()
-        check(r, '%s: no answer to %r' % (self.name, line))
-        return r
-
     def state(self, i=0):
         r = self.cmd('state %d' % i).split()
         return int(r[2]) if len(r) == 3 else None
@@ -83,10 +76,6 @@ class VM:
             self.p.stdin.write('quit\n')
             self.p.stdin.flush()
         self.p.wait(timeout=10)
-
-
-def nfds(pid):
-    return len(os.listdir('/proc/%d/fd' % pid))
 
 
 def environ(pid):
@@ -142,10 +131,7 @@ def main(h):
     check(feat & F_DOORBELL and value, 'region features %#x doorbell %#x' % (feat, value))
     check('ring-a: rings an eventfd passed at attach' in h.daemon_log(),
           'the doorbell is not in the log')
-    s0 = h.status()
-    time.sleep(1.0)
-    s1 = h.status()
-    scans = s1['boost_scans'] - s0['boost_scans']
+    scans = h.boost_scans_in(1.0)
     h.log('boost scans in 1 s with only a ringing process VM: %d' % scans)
     check(scans < 100, 'the 500 us scan runs although the VM rings: %d scans in 1 s' % scans)
 
