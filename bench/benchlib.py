@@ -20,7 +20,7 @@ bench/*/qemu-vm) shares, written once.
                percentile from a histogram);
   CPU          cpu_jiffies() (/proc/stat: busy, steal, total), steal_pct(),
                busy_pct(), schedstat(), tid_run_ns(), proc_run_ns(),
-               thread_times(), stat_fields() (/proc/.../stat after comm);
+               proc_timeslices(), thread_times(), stat_fields() (/proc/.../stat after comm);
   quiet        other_load(), wait_quiet(): what must not run while a
                benchmark measures, and the wait for it to end;
   processes    copy_binaries() (a rebuild during the run cannot mix
@@ -292,6 +292,23 @@ def proc_run_ns(pid):
     for t in tids:
         s = schedstat("/proc/%d/task/%s/schedstat" % (pid, t))
         total += s[0] if s else 0
+    return total
+
+
+def proc_timeslices(pid):
+    """Times the threads of PID were put on a CPU (schedstat's third field,
+    summed): for a process that mostly sleeps, its wake-ups."""
+    total = 0
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return 0
+    for t in tids:
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
+                total += int(f.read().split()[2])
+        except (OSError, ValueError, IndexError):
+            pass
     return total
 
 
