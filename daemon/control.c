@@ -48,6 +48,7 @@ struct client {
 	char in[PVS_PROTO_MAX + 2]; /* request, newline, and one byte to detect excess */
 	char *out;
 	size_t outlen, outoff;
+	int pass_fd; /* sent with the reply's first byte (attach's eventfd); -1: none */
 };
 
 struct pvs_control {
@@ -82,7 +83,7 @@ struct pvs_control *pvs_control_open(const char *path, gid_t gid, int epfd, char
 	c->epfd = epfd;
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	for (int i = 0; i < PVS_MAX_CLIENTS; i++)
-		c->clients[i].fd = -1;
+		c->clients[i].fd = c->clients[i].pass_fd = -1;
 	ev.data.ptr = &listen_tag;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
@@ -98,9 +99,11 @@ static void client_close(struct pvs_control *c, struct client *cl)
 		return;
 	epoll_ctl(c->epfd, EPOLL_CTL_DEL, cl->fd, NULL);
 	close(cl->fd);
+	if (cl->pass_fd >= 0)
+		close(cl->pass_fd);
 	free(cl->out);
 	memset(cl, 0, sizeof(*cl));
-	cl->fd = -1;
+	cl->fd = cl->pass_fd = -1;
 }
 
 void pvs_control_close(struct pvs_control *c)
@@ -221,8 +224,35 @@ static struct json_object *metrics_cmd(struct pvs_daemon *d)
 	return o;
 }
 
-static struct json_object *handle(struct pvs_control *c, struct pvs_daemon *d, const char *buf,
-                                  size_t len)
+/* What a launcher (pvsched-run) hands the process it is about to exec:
+ * the region's path and, when asked for, the eventfd it rings (a copy into
+ * *PASS_FD, sent with the reply). */
+static struct json_object *attach_reply(struct pvs_daemon *d, const struct pvs_request *r,
+                                        int *pass_fd)
+{
+	struct json_object *o = reply_ok();
+	struct pvs_vm *vm = pvs_find_vm(d, r->name);
+	int efd;
+
+	if (!vm)
+		return o;
+	json_object_object_add(o, "region", json_object_new_string(vm->region_path));
+	json_object_object_add(o, "region_ok", json_object_new_boolean(vm->region_ok));
+	if (!r->doorbell)
+		return o;
+	efd = pvs_doorbell_attach(d->doorbell, vm);
+	if (efd >= 0 && (*pass_fd = fcntl(efd, F_DUPFD_CLOEXEC, 0)) < 0)
+		efd = -errno;
+	json_object_object_add(o, "doorbell", json_object_new_boolean(efd >= 0));
+	if (efd < 0) {
+		json_object_object_add(o, "doorbell_error", json_object_new_string(strerror(-efd)));
+		log_warn("vm %s: no doorbell: %s; it is polled", vm->name, strerror(-efd));
+	}
+	return o;
+}
+
+static struct json_object *handle(struct pvs_control *c, struct client *cl, struct pvs_daemon *d,
+                                  const char *buf, size_t len)
 {
 	struct pvs_request r;
 	char err[256];
@@ -237,19 +267,7 @@ static struct json_object *handle(struct pvs_control *c, struct pvs_daemon *d, c
 	case PVS_CMD_ATTACH:
 		if (pvs_attach_process(d, r.name, r.pid, r.threads, err, sizeof(err)) < 0)
 			return reply_error(err);
-		{
-			/* the region path, so a launcher (pvsched-run) can hand
-			 * it to the process it is about to exec */
-			struct json_object *o = reply_ok();
-			struct pvs_vm *vm = pvs_find_vm(d, r.name);
-			if (vm) {
-				json_object_object_add(o, "region",
-				                       json_object_new_string(vm->region_path));
-				json_object_object_add(o, "region_ok",
-				                       json_object_new_boolean(vm->region_ok));
-			}
-			return o;
-		}
+		return attach_reply(d, &r, &cl->pass_fd);
 	case PVS_CMD_BOOST: return boost_cmd(d, &r);
 	case PVS_CMD_DETACH:
 		if (pvs_detach(d, r.name, err, sizeof(err)) < 0)
@@ -265,7 +283,8 @@ static void client_respond(struct pvs_control *c, struct client *cl, struct pvs_
 {
 	/* one request: up to and including the first newline */
 	const char *nl = memchr(cl->in, '\n', cl->inlen);
-	struct json_object *o = handle(c, d, cl->in, nl ? (size_t)(nl - cl->in) + 1 : cl->inlen);
+	struct json_object *o =
+	        handle(c, cl, d, cl->in, nl ? (size_t)(nl - cl->in) + 1 : cl->inlen);
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	size_t n = strlen(s);
 	struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = cl};
@@ -337,12 +356,18 @@ static void client_io(struct pvs_control *c, struct client *cl, uint32_t events,
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = cl};
 
 		while (cl->outoff < cl->outlen) {
-			ssize_t n = write(cl->fd, cl->out + cl->outoff, cl->outlen - cl->outoff);
+			/* a descriptor goes with the first byte that is sent */
+			ssize_t n = pvs_send_with_fd(cl->fd, cl->out + cl->outoff,
+			                             cl->outlen - cl->outoff, cl->pass_fd);
 			if (n < 0) {
-				if (errno == EAGAIN || errno == EINTR)
+				if (n == -EAGAIN || n == -EINTR)
 					return;
 				client_close(c, cl);
 				return;
+			}
+			if (cl->pass_fd >= 0 && n > 0) {
+				close(cl->pass_fd);
+				cl->pass_fd = -1;
 			}
 			cl->outoff += (size_t)n;
 		}
@@ -402,6 +427,7 @@ void pvs_control_event(struct pvs_control *c, void *tag, uint32_t events, struct
 				continue;
 			}
 			c->clients[i].fd = fd;
+			c->clients[i].pass_fd = -1;
 			c->clients[i].deadline = pvs_mono_ns() + PVS_CLIENT_TIMEOUT_NS;
 			ev.data.ptr = &c->clients[i];
 			if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)

@@ -11,6 +11,11 @@
  * is polled like a VM without a doorbell meanwhile, so a ringing storm
  * costs the daemon a bounded amount of work and epoll keeps serving the
  * other VMs' eventfds in turn.
+ *
+ * A process VM attached with a doorbell (pvsched-run --attach) has a
+ * connection without a socket: an eventfd created at attach, whose copy
+ * the control socket passes to the attaching client.  It rings and is
+ * muted like a QEMU client's and closes with its VM.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -45,8 +50,9 @@ struct db_tag {
 
 struct pvs_db_conn {
 	struct db_tag sock_tag, ring_tag;
-	int sock;
-	int efd; /* the server peer's eventfd: the guest rings it */
+	struct pvs_doorbell *db;
+	int sock; /* -1: a process VM's eventfd, no socket */
+	int efd;  /* the server peer's eventfd: the guest rings it */
 	struct pvs_thread_id proc;
 	char name[PVS_NAME_MAX];
 	char region[PVS_PATH_MAX];
@@ -60,7 +66,7 @@ struct pvs_db_conn {
 
 struct pvs_doorbell {
 	struct db_tag listen_tag;
-	int fd;
+	int fd; /* the listening socket; -1: none (process VMs only) */
 	int epfd;
 	char path[108];
 	struct pvs_db_conn *conns;
@@ -72,34 +78,14 @@ struct pvs_doorbell {
 
 int pvs_ivshmem_send(int sock, int64_t msg, int fd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
 	unsigned char le[8];
-	struct iovec iov = {.iov_base = le, .iov_len = sizeof(le)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	ssize_t n;
 
 	for (int i = 0; i < 8; i++)
 		le[i] = (unsigned char)((uint64_t)msg >> (8 * i));
-	if (fd >= 0) {
-		struct cmsghdr *cm;
-
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	do
-		n = sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
+	n = pvs_send_with_fd(sock, le, sizeof(le), fd);
 	if (n < 0)
-		return -errno;
+		return (int)n;
 	/* a stream socket takes 8 bytes whole or not at all when it has room
 	 * for them; anything else is a socket that cannot keep up */
 	return n == (ssize_t)sizeof(le) ? 0 : -EAGAIN;
@@ -143,21 +129,27 @@ struct pvs_doorbell *pvs_doorbell_open(const char *path, uid_t uid, gid_t gid, i
 {
 	struct epoll_event ev = {.events = EPOLLIN};
 	struct pvs_doorbell *db;
-	int fd;
+	int fd = -1;
 
-	fd = pvs_listen_unix(path, uid, gid, 64, "ivshmem server", err, errlen);
-	if (fd < 0)
-		return NULL;
+	if (path && path[0]) {
+		fd = pvs_listen_unix(path, uid, gid, 64, "ivshmem server", err, errlen);
+		if (fd < 0)
+			return NULL;
+	}
 	db = calloc(1, sizeof(*db));
 	if (!db) {
 		snprintf(err, errlen, "out of memory");
-		close(fd);
-		unlink(path);
+		if (fd >= 0) {
+			close(fd);
+			unlink(path);
+		}
 		return NULL;
 	}
 	db->listen_tag = (struct db_tag){DB_TAG_MAGIC, DB_LISTEN, NULL};
 	db->fd = fd;
 	db->epfd = epfd;
+	if (fd < 0)
+		return db;
 	snprintf(db->path, sizeof(db->path), "%s", path);
 	ev.data.ptr = &db->listen_tag;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -193,9 +185,11 @@ static void conn_close(struct pvs_doorbell *db, struct pvs_db_conn *c)
 		if (vm->region_ok)
 			pvs_hregion_set_doorbell(&vm->region, 0, 0);
 	}
-	epoll_ctl(db->epfd, EPOLL_CTL_DEL, c->sock, NULL);
+	if (c->sock >= 0) {
+		epoll_ctl(db->epfd, EPOLL_CTL_DEL, c->sock, NULL);
+		close(c->sock);
+	}
 	epoll_ctl(db->epfd, EPOLL_CTL_DEL, c->efd, NULL);
-	close(c->sock);
 	close(c->efd);
 	/* the rest of this epoll batch may hold its other tag */
 	c->dead = 1;
@@ -220,9 +214,11 @@ void pvs_doorbell_close(struct pvs_doorbell *db)
 	while (db->conns)
 		conn_close(db, db->conns);
 	free_dead(db);
-	epoll_ctl(db->epfd, EPOLL_CTL_DEL, db->fd, NULL);
-	close(db->fd);
-	unlink(db->path);
+	if (db->fd >= 0) {
+		epoll_ctl(db->epfd, EPOLL_CTL_DEL, db->fd, NULL);
+		close(db->fd);
+		unlink(db->path);
+	}
 	free(db);
 }
 
@@ -382,6 +378,7 @@ static void accept_one(struct pvs_doorbell *db, struct pvs_daemon *d, int sock)
 	close(shm);
 	close(qefd);
 	shm = qefd = -1;
+	c->db = db;
 	c->sock = sock;
 	c->efd = hefd;
 	c->proc = proc;
@@ -545,11 +542,63 @@ void pvs_doorbell_bind(struct pvs_doorbell *db, struct pvs_vm *vm)
 		link_vm(c, vm);
 }
 
+int pvs_doorbell_attach(struct pvs_doorbell *db, struct pvs_vm *vm)
+{
+	struct epoll_event ev;
+	struct pvs_db_conn *c;
+	int efd, rc;
+
+	if (!db)
+		return -ENOTSUP;
+	if (vm->db)
+		return -EEXIST;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (efd < 0) {
+		rc = -errno;
+		free(c);
+		return rc;
+	}
+	c->db = db;
+	c->sock = -1;
+	c->efd = efd;
+	c->proc = vm->proc;
+	snprintf(c->name, sizeof(c->name), "%s", vm->name);
+	snprintf(c->region, sizeof(c->region), "%s", vm->region_path);
+	c->ring_tag = (struct db_tag){DB_TAG_MAGIC, DB_RING, c};
+	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &c->ring_tag};
+	if (epoll_ctl(db->epfd, EPOLL_CTL_ADD, efd, &ev) < 0) {
+		rc = -errno;
+		close(efd);
+		free(c);
+		return rc;
+	}
+	c->next = db->conns;
+	db->conns = c;
+	db->nconns++;
+	c->vm = vm;
+	vm->db = c;
+	set_ring(c);
+	pvs_doorbell_region_opened(vm);
+	log_info("vm %s: rings an eventfd passed at attach: its boost requests are read when it "
+	         "rings",
+	         vm->name);
+	return efd;
+}
+
 void pvs_doorbell_unbind(struct pvs_vm *vm)
 {
-	if (vm->db) {
-		vm->db->vm = NULL;
+	struct pvs_db_conn *c = vm->db;
+
+	if (c) {
+		c->vm = NULL;
 		vm->db = NULL;
+		/* a process VM's eventfd lives and dies with its VM; a QEMU
+		 * client stays until QEMU hangs up */
+		if (c->sock < 0)
+			conn_close(c->db, c);
 	}
 	vm->db_ring = 0;
 }

@@ -51,7 +51,8 @@ int pvs_db_rate_ok(struct pvs_db_rate *r, uint64_t now_ns, uint32_t max_hz, uint
 
 /* ---- the server ---- */
 
-/* Listen on PATH (a leftover socket file nobody answers on is replaced;
+/* Listen on PATH (PATH NULL or empty: no socket, the eventfds of process
+ * VMs only; a leftover socket file nobody answers on is replaced;
  * one a running pvschedd answers on is refused), mode 0660 with the
  * region files' owner UID and group GID ((uid_t)-1/(gid_t)-1: keep): who
  * may open a region file may connect.  NULL with a message in ERR. */
@@ -73,7 +74,13 @@ uint64_t pvs_doorbell_event(struct pvs_doorbell *db, void *tag, uint32_t events,
 uint64_t pvs_doorbell_tick(struct pvs_doorbell *db, uint64_t now_ns);
 /* Discovery found VM (a QEMU process): link it with its client, if any. */
 void pvs_doorbell_bind(struct pvs_doorbell *db, struct pvs_vm *vm);
-/* VM is being freed: forget it (its client stays until QEMU hangs up). */
+/* A process VM attached with a doorbell: create the eventfd it rings,
+ * listen on it and offer the doorbell in its region.  Returns the eventfd,
+ * which stays the server's (pass a copy), or -ENOTSUP (no server), -EEXIST
+ * (VM has a doorbell) or another -errno. */
+int pvs_doorbell_attach(struct pvs_doorbell *db, struct pvs_vm *vm);
+/* VM is being freed: forget it (a QEMU client stays until QEMU hangs up;
+ * a process VM's eventfd is closed). */
 void pvs_doorbell_unbind(struct pvs_vm *vm);
 /* VM's region was (re)opened: offer the doorbell in it if it has one. */
 void pvs_doorbell_region_opened(struct pvs_vm *vm);

@@ -378,32 +378,38 @@ static void make_socket_dir(const char *socket)
 }
 
 /* The ivshmem server, before any VM starts: QEMU reads the greeting at
- * device realize.  0, or -1 when a configured one cannot be opened. */
+ * device realize.  Without a socket (ivshmem_socket = none, or the default
+ * path is another pvschedd's) the server still serves the eventfds of
+ * process VMs.  0, or -1 when a configured one cannot be opened. */
 static int open_doorbell(struct loop *l)
 {
 	const struct pvs_config *cfg = l->d.cfg;
 	char dbpath[PVS_PATH_MAX], err[512];
 
 	pvs_config_ivshmem_socket(cfg, dbpath, sizeof(dbpath));
-	if (!dbpath[0]) {
-		log_info("no ivshmem server (ivshmem_socket = none): VMs are polled");
-		return 0;
+	if (dbpath[0]) {
+		l->d.doorbell = pvs_doorbell_open(dbpath, cfg->region_uid, cfg->region_gid, l->epfd,
+		                                  err, sizeof(err));
+		if (!l->d.doorbell && cfg->ivshmem_socket[0]) {
+			log_err("ivshmem server: %s", err);
+			return -1;
+		}
+		/* the default path (beside the control socket) may be another
+		 * pvschedd's, one with a control socket of its own in the same
+		 * directory: run without an ivshmem socket then */
+		if (!l->d.doorbell)
+			log_warn("ivshmem server: %s; running without one (QEMU VMs are "
+			         "polled; set ivshmem_socket)",
+			         err);
+		else
+			log_info("ivshmem server for ivshmem-doorbell devices on %s", dbpath);
+	} else {
+		log_info("no ivshmem server (ivshmem_socket = none): QEMU VMs are polled");
 	}
-	l->d.doorbell = pvs_doorbell_open(dbpath, cfg->region_uid, cfg->region_gid, l->epfd, err,
-	                                  sizeof(err));
-	if (!l->d.doorbell && cfg->ivshmem_socket[0]) {
-		log_err("ivshmem server: %s", err);
-		return -1;
-	}
-	/* the default path (beside the control socket) may be another
-	 * pvschedd's, one with a control socket of its own in the same
-	 * directory: run without doorbells then */
 	if (!l->d.doorbell)
-		log_warn("ivshmem server: %s; running without one (VMs are polled; "
-		         "set ivshmem_socket)",
-		         err);
-	else
-		log_info("ivshmem server for ivshmem-doorbell devices on %s", dbpath);
+		l->d.doorbell = pvs_doorbell_open(NULL, 0, 0, l->epfd, err, sizeof(err));
+	if (!l->d.doorbell)
+		log_warn("doorbells: %s; every VM is polled", err);
 	return 0;
 }
 

@@ -114,6 +114,10 @@ static int common_key(const char *key, struct json_object *val, struct pvs_reque
 		if (strlen(s) >= sizeof(req->threads))
 			return fail(err, errlen, "'threads' longer than 63 bytes%s", "");
 		snprintf(req->threads, sizeof(req->threads), "%s", s);
+	} else if (!strcmp(key, "doorbell")) {
+		if (!json_object_is_type(val, json_type_boolean))
+			return fail(err, errlen, "'doorbell' must be true or false%s", "");
+		req->doorbell = json_object_get_boolean(val) ? 1 : 0;
 	} else if (!strcmp(key, "enable")) {
 		if (!json_object_is_type(val, json_type_boolean))
 			return fail(err, errlen, "'enable' must be true or false%s", "");

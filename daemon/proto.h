@@ -32,6 +32,7 @@ struct pvs_request {
 	char name[32]; /* 'name', or 'vm' (policy, metrics: the two must agree) */
 	pid_t pid;
 	char threads[64];
+	int doorbell; /* attach: pass an eventfd to ring (1), or not (0) */
 	/* boost: -1 = not given */
 	int enable;
 	int32_t max_ms;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * daemon/unixsock.h - the daemon's listening UNIX sockets (the control
- * socket, the ivshmem server): one way to take a path over.
+ * socket, the ivshmem server): one way to take a path over, one way to
+ * pass a descriptor.
  */
 #ifndef PVSCHED_DAEMON_UNIXSOCK_H
 #define PVSCHED_DAEMON_UNIXSOCK_H
@@ -18,5 +19,10 @@
  */
 int pvs_listen_unix(const char *path, uid_t uid, gid_t gid, int backlog, const char *who, char *err,
                     size_t errlen);
+
+/* Send LEN bytes of BUF on SOCK with FD attached (SCM_RIGHTS) unless
+ * FD < 0, never blocking, without SIGPIPE.  Bytes sent (a stream socket may
+ * take fewer; FD went with the first of them) or -errno (-EAGAIN: no room). */
+ssize_t pvs_send_with_fd(int sock, const void *buf, size_t len, int fd);
 
 #endif

@@ -48,6 +48,9 @@ struct pvsched_guest {
 	 * the region is not a PCI device's BAR2 or BAR0 cannot be mapped */
 	volatile uint32_t *regs;
 	size_t regs_len;
+	/* 1.4: a process VM's doorbell, a copy of the eventfd pvschedd passed
+	 * at attach; -1: none */
+	int efd;
 };
 
 static __thread enum pvsched_verr last_verr;
@@ -151,15 +154,56 @@ static void map_regs(pvsched_guest *g, int chardev)
 	g->regs_len = page;
 }
 
+/*
+ * A process VM's doorbell: the eventfd pvschedd passed at attach, which
+ * pvsched-run leaves open across exec and names in PVSCHED_DOORBELL_FD.
+ * Taken only for the region file that PVSCHED_REGION names (the same
+ * file, ST), and only if that descriptor is an eventfd: an inherited
+ * variable that names some other file is ignored.  The library rings a
+ * copy of its own.
+ */
+static void take_eventfd(pvsched_guest *g, const struct stat *st)
+{
+	const char *v = getenv(PVSCHED_ENV_DOORBELL_FD), *r = getenv(PVSCHED_ENV_REGION);
+	char p[64], link[32], *end;
+	struct stat rs;
+	ssize_t n;
+	long fd;
+
+	if (!v || !*v || !r || !*r || stat(r, &rs) < 0 || rs.st_dev != st->st_dev ||
+	    rs.st_ino != st->st_ino)
+		return;
+	errno = 0;
+	fd = strtol(v, &end, 10);
+	if (errno || *end || fd < 0 || fd > 1 << 20)
+		return;
+	snprintf(p, sizeof(p), "/proc/self/fd/%ld", fd);
+	n = readlink(p, link, sizeof(link) - 1);
+	if (n < 0)
+		return;
+	link[n] = 0;
+	if (!strcmp(link, "anon_inode:[eventfd]"))
+		g->efd = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
+}
+
 void pvs__ring(pvsched_guest *g)
 {
 	const struct pvsched_header *h = g->mem;
+	static const uint64_t one = 1;
 
-	if (!g->regs ||
+	if ((!g->regs && g->efd < 0) ||
 	    !(__atomic_load_n(&h->host_features, __ATOMIC_ACQUIRE) & PVSCHED_F_DOORBELL))
 		return;
 	/* the change is visible before the host can act on the ring */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (g->efd >= 0) {
+		/* fails only when 2^64 - 2 rings went unread (nobody listens:
+		 * the host polls then) */
+		ssize_t n = write(g->efd, &one, sizeof(one));
+
+		(void)n;
+		return;
+	}
 	g->regs[PVSCHED_DOORBELL_REG / 4] = PVS_LOAD(&h->doorbell);
 }
 
@@ -200,6 +244,7 @@ static int map_fd(pvsched_guest **out, int fd, int prot, const char *path, enum 
 		close(fd);
 		return -ENOMEM;
 	}
+	g->efd = -1;
 	g->len = len;
 	g->mem = mmap(NULL, g->len, prot, MAP_SHARED, fd, 0);
 	if (g->mem == MAP_FAILED && (prot & PROT_WRITE) && read_only_errno(errno)) {
@@ -229,6 +274,8 @@ static int map_fd(pvsched_guest **out, int fd, int prot, const char *path, enum 
 	g->writable = (prot & PROT_WRITE) != 0;
 	if (g->writable)
 		map_regs(g, S_ISCHR(st.st_mode));
+	if (g->writable && S_ISREG(st.st_mode) && src != PVSCHED_SRC_PCI)
+		take_eventfd(g, &st);
 	if (prot & PROT_WRITE) {
 		struct pvsched_header *h = g->mem;
 		__atomic_store_n(&h->guest_major, (uint16_t)PVSCHED_ABI_MAJOR, __ATOMIC_RELAXED);
@@ -379,6 +426,8 @@ void pvsched_close(pvsched_guest *g)
 		return;
 	if (g->regs)
 		munmap((void *)g->regs, g->regs_len);
+	if (g->efd >= 0)
+		close(g->efd);
 	munmap(g->mem, g->len);
 	free(g);
 }

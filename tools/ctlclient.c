@@ -10,9 +10,44 @@
 
 #include "ctlclient.h"
 
+/* read() that also takes descriptors passed with the data: the first into
+ * *FD (when FD is not NULL and *FD < 0), any other is closed. */
+static ssize_t read_fd(int sock, char *buf, size_t len, int *fd)
+{
+	union {
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct msghdr mh = {.msg_iov = &iov,
+	                    .msg_iovlen = 1,
+	                    .msg_control = u.buf,
+	                    .msg_controllen = sizeof(u)};
+	ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+
+	if (n < 0)
+		return n;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		size_t nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < nfd; i++) {
+			int f;
+
+			memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (fd && *fd < 0)
+				*fd = f;
+			else
+				close(f);
+		}
+	}
+	return n;
+}
+
 /* Send one request, return the parsed reply or NULL (message printed). */
-struct json_object *pvs_ctl_request(const char *prog, const char *sock_path,
-                                    struct json_object *req)
+static struct json_object *exchange(const char *prog, const char *sock_path,
+                                    struct json_object *req, int *pfd)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
@@ -65,7 +100,7 @@ struct json_object *pvs_ctl_request(const char *prog, const char *sock_path,
 			buf = nb;
 			cap *= 2;
 		}
-		n = read(fd, buf + len, cap - 1 - len);
+		n = read_fd(fd, buf + len, cap - 1 - len, pfd);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -93,6 +128,26 @@ struct json_object *pvs_ctl_request(const char *prog, const char *sock_path,
 	if (!reply) {
 		fprintf(stderr, "%s: pvschedd sent an unreadable reply\n", prog);
 		return NULL;
+	}
+	return reply;
+}
+
+struct json_object *pvs_ctl_request(const char *prog, const char *sock_path,
+                                    struct json_object *req)
+{
+	return exchange(prog, sock_path, req, NULL);
+}
+
+struct json_object *pvs_ctl_request_fd(const char *prog, const char *sock_path,
+                                       struct json_object *req, int *fd)
+{
+	struct json_object *reply;
+
+	*fd = -1;
+	reply = exchange(prog, sock_path, req, fd);
+	if (!reply && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
 	}
 	return reply;
 }

@@ -16,6 +16,10 @@
  * NULL after printing why, prefixed with PROG. */
 struct json_object *pvs_ctl_request(const char *prog, const char *sock_path,
                                     struct json_object *req);
+/* The same, also taking a descriptor pvschedd sent with the reply (attach's
+ * eventfd): into *FD, close-on-exec, or -1 when none came. */
+struct json_object *pvs_ctl_request_fd(const char *prog, const char *sock_path,
+                                       struct json_object *req, int *fd);
 /* 0 if REPLY says ok; else print the daemon's error (prefixed with PROG)
  * and return 1. */
 int pvs_ctl_check_ok(const char *prog, struct json_object *reply);

@@ -5,16 +5,20 @@
  * set OMP_DYNAMIC=true, and exec the program.  In a VM with the pvsched
  * device, or any cloud VM (steal-time fallback), that is all.  On a host,
  * --attach NAME first asks pvschedd to monitor this process as a process
- * VM and passes the region to the program; exec keeps the pid, so the
- * program is the VM.
+ * VM and passes the region to the program, and the eventfd it rings
+ * (PVSCHED_DOORBELL_FD) so that pvschedd need not poll its boost requests;
+ * exec keeps the pid, so the program is the VM.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <pvsched/pvsched.h>
 
 #include "ctlclient.h"
 
@@ -34,8 +38,11 @@ static void usage(FILE *f)
 	        "\n"
 	        "Options:\n"
 	        "  -a, --attach NAME   on a host: have pvschedd monitor this process as\n"
-	        "                      process VM NAME (all its threads are vCPUs) and\n"
-	        "                      give PROGRAM its region (PVSCHED_REGION)\n"
+	        "                      process VM NAME and give PROGRAM its region\n"
+	        "                      (PVSCHED_REGION) and the eventfd that rings\n"
+	        "                      pvschedd's doorbell (PVSCHED_DOORBELL_FD)\n"
+	        "  -t, --threads GLOB  with --attach: the threads that are vCPUs, by\n"
+	        "                      name (default '*': all of them)\n"
 	        "  -s, --socket PATH   pvschedd's control socket (default %s,\n"
 	        "                      or $PVSCHED_SOCKET)\n"
 	        "  -l, --lib PATH      the preload library (default: $PVSCHED_OMP_LIB, the\n"
@@ -99,20 +106,40 @@ static int set_preload(const char *lib)
 	return rc;
 }
 
-static int attach(const char *sock, const char *name, int verbose)
+/* Hand the process the eventfd pvschedd passed (FD, close-on-exec): kept
+ * open across exec and named in PVSCHED_DOORBELL_FD.  0 or -1 (printed). */
+static int pass_doorbell(int fd)
 {
-	struct json_object *req = json_object_new_object(), *reply, *region = NULL;
-	int rc = 1;
+	char num[16];
+	int flags = fcntl(fd, F_GETFD);
+
+	if (flags < 0 || fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) < 0) {
+		fprintf(stderr, PROG ": the doorbell's eventfd: %s\n", strerror(errno));
+		return -1;
+	}
+	snprintf(num, sizeof(num), "%d", fd);
+	if (setenv(PVSCHED_ENV_DOORBELL_FD, num, 1) < 0) {
+		fprintf(stderr, PROG ": setenv: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int attach(const char *sock, const char *name, const char *threads, int verbose)
+{
+	struct json_object *req = json_object_new_object(), *reply, *region = NULL, *bell;
+	int rc = 1, efd = -1;
 
 	if (!req)
 		return 1;
 	json_object_object_add(req, "cmd", json_object_new_string("attach"));
 	json_object_object_add(req, "name", json_object_new_string(name));
 	json_object_object_add(req, "pid", json_object_new_int64((int64_t)getpid()));
-	/* an OpenMP process runs on its main thread too: every thread is a
-	 * vCPU */
-	json_object_object_add(req, "threads", json_object_new_string("*"));
-	reply = pvs_ctl_request(PROG, sock, req);
+	/* an OpenMP process runs on its main thread too: by default every
+	 * thread is a vCPU */
+	json_object_object_add(req, "threads", json_object_new_string(threads));
+	json_object_object_add(req, "doorbell", json_object_new_boolean(1));
+	reply = pvs_ctl_request_fd(PROG, sock, req, &efd);
 	json_object_put(req);
 	if (!reply)
 		return 1;
@@ -124,38 +151,58 @@ static int attach(const char *sock, const char *name, int verbose)
 		                     "(an older pvschedd?)\n");
 		goto out;
 	}
-	if (setenv("PVSCHED_REGION", json_object_get_string(region), 1) < 0) {
+	if (setenv(PVSCHED_ENV_REGION, json_object_get_string(region), 1) < 0) {
 		fprintf(stderr, PROG ": setenv: %s\n", strerror(errno));
 		goto out;
 	}
+	/* without a doorbell (an older pvschedd, or none to give) the process
+	 * is polled: it works all the same */
+	bell = pvs_json_get(reply, "doorbell");
+	if (efd >= 0 && json_object_get_boolean(bell)) {
+		if (pass_doorbell(efd) < 0)
+			goto out;
+	} else {
+		const char *why = json_object_get_string(pvs_json_get(reply, "doorbell_error"));
+
+		if (efd >= 0)
+			close(efd);
+		efd = -1;
+		unsetenv(PVSCHED_ENV_DOORBELL_FD);
+		if (verbose)
+			fprintf(stderr, PROG ": no doorbell (%s): the process is polled\n",
+			        why ? why : "pvschedd passed none");
+	}
 	if (verbose)
-		fprintf(stderr, PROG ": process %d attached as VM '%s', region %s\n", (int)getpid(),
-		        name, json_object_get_string(region));
+		fprintf(stderr, PROG ": process %d attached as VM '%s', region %s%s\n",
+		        (int)getpid(), name, json_object_get_string(region),
+		        getenv(PVSCHED_ENV_DOORBELL_FD) ? ", doorbell eventfd" : "");
 	rc = 0;
 out:
+	if (rc && efd >= 0)
+		close(efd);
 	json_object_put(reply);
 	return rc;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"attach", required_argument, NULL, 'a'},
-	                                     {"socket", required_argument, NULL, 's'},
-	                                     {"lib", required_argument, NULL, 'l'},
-	                                     {"dry-run", no_argument, NULL, 'n'},
-	                                     {"verbose", no_argument, NULL, 'v'},
-	                                     {"help", no_argument, NULL, 'h'},
-	                                     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	        {"attach", required_argument, NULL, 'a'}, {"threads", required_argument, NULL, 't'},
+	        {"socket", required_argument, NULL, 's'}, {"lib", required_argument, NULL, 'l'},
+	        {"dry-run", no_argument, NULL, 'n'},      {"verbose", no_argument, NULL, 'v'},
+	        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
 	const char *name = NULL, *sock = getenv("PVSCHED_SOCKET"), *libopt = NULL, *lib;
+	const char *threads = "*";
 	char libbuf[PATH_MAX + 32];
 	int dry = 0, verbose = 0, c;
 
 	if (!sock || !*sock)
 		sock = PVS_CTL_DEFAULT_SOCKET;
 	/* '+': options end at PROGRAM, whose own options are left alone */
-	while ((c = getopt_long(argc, argv, "+a:s:l:nvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+a:t:s:l:nvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a': name = optarg; break;
+		case 't': threads = optarg; break;
 		case 's': sock = optarg; break;
 		case 'l': libopt = optarg; break;
 		case 'n': dry = 1; break;
@@ -196,7 +243,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": setenv: %s\n", strerror(errno));
 		return 1;
 	}
-	if (name && !dry && attach(sock, name, verbose))
+	if (name && !dry && attach(sock, name, threads, verbose))
 		return 1;
 	if (dry || verbose) {
 		FILE *f = dry ? stdout : stderr;
@@ -204,6 +251,8 @@ int main(int argc, char **argv)
 		fprintf(f, "LD_PRELOAD=%s\nOMP_DYNAMIC=true\n", getenv("LD_PRELOAD"));
 		if (region)
 			fprintf(f, "PVSCHED_REGION=%s\n", region);
+		if (getenv(PVSCHED_ENV_DOORBELL_FD))
+			fprintf(f, "PVSCHED_DOORBELL_FD=%s\n", getenv(PVSCHED_ENV_DOORBELL_FD));
 		if (name && dry)
 			fprintf(f,
 			        "# --attach %s: pvschedd would be asked to monitor the process\n",

@@ -34,6 +34,10 @@ extern "C" {
 #define PVSCHED_DEV_PATH "/dev/pvsched"
 /* ... and the variable that names another path for it (tests). */
 #define PVSCHED_ENV_DEV "PVSCHED_DEV"
+/* A process VM's doorbell: the number of an inherited eventfd that
+ * pvschedd passed at attach (pvsched-run --attach sets it beside
+ * PVSCHED_REGION).  Rung for the region file PVSCHED_REGION names only. */
+#define PVSCHED_ENV_DOORBELL_FD "PVSCHED_DOORBELL_FD"
 /* Root of the PCI scan; tests may point it elsewhere. */
 #define PVSCHED_ENV_SYSFS_PCI "PVSCHED_SYSFS_PCI"
 

@@ -64,6 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r.cmd == PVS_CMD_DETACH)
 		must(r.name[0] != 0, "detach has a name");
 	must(r.enable >= -1 && r.enable <= 1, "enable is -1, 0 or 1");
+	must(r.doorbell == 0 || r.doorbell == 1, "doorbell is 0 or 1");
 	must(r.max_ms == -1 || (r.max_ms >= 1 && r.max_ms <= 10000), "max_ms range");
 	must(r.budget_pct == -1 || (r.budget_pct >= 1 && r.budget_pct <= 100), "budget_pct range");
 	if (r.cmd == PVS_CMD_BOOST) {

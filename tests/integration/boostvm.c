@@ -3,7 +3,8 @@
  * tests/integration/boostvm.c - a process VM whose vCPU threads make boost
  * requests on command, for test_boost.py.
  *
- * boostvm -t N -r REGION: N threads named vcpu0..vcpuN-1 (thread 0 at nice
+ * boostvm -t N [-r REGION]: (REGION default $PVSCHED_REGION, as pvsched-run
+ * --attach sets it) N threads named vcpu0..vcpuN-1 (thread 0 at nice
  * 5, so a restore is visible), all sleeping.  Commands on stdin, one per
  * line, answered on stdout with one line:
  *   tids                  "tids T0 T1 ..."
@@ -153,8 +154,12 @@ int main(int argc, char **argv)
 			return c == 'h' ? 0 : 2;
 		}
 	}
+	if (!region)
+		region = getenv(PVSCHED_ENV_REGION);
 	if (nthreads < 1 || nthreads > MAX_THREADS || !region) {
-		fprintf(stderr, "boostvm: -t 1..%d and -r REGION are required\n", MAX_THREADS);
+		fprintf(stderr,
+		        "boostvm: -t 1..%d and -r REGION (or $PVSCHED_REGION) are required\n",
+		        MAX_THREADS);
 		return 2;
 	}
 	for (int i = 0; i < nthreads; i++) {

@@ -9,7 +9,9 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -276,9 +278,125 @@ static void t_doorbell(void)
 	pvs_hregion_close(&reg);
 }
 
+/* Rings counted on EFD since the last call (0: none; never blocks). */
+static uint64_t rings(int efd)
+{
+	uint64_t n = 0;
+
+	if (read(efd, &n, sizeof(n)) != (ssize_t)sizeof(n))
+		return 0;
+	return n;
+}
+
+/* Open the region P with PVSCHED_DOORBELL_FD set to FD_TEXT. */
+static pvsched_guest *open_with_fd(const char *p, const char *fd_text)
+{
+	pvsched_guest *g = NULL;
+
+	setenv(PVSCHED_ENV_DOORBELL_FD, fd_text, 1);
+	REQUIRE(pvsched_open_path(&g, p) == 0);
+	return g;
+}
+
+/* 1.4, a process VM: the eventfd pvschedd passed at attach, named by
+ * PVSCHED_DOORBELL_FD beside PVSCHED_REGION, is rung on the same
+ * transitions as a device's register; a variable naming another file, or
+ * a region other than PVSCHED_REGION's, is not rung. */
+static void t_eventfd(void)
+{
+	const char *p = tu_path("efd-region"), *other = tu_path("efd-other");
+	int efd = eventfd(0, EFD_NONBLOCK), pfd[2];
+	pvsched_guest *g;
+	char num[16];
+
+	REQUIRE(efd >= 0 && pipe(pfd) == 0);
+	REQUIRE(TU_HOST(&reg, other, .nr = 4, .name = "other", .kind = PVSCHED_VM_KIND_PROCESS,
+	                .features = PVSCHED_F_ALL_V1_3) == 0);
+	pvs_hregion_set_doorbell(&reg, 1, 1u << 16);
+	pvs_hregion_close(&reg);
+	REQUIRE(TU_HOST(&reg, p, .nr = 4, .name = "efd", .kind = PVSCHED_VM_KIND_PROCESS,
+	                .features = PVSCHED_F_ALL_V1_3) == 0);
+	pvs_hregion_heartbeat(&reg, pvs_mono_ns());
+	host_slot(1, (uint32_t)gettid(), PVSCHED_BOOST_NONE);
+	setenv(PVSCHED_ENV_REGION, p, 1);
+	snprintf(num, sizeof(num), "%d", efd);
+	g = open_with_fd(p, num);
+
+	NOTE("no PVSCHED_F_DOORBELL: never rings");
+	CHECK_EQ(pvsched_boost(g), 0);
+	CHECK_EQ(pvsched_unboost(g), 0);
+	CHECK_EQU(rings(efd), 0);
+	pvs_hregion_set_doorbell(&reg, 1, 1u << 16);
+	NOTE("the first request rings once");
+	CHECK_EQ(pvsched_boost(g), 0);
+	CHECK_EQU(rings(efd), 1);
+	NOTE("a nested request and its release do not ring");
+	CHECK_EQ(pvsched_boost(g), 0);
+	CHECK_EQ(pvsched_unboost(g), 0);
+	CHECK_EQU(rings(efd), 0);
+	NOTE("the release of the last request rings");
+	CHECK_EQ(pvsched_unboost(g), 0);
+	CHECK_EQU(rings(efd), 1);
+	NOTE("a new deadline rings");
+	CHECK_EQ(pvsched_boost_at(g, pvs_mono_ns() + 1000000, 100), 0);
+	CHECK_EQU(rings(efd), 1);
+	CHECK_EQ(pvsched_boost_at(g, 0, 0), 0);
+	rings(efd);
+	NOTE("the library rings its own copy: the variable's descriptor may be closed");
+	{
+		int keep = dup(efd);
+
+		REQUIRE(keep >= 0);
+		close(efd);
+		CHECK_EQ(pvsched_boost(g), 0);
+		CHECK_EQ(pvsched_unboost(g), 0);
+		CHECK_EQU(rings(keep), 2);
+		efd = keep;
+	}
+	pvsched_close(g);
+
+	NOTE("a variable that names a pipe, not an eventfd: not rung");
+	snprintf(num, sizeof(num), "%d", pfd[1]);
+	g = open_with_fd(p, num);
+	CHECK_EQ(pvsched_boost(g), 0);
+	CHECK_EQ(pvsched_unboost(g), 0);
+	{
+		char b;
+
+		fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+		CHECK_EQ((int)read(pfd[0], &b, 1), -1);
+	}
+	pvsched_close(g);
+	NOTE("garbage and out-of-range numbers: not rung, opened all the same");
+	snprintf(num, sizeof(num), "%d", efd);
+	pvsched_close(open_with_fd(p, "12x"));
+	pvsched_close(open_with_fd(p, "-1"));
+	pvsched_close(open_with_fd(p, "99999999999"));
+	pvs_hregion_close(&reg);
+
+	NOTE("another region than PVSCHED_REGION names: its eventfd is not rung");
+	REQUIRE(TU_HOST(&reg, other, .nr = 4, .name = "other", .kind = PVSCHED_VM_KIND_PROCESS,
+	                .features = PVSCHED_F_ALL_V1_3) == 0);
+	pvs_hregion_heartbeat(&reg, pvs_mono_ns());
+	pvs_hregion_set_doorbell(&reg, 1, 1u << 16);
+	host_slot(1, (uint32_t)gettid(), PVSCHED_BOOST_NONE);
+	g = open_with_fd(other, num);
+	CHECK_EQ(pvsched_boost(g), 0);
+	CHECK_EQ(pvsched_unboost(g), 0);
+	CHECK_EQU(rings(efd), 0);
+	pvsched_close(g);
+	pvs_hregion_close(&reg);
+	unsetenv(PVSCHED_ENV_DOORBELL_FD);
+	unsetenv(PVSCHED_ENV_REGION);
+	close(efd);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
 static const struct tcase cases[] = {
         {"nest", t_nest},       {"state", t_state},   {"deadline", t_deadline},
         {"machine", t_machine}, {"errors", t_errors}, {"doorbell", t_doorbell},
+        {"eventfd", t_eventfd},
 };
 
 int main(int argc, char **argv)
