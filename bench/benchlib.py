@@ -341,8 +341,10 @@ def other_load(extra=(), quiet_pct=None, own=(), own_dir=None):
     given - "N% of a CPU busy" when the machine used more than QUIET_PCT %
     of a CPU over a second (builds, other sessions' hogs).  Not counted:
     this process, the pids in OWN, processes with OWN_DIR in their command
-    line (the runner's own, started from its temp dir) and pgrep (another
-    runner's search)."""
+    line (the runner's own, started from its temp dir), pgrep (another
+    runner's search) and flock (`flock LOCK meson test ...` waiting for a
+    lock this benchmark may hold: counted once its command runs, as
+    flock's child)."""
     pats = list(LOAD_PATTERNS) + [p for p in extra if p not in LOAD_PATTERNS]
     skip = {os.getpid()} | set(own)
     found = set()
@@ -354,7 +356,7 @@ def other_load(extra=(), quiet_pct=None, own=(), own_dir=None):
                 argv = f.read().decode("utf-8", "replace").rstrip("\0").split("\0")
         except OSError:
             continue
-        if not argv[0] or os.path.basename(argv[0]) == "pgrep":
+        if not argv[0] or os.path.basename(argv[0]) in ("pgrep", "flock"):
             continue
         line = " ".join(argv)
         if own_dir and own_dir in line:
