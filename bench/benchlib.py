@@ -20,7 +20,8 @@ bench/*/qemu-vm) shares, written once.
                percentile from a histogram);
   CPU          cpu_jiffies() (/proc/stat: busy, steal, total), steal_pct(),
                busy_pct(), schedstat(), tid_run_ns(), proc_run_ns(),
-               proc_timeslices(), thread_times(), stat_fields() (/proc/.../stat after comm);
+               proc_schedstat(), proc_timeslices(), thread_times(),
+               stat_fields() (/proc/.../stat after comm);
   quiet        other_load(), wait_quiet(): what must not run while a
                benchmark measures, and the wait for it to end;
   processes    copy_binaries() (a rebuild during the run cannot mix
@@ -295,21 +296,29 @@ def proc_run_ns(pid):
     return total
 
 
-def proc_timeslices(pid):
-    """Times the threads of PID were put on a CPU (schedstat's third field,
-    summed): for a process that mostly sleeps, its wake-ups."""
-    total = 0
+def proc_schedstat(pid):
+    """(run ns, run-queue wait ns, times put on a CPU) of all threads of
+    PID, summed from their schedstat files."""
+    total = [0, 0, 0]
     try:
         tids = os.listdir("/proc/%d/task" % pid)
     except OSError:
-        return 0
+        return tuple(total)
     for t in tids:
         try:
             with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
-                total += int(f.read().split()[2])
-        except (OSError, ValueError, IndexError):
-            pass
-    return total
+                v = [int(x) for x in f.read().split()[:3]]
+        except (OSError, ValueError):
+            continue
+        for i in range(min(3, len(v))):
+            total[i] += v[i]
+    return tuple(total)
+
+
+def proc_timeslices(pid):
+    """Times the threads of PID were put on a CPU: for a process that
+    mostly sleeps, its wake-ups."""
+    return proc_schedstat(pid)[2]
 
 
 def stat_fields(path):
