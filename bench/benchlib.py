@@ -20,7 +20,8 @@ bench/*/qemu-vm) shares, written once.
                percentile from a histogram);
   CPU          cpu_jiffies() (/proc/stat: busy, steal, total), steal_pct(),
                busy_pct(), schedstat(), tid_run_ns(), proc_run_ns(),
-               thread_times(), stat_fields() (/proc/.../stat after comm);
+               proc_schedstat(), proc_timeslices(), thread_times(),
+               stat_fields() (/proc/.../stat after comm);
   quiet        other_load(), wait_quiet(): what must not run while a
                benchmark measures, and the wait for it to end;
   processes    copy_binaries() (a rebuild during the run cannot mix
@@ -295,6 +296,31 @@ def proc_run_ns(pid):
     return total
 
 
+def proc_schedstat(pid):
+    """(run ns, run-queue wait ns, times put on a CPU) of all threads of
+    PID, summed from their schedstat files."""
+    total = [0, 0, 0]
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return tuple(total)
+    for t in tids:
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
+                v = [int(x) for x in f.read().split()[:3]]
+        except (OSError, ValueError):
+            continue
+        for i in range(min(3, len(v))):
+            total[i] += v[i]
+    return tuple(total)
+
+
+def proc_timeslices(pid):
+    """Times the threads of PID were put on a CPU: for a process that
+    mostly sleeps, its wake-ups."""
+    return proc_schedstat(pid)[2]
+
+
 def stat_fields(path):
     """The fields of a /proc/.../stat file after the command name: [0] is
     field 3 (state), [11] utime, [12] stime, [36] the CPU, [38] the
@@ -324,8 +350,10 @@ def other_load(extra=(), quiet_pct=None, own=(), own_dir=None):
     given - "N% of a CPU busy" when the machine used more than QUIET_PCT %
     of a CPU over a second (builds, other sessions' hogs).  Not counted:
     this process, the pids in OWN, processes with OWN_DIR in their command
-    line (the runner's own, started from its temp dir) and pgrep (another
-    runner's search)."""
+    line (the runner's own, started from its temp dir), pgrep (another
+    runner's search) and flock (`flock LOCK meson test ...` waiting for a
+    lock this benchmark may hold: counted once its command runs, as
+    flock's child)."""
     pats = list(LOAD_PATTERNS) + [p for p in extra if p not in LOAD_PATTERNS]
     skip = {os.getpid()} | set(own)
     found = set()
@@ -337,7 +365,7 @@ def other_load(extra=(), quiet_pct=None, own=(), own_dir=None):
                 argv = f.read().decode("utf-8", "replace").rstrip("\0").split("\0")
         except OSError:
             continue
-        if not argv[0] or os.path.basename(argv[0]) == "pgrep":
+        if not argv[0] or os.path.basename(argv[0]) in ("pgrep", "flock"):
             continue
         line = " ".join(argv)
         if own_dir and own_dir in line:

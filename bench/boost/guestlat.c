@@ -31,12 +31,28 @@
  * after it.  --pvsched none: vanilla or static (the harness makes the
  * thread SCHED_FIFO with chrt for static; this program does not care).
  *
+ * --pvsched auto: pvsched_open(), i.e. $PVSCHED_REGION (a process VM
+ * started by `pvsched-run --attach`, whose region carries the doorbell
+ * when pvschedd gave it one) or, in a real guest, the pvsched device
+ * (/dev/pvsched or the PCI scan).
+ *
  * --mode reaction --reps N: the boost reaction time.  The vCPU thread, at
- * random gaps of 1-4 ms, calls pvsched_boost() at t0 and polls its own
- * policy (sched_getscheduler, one system call per poll) until it is
- * SCHED_FIFO (t1); then pvsched_unboost() and polls until it is back to
- * its original policy (t2).  Reports t1 - t0 ("boost") and t2 - unboost
- * ("release").  A wait longer than 100 ms counts as a timeout.
+ * random gaps of 1-4 ms, calls pvsched_boost() at t0 and polls until the
+ * boost is seen (t1); then pvsched_unboost() and polls until it is gone
+ * (t2).  Reports t1 - t0 ("boost") and t2 - unboost ("release").  A wait
+ * longer than 100 ms counts as a timeout.  What is polled (--until):
+ *   fifo     (default) its own policy (sched_getscheduler, one system call
+ *            per poll) until it is SCHED_FIFO, then back to its original
+ *            policy: the host thread really boosted (a process VM);
+ *   granted  its slot's verdict (pvsched_boost_state, no system call) until
+ *            GRANTED, then NONE: in a real guest a thread cannot see its
+ *            host thread's policy; the host writes GRANTED when it has
+ *            boosted the vCPU thread, and the guest sees it once its vCPU
+ *            runs.
+ * --cpu N pins the vCPU thread to CPU N (in a guest the vCPU slot is the
+ * CPU it runs on).  --doorbell: wait (5 s at most) until the host offers
+ * the doorbell (PVSCHED_F_DOORBELL in the region header) before
+ * measuring; the result says whether it was offered ("doorbell": 0/1).
  *
  * Protocol with the harness (stdin/stdout lines):
  *   -> "ready PID TID"     (TID: the vCPU thread)
@@ -53,6 +69,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <sched.h>
@@ -60,6 +77,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,6 +95,7 @@ static struct {
 	uint32_t interval_us, periods, work_us, len_us, deadline_us, warmup, reps;
 	double max_seconds;
 	const char *region;
+	int until_granted, cpu, need_doorbell;
 } opt = {
         .mode = M_BUSY,
         .interval_us = 1000,
@@ -88,6 +107,9 @@ static struct {
         .reps = 300,
         .max_seconds = 20,
         .region = NULL,
+        .until_granted = 0,
+        .cpu = -1,
+        .need_doorbell = 0,
 };
 
 static pvsched_guest *g;
@@ -222,12 +244,52 @@ static int my_policy(void)
 	return p < 0 ? p : (p & ~SCHED_RESET_ON_FORK);
 }
 
+/* The region header's host_features as the host writes it (mapped once,
+ * read-only, from the file libpvsched opened); 0 if it cannot be mapped. */
+static uint64_t host_features(void)
+{
+	static const volatile struct pvsched_header *h;
+	static int tried;
+
+	if (!tried) {
+		int fd = open(pvsched_guest_path(g), O_RDONLY | O_CLOEXEC);
+		void *m = fd < 0 ? MAP_FAILED : mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+
+		if (fd >= 0)
+			close(fd);
+		h = m == MAP_FAILED ? NULL : m;
+		tried = 1;
+	}
+	return h ? __atomic_load_n(&h->host_features, __ATOMIC_ACQUIRE) : 0;
+}
+
+static int has_doorbell(void)
+{
+	return (host_features() & PVSCHED_F_DOORBELL) != 0;
+}
+
+/* Is the boost seen (--until)? */
+static int boosted(void)
+{
+	if (opt.until_granted)
+		return pvsched_boost_state(g) == PVSCHED_BOOST_GRANTED;
+	return my_policy() == SCHED_FIFO;
+}
+
+/* Is it gone again? */
+static int released(void)
+{
+	if (opt.until_granted)
+		return pvsched_boost_state(g) == PVSCHED_BOOST_NONE;
+	return my_policy() != SCHED_FIFO;
+}
+
 static void run_reaction(uint64_t stop_at)
 {
 	uint64_t *boost = calloc(opt.reps, sizeof(*boost));
 	uint64_t *rel = calloc(opt.reps, sizeof(*rel));
 	uint32_t n = 0, timeouts = 0, errors = 0;
-	int orig = my_policy();
+	int orig = my_policy(), bell = has_doorbell();
 	unsigned seed = (unsigned)now_ns();
 	size_t len;
 	int rc;
@@ -236,7 +298,7 @@ static void run_reaction(uint64_t stop_at)
 		fail("calloc", ENOMEM);
 		goto out;
 	}
-	if (orig == SCHED_FIFO) {
+	if (!opt.until_granted && orig == SCHED_FIFO) {
 		fail("reaction: the vCPU thread is already SCHED_FIFO", EINVAL);
 		goto out;
 	}
@@ -251,7 +313,7 @@ static void run_reaction(uint64_t stop_at)
 			continue;
 		}
 		lim = t0 + 100000000ull;
-		while (my_policy() != SCHED_FIFO && (t1 = now_ns()) < lim)
+		while (!boosted() && (t1 = now_ns()) < lim)
 			;
 		t1 = now_ns();
 		if (t1 >= lim) {
@@ -265,9 +327,9 @@ static void run_reaction(uint64_t stop_at)
 		pvsched_unboost(g);
 		lim = t2 + 100000000ull;
 		/* at SCHED_FIFO: bounded to 100 ms, and pvschedd runs above us */
-		while (my_policy() == SCHED_FIFO && now_ns() < lim)
+		while (!released() && now_ns() < lim)
 			;
-		if (my_policy() == SCHED_FIFO) {
+		if (!released()) {
 			timeouts++;
 			usleep(200000);
 			continue;
@@ -277,9 +339,11 @@ static void run_reaction(uint64_t stop_at)
 		n++;
 	}
 	len = (size_t)snprintf(result, sizeof(result),
-	                       "{\"mode\": \"reaction\", \"reps\": %u, \"timeouts\": %u, "
-	                       "\"errors\": %u, ",
-	                       n, timeouts, errors);
+	                       "{\"mode\": \"reaction\", \"until\": \"%s\", \"reps\": %u, "
+	                       "\"timeouts\": %u, \"errors\": %u, \"doorbell\": %d, "
+	                       "\"doorbell_end\": %d, ",
+	                       opt.until_granted ? "granted" : "fifo", n, timeouts, errors, bell,
+	                       has_doorbell());
 	len += stats_json(result + len, sizeof(result) - len, "boost_", boost, n);
 	len += (size_t)snprintf(result + len, sizeof(result) - len, ", ");
 	len += stats_json(result + len, sizeof(result) - len, "release_", rel, n);
@@ -389,10 +453,19 @@ out:
 static void *vcpu(void *arg)
 {
 	uint64_t stop_at;
+	int pin_err = 0;
 
 	(void)arg;
 	prctl(PR_SET_NAME, "vcpu0");
 	prctl(PR_SET_TIMERSLACK, 1UL);
+	if (opt.cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(opt.cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set) < 0)
+			pin_err = errno;
+	}
 	calibrate();
 	pthread_mutex_lock(&mu);
 	vcpu_tid = gettid();
@@ -402,11 +475,26 @@ static void *vcpu(void *arg)
 	pthread_mutex_unlock(&mu);
 
 	stop_at = now_ns() + (uint64_t)(opt.max_seconds * 1e9);
+	if (pin_err) {
+		fail("--cpu: sched_setaffinity", pin_err);
+		goto out;
+	}
 	if (g) {
 		int st = wait_slot();
 		if (st < 0) {
 			fail("the host did not bind vcpu0 to a slot within 5 s", st);
 			goto out;
+		}
+		if (opt.need_doorbell) {
+			uint64_t end = now_ns() + 5000000000ull;
+
+			while (!has_doorbell() && now_ns() < end)
+				usleep(1000);
+			if (!has_doorbell()) {
+				fail("--doorbell: the host offered no doorbell within 5 s",
+				     EOPNOTSUPP);
+				goto out;
+			}
 		}
 	}
 	if (opt.mode == M_REACTION)
@@ -439,9 +527,15 @@ static void usage(FILE *f)
 	           "  --work US              the task's work per period (10)\n"
 	           "  --deadline US          audio test: count periods finished later than\n"
 	           "                         expiry + US (no period is skipped)\n"
-	           "  --pvsched REGION|none  publish each expiry with pvsched_boost_at (none)\n"
+	           "  --pvsched REGION|auto|none  publish each expiry with pvsched_boost_at;\n"
+	           "                         auto: pvsched_open() ($PVSCHED_REGION or the\n"
+	           "                         guest's pvsched device) (none)\n"
 	           "  --len US               boost length after each expiry (0: host default)\n"
 	           "  --reps N               reaction mode: boost requests (300)\n"
+	           "  --until fifo|granted   reaction mode: poll the thread's own policy\n"
+	           "                         (fifo) or the slot's verdict (granted; a guest)\n"
+	           "  --cpu N                pin the vCPU thread to CPU N\n"
+	           "  --doorbell             wait until the host offers the doorbell\n"
 	           "  --max-seconds S        hard limit of the run (20)\n"
 	           "  --help\n");
 }
@@ -474,6 +568,9 @@ int main(int argc, char **argv)
 	        {"len", required_argument, NULL, 'l'},
 	        {"reps", required_argument, NULL, 'r'},
 	        {"max-seconds", required_argument, NULL, 'x'},
+	        {"until", required_argument, NULL, 'u'},
+	        {"cpu", required_argument, NULL, 'c'},
+	        {"doorbell", no_argument, NULL, 'D'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
@@ -505,6 +602,16 @@ int main(int argc, char **argv)
 		case 'r': opt.reps = (uint32_t)num("--reps", optarg, 1, 100000); break;
 		case 'x': opt.max_seconds = (double)num("--max-seconds", optarg, 1, 3600); break;
 		case 'p': opt.region = strcmp(optarg, "none") ? optarg : NULL; break;
+		case 'u':
+			if (strcmp(optarg, "fifo") && strcmp(optarg, "granted")) {
+				fprintf(stderr,
+				        "pvsched-bench-guestlat: --until fifo or granted\n");
+				return 2;
+			}
+			opt.until_granted = !strcmp(optarg, "granted");
+			break;
+		case 'c': opt.cpu = (int)num("--cpu", optarg, 0, CPU_SETSIZE - 1); break;
+		case 'D': opt.need_doorbell = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -548,10 +655,15 @@ int main(int argc, char **argv)
 	if (opt.region) {
 		/* the daemon creates the region when it attaches us */
 		uint64_t end = now_ns() + 5000000000ull;
-		while ((rc = pvsched_open_path(&g, opt.region)) < 0 && now_ns() < end)
+		int autodetect = !strcmp(opt.region, "auto");
+
+		while ((rc = autodetect ? pvsched_open(&g) : pvsched_open_path(&g, opt.region)) <
+		               0 &&
+		       now_ns() < end)
 			usleep(10000);
 		if (rc < 0) {
-			printf("{\"error\": \"pvsched_open_path %s: %s\"}\n", opt.region,
+			printf("{\"error\": \"%s %s: %s\"}\n",
+			       autodetect ? "pvsched_open" : "pvsched_open_path", opt.region,
 			       pvsched_strerror(rc));
 			return 1;
 		}

@@ -9,6 +9,10 @@
  * child pid per line, then "ready", and kills the children on SIGTERM/SIGINT
  * (children also die with the parent: PR_SET_PDEATHSIG).
  *
+ * -1: no child; this process is the one VM (its pid printed, then "ready"
+ * once its threads run), for a VM that must be the process started, e.g.
+ * under `pvsched-run --attach NAME`, which execs it after the attach.
+ *
  * Thread behaviour (-m):
  *   idle  a mostly-idle vCPU: sleep a random 0.5..1.5 x IDLE_MS, then spin
  *         for BURST_US (defaults 100 ms, 20 us).  Measured on a 2-CPU VM:
@@ -87,14 +91,11 @@ static void *vcpu(void *arg)
 	return NULL;
 }
 
-static void run_vm(int threads)
+/* Start THREADS vCPU threads in this process. */
+static void start_vcpus(int threads)
 {
 	pthread_attr_t a;
-	sigset_t all;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1)
-		_exit(1);
 	pthread_attr_init(&a);
 	pthread_attr_setstacksize(&a, 64 * 1024);
 	for (int i = 0; i < threads; i++) {
@@ -104,6 +105,17 @@ static void run_vm(int threads)
 			_exit(1);
 		}
 	}
+	pthread_attr_destroy(&a);
+}
+
+static void run_vm(int threads)
+{
+	sigset_t all;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(1);
+	start_vcpus(threads);
 	sigfillset(&all);
 	sigdelset(&all, SIGTERM);
 	sigdelset(&all, SIGINT);
@@ -124,20 +136,21 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "Usage: pvsched-bench-loadgen [-n VMS] [-t THREADS] [-m idle|busy] [-i IDLE_MS]\n"
-	        "                             [-b BURST_US]\n"
+	        "                             [-b BURST_US] [-1]\n"
 	        "Start VMS processes (default 16) of THREADS vCPU threads (default 4),\n"
 	        "print their pids and 'ready', run until SIGTERM.\n"
+	        "  -1        no child: this process is the one VM (its pid, 'ready')\n"
 	        "  -m idle   sleep ~IDLE_MS (default 100), spin BURST_US (default 20)\n"
 	        "  -m busy   same loop, defaults IDLE_MS 400, BURST_US 2000\n");
 }
 
 int main(int argc, char **argv)
 {
-	int nvms = 16, threads = 4, opt;
+	int nvms = 16, threads = 4, self_vm = 0, opt;
 	pid_t *pids;
 	struct sigaction sa = {.sa_handler = on_signal};
 
-	while ((opt = getopt(argc, argv, "n:t:m:i:b:h")) != -1) {
+	while ((opt = getopt(argc, argv, "n:t:m:i:b:1h")) != -1) {
 		switch (opt) {
 		case 'n': nvms = atoi(optarg); break;
 		case 't': threads = atoi(optarg); break;
@@ -152,6 +165,7 @@ int main(int argc, char **argv)
 			break;
 		case 'i': idle_us = (long)(atof(optarg) * 1000); break;
 		case 'b': burst_us = atol(optarg); break;
+		case '1': self_vm = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -163,6 +177,15 @@ int main(int argc, char **argv)
 	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	if (self_vm) {
+		/* the threads exist once pthread_create returned */
+		start_vcpus(threads);
+		printf("%d\nready\n", (int)getpid());
+		fflush(stdout);
+		while (!stop)
+			pause();
+		return 0;
+	}
 	pids = calloc((size_t)nvms, sizeof(*pids));
 	if (!pids)
 		return 1;
