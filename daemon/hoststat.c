@@ -94,17 +94,31 @@ int pvs_hoststat_sample(struct pvs_hoststat *h, uint64_t now_ns)
 	return 0;
 }
 
-int64_t pvs_hoststat_busy(const struct pvs_hoststat *h, const struct pvs_cpuset *mask,
-                          uint64_t dt_ns)
+int pvs_hoststat_interval(const struct pvs_hoststat *h, const struct pvs_cpuset *mask,
+                          uint64_t *busy_ns, uint64_t *start_ns, uint64_t *end_ns)
 {
 	uint64_t sum = 0;
 
+	*busy_ns = *start_ns = *end_ns = 0;
 	if (h->samples < 2 || h->t_cur <= h->t_prev)
 		return -1;
 	for (unsigned c = 0; c < h->ncpus; c++)
 		if (pvs_cpuset_test(mask, c))
 			sum += h->cur[c] >= h->prev[c] ? h->cur[c] - h->prev[c] : 0;
-	return (int64_t)((double)sum * (double)dt_ns / (double)(h->t_cur - h->t_prev));
+	*busy_ns = sum;
+	*start_ns = h->t_prev;
+	*end_ns = h->t_cur;
+	return 0;
+}
+
+int64_t pvs_hoststat_busy(const struct pvs_hoststat *h, const struct pvs_cpuset *mask,
+                          uint64_t dt_ns)
+{
+	uint64_t sum, t0, t1;
+
+	if (pvs_hoststat_interval(h, mask, &sum, &t0, &t1) < 0)
+		return -1;
+	return (int64_t)((double)sum * (double)dt_ns / (double)(t1 - t0));
 }
 
 unsigned pvs_hoststat_ncpus(const struct pvs_hoststat *h)

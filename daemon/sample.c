@@ -147,12 +147,16 @@ uint32_t pvs_sample_all(struct pvs_daemon *d, uint64_t now_ns)
 			busy = pvs_hoststat_busy(d->hoststat, &vm->cpu_mask, q.dt_ns);
 			q.host_busy_valid = busy >= 0;
 			q.host_busy_ns = busy >= 0 ? (uint64_t)busy : 0;
+			pvs_hoststat_interval(d->hoststat, &vm->cpu_mask, &q.host_iv_busy_ns,
+			                      &q.host_iv_start_ns, &q.host_iv_end_ns);
 			pvs_vm_update(&vm->track, &p, &q, d->last_tick_ns);
 		}
 		vm->vm_tick_ns = now_ns;
 		busy = pvs_hoststat_busy(d->hoststat, &vm->cpu_mask, dt);
 		o.host_busy_valid = busy >= 0;
 		o.host_busy_ns = busy >= 0 ? (uint64_t)busy : 0;
+		pvs_hoststat_interval(d->hoststat, &vm->cpu_mask, &o.host_iv_busy_ns,
+		                      &o.host_iv_start_ns, &o.host_iv_end_ns);
 		pvs_vm_update(&vm->track, &p, &o, now_ns);
 		if (vm->incoming) {
 			/* A migrated-in VM is adopted once it runs here: the

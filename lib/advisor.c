@@ -214,7 +214,6 @@ static void steal_refresh(uint64_t now)
 int pvsched_advise(struct pvsched_advice *out)
 {
 	pvsched_guest *g;
-	uint64_t now;
 
 	if (!out)
 		return -EINVAL;
@@ -226,10 +225,13 @@ int pvsched_advise(struct pvsched_advice *out)
 	out->source = PVSCHED_ADVICE_CPUS;
 	if (adv.off)
 		return 0;
-	now = pvs_mono_ns();
+	/* The clock is read only off the region path: libgomp asks once per
+	 * parallel region, and in a guest whose clocksource the vDSO cannot
+	 * read (HPET in a TCG guest) every read is a system call and an
+	 * emulated device access */
 	g = __atomic_load_n(&adv.g, __ATOMIC_ACQUIRE);
 	if (!g && pthread_mutex_trylock(&adv.lock) == 0) {
-		try_region(now);
+		try_region(pvs_mono_ns());
 		pthread_mutex_unlock(&adv.lock);
 		g = __atomic_load_n(&adv.g, __ATOMIC_ACQUIRE);
 	}
@@ -245,7 +247,7 @@ int pvsched_advise(struct pvsched_advice *out)
 		}
 	}
 	if (__atomic_load_n(&adv.steal_ok, __ATOMIC_RELAXED)) {
-		steal_refresh(now);
+		steal_refresh(pvs_mono_ns());
 		if (__atomic_load_n(&adv.steal_seen, __ATOMIC_RELAXED)) {
 			uint32_t s = __atomic_load_n(&adv.steal_avg_milli, __ATOMIC_RELAXED);
 			out->threads = __atomic_load_n(&adv.steal_dop, __ATOMIC_RELAXED);

@@ -23,7 +23,8 @@
 typedef int (*getloadavg_fn)(double *, int);
 typedef int (*omp_max_fn)(void);
 
-static uintptr_t gomp_ra; /* a call site known to be in libgomp */
+static uintptr_t gomp_ra;    /* a call site known to be in libgomp */
+static omp_max_fn omp_max_p; /* omp_get_max_threads, once found */
 
 static int from_libgomp(void *ra)
 {
@@ -57,8 +58,13 @@ __attribute__((visibility("default"))) int getloadavg(double loadavg[], int nele
 		return r ? r(loadavg, nelem) : -1;
 	pvsched_advise(&a);
 	n = a.cpus;
-	/* libgomp caps n by nthreads-var, which omp_get_max_threads returns */
-	omp_max = (omp_max_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "omp_get_max_threads");
+	/* libgomp caps n by nthreads-var, which omp_get_max_threads returns;
+	 * looked up once (libgomp is loaded: it called us) */
+	omp_max = __atomic_load_n(&omp_max_p, __ATOMIC_RELAXED);
+	if (!omp_max) {
+		omp_max = (omp_max_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "omp_get_max_threads");
+		__atomic_store_n(&omp_max_p, omp_max, __ATOMIC_RELAXED);
+	}
 	if (omp_max) {
 		int m = omp_max();
 		if (m > 0 && (unsigned)m < n)

@@ -48,6 +48,67 @@ uint32_t pvs_dop_advise(uint32_t current, double capacity, uint32_t nr_vcpus,
 	return pvs_dop_step_milli(current, milli, nr_vcpus, hysteresis_milli);
 }
 
+/* host_cpus - the others' demand over a span of DT_NS in which the VM's
+ * pCPUs were busy BUSY_NS (anything, incl. steal) and its vCPUs ran RUN_NS
+ * and waited WAIT_NS. */
+static double others_cap(uint64_t busy_ns, uint64_t run_ns, uint64_t wait_ns, uint64_t dt_ns,
+                         uint32_t host_cpus)
+{
+	uint64_t others = busy_ns > run_ns ? busy_ns - run_ns : 0;
+	double demand = (double)others, f;
+
+	/* What the others consumed is less than what they want when the
+	 * CPUs are oversubscribed: the VM's own runnable vCPUs got the
+	 * fraction f = run / (run + wait) of their demand, and the fair
+	 * class shares alike, so the others' demand is their use / f.
+	 * Without this, a VM that keeps more vCPUs busy squeezes the
+	 * others' use and sees more capacity: the advice then stays too
+	 * high after load arrives (a feedback loop of its own).  Only on
+	 * saturated CPUs: waiting on a host with idle CPUs is wake-up
+	 * latency or placement, not others' demand. */
+	if (wait_ns && (double)(run_ns + wait_ns) >= PVS_DEMAND_MIN_ACTIVE * (double)dt_ns &&
+	    (double)busy_ns >= PVS_DEMAND_SATURATED * (double)host_cpus * (double)dt_ns) {
+		f = (double)run_ns / (double)(run_ns + wait_ns);
+		if (f < PVS_DEMAND_MIN_SHARE)
+			f = PVS_DEMAND_MIN_SHARE;
+		demand /= f;
+	}
+	return (double)host_cpus - demand / (double)dt_ns;
+}
+
+/* Sum the VM's run and wait period by period and, when /proc/stat's
+ * interval (start, end] closes at a period boundary the sums started at,
+ * compute the capacity of that interval from the two measured over the
+ * same span.  /proc/stat is read at most every 50 ms, so the busy time of
+ * a period is the rate of an earlier interval: set against this period's
+ * run, a VM that just reduced its own load sees its own former load as
+ * the others' (capacity dips, the advice falls and a smaller team keeps
+ * it there), one that increased it sees none.  An interval that cannot be
+ * matched (a gap, a fresh vCPU, a close between two updates of a quiet VM)
+ * clears iv_valid: the per-period estimate is used until the next. */
+static void iv_fold(struct pvs_vm_track *t, const struct pvs_vm_obs *o, uint64_t now_ns)
+{
+	uint64_t start = o->host_iv_start_ns, end = o->host_iv_end_ns;
+
+	if (!t->acc_to_ns || t->acc_to_ns != now_ns - o->dt_ns || o->fresh)
+		t->acc_ok = 0; /* the first period, a gap, or run missing */
+	t->acc_run_ns += o->vm_run_ns;
+	t->acc_wait_ns += o->vm_wait_ns;
+	t->acc_to_ns = now_ns;
+	if (end <= t->iv_end_ns)
+		return; /* no new interval */
+	t->iv_valid = t->acc_ok && t->acc_from_ns == start && now_ns == end && end > start;
+	if (t->iv_valid)
+		t->iv_cap = others_cap(o->host_iv_busy_ns, t->acc_run_ns, t->acc_wait_ns,
+		                       end - start, o->host_cpus);
+	t->iv_end_ns = end;
+	/* the next interval starts at this close: sum from here when it is
+	 * a period boundary of ours */
+	t->acc_ok = now_ns == end;
+	t->acc_from_ns = now_ns;
+	t->acc_run_ns = t->acc_wait_ns = 0;
+}
+
 void pvs_vm_update(struct pvs_vm_track *t, const struct pvs_dop_params *p,
                    const struct pvs_vm_obs *o, uint64_t now_ns)
 {
@@ -67,6 +128,8 @@ void pvs_vm_update(struct pvs_vm_track *t, const struct pvs_dop_params *p,
 	pre = (double)o->vm_wait_ns / (double)o->dt_ns;
 	if (pre > o->nr_vcpus)
 		pre = o->nr_vcpus;
+	if (o->host_busy_valid && o->host_iv_end_ns)
+		iv_fold(t, o, now_ns);
 	if (o->host_busy_valid && o->fresh) {
 		/* keep the last capacity; before the first real observation stay
 		 * unprimed (the VM's size is published), so the first one sets
@@ -74,31 +137,13 @@ void pvs_vm_update(struct pvs_vm_track *t, const struct pvs_dop_params *p,
 		if (!t->primed)
 			return;
 		cap = t->capacity;
+	} else if (o->host_busy_valid && t->iv_valid) {
+		/* the others' time of the last interval whose busy time and the
+		 * VM's run were summed over the same span (iv_fold) */
+		cap = t->iv_cap;
 	} else if (o->host_busy_valid) {
-		uint64_t others =
-		        o->host_busy_ns > o->vm_run_ns ? o->host_busy_ns - o->vm_run_ns : 0;
-		double demand = (double)others, f = 1.0;
-
-		/* What the others consumed is less than what they want when the
-		 * CPUs are oversubscribed: the VM's own runnable vCPUs got the
-		 * fraction f = run / (run + wait) of their demand, and the fair
-		 * class shares alike, so the others' demand is their use / f.
-		 * Without this, a VM that keeps more vCPUs busy squeezes the
-		 * others' use and sees more capacity: the advice then stays too
-		 * high after load arrives (a feedback loop of its own).  Only on
-		 * saturated CPUs: waiting on a host with idle CPUs is wake-up
-		 * latency or placement, not others' demand. */
-		if (o->vm_wait_ns &&
-		    (double)(o->vm_run_ns + o->vm_wait_ns) >=
-		            PVS_DEMAND_MIN_ACTIVE * (double)o->dt_ns &&
-		    (double)o->host_busy_ns >=
-		            PVS_DEMAND_SATURATED * (double)o->host_cpus * (double)o->dt_ns) {
-			f = (double)o->vm_run_ns / (double)(o->vm_run_ns + o->vm_wait_ns);
-			if (f < PVS_DEMAND_MIN_SHARE)
-				f = PVS_DEMAND_MIN_SHARE;
-			demand /= f;
-		}
-		cap = (double)o->host_cpus - demand / (double)o->dt_ns;
+		cap = others_cap(o->host_busy_ns, o->vm_run_ns, o->vm_wait_ns, o->dt_ns,
+		                 o->host_cpus);
 	} else {
 		/* No host-wide view: fall back to what the VM itself got. */
 		cap = (double)n - pre;

@@ -125,6 +125,14 @@ struct pvs_vm_obs {
 	 * a process VM's thread count follows its own parallelism, so its
 	 * advice is bounded by its pCPUs, not by the threads it has now */
 	uint32_t size;
+	/* The host-wide busy time as measured: host_iv_busy_ns over the
+	 * interval (host_iv_start_ns, host_iv_end_ns] between the last two
+	 * reads of /proc/stat (0, 0: not given; host_busy_ns, the same rate
+	 * applied to dt_ns, is then used as is).  The VM's run and wait are
+	 * summed over the same interval, so the others' time is taken from
+	 * one span instead of one from the last interval and the other from
+	 * this period (docs/policy.md, "Matching intervals"). */
+	uint64_t host_iv_busy_ns, host_iv_start_ns, host_iv_end_ns;
 };
 
 struct pvs_vm_track {
@@ -136,6 +144,13 @@ struct pvs_vm_track {
 	uint32_t preempted_now, running_now, idle_now, nr_vcpus, host_cpus;
 	uint32_t size; /* max(nr_vcpus, obs size): bound of capacity and advice */
 	uint64_t update_ns;
+	/* the VM's run and wait summed since acc_from_ns, periods up to
+	 * acc_to_ns, for the host interval that ends there (acc_ok: no gap
+	 * and no fresh vCPU in between); iv_cap: capacity of the last interval
+	 * so matched, the input of the average until the next (iv_valid) */
+	uint64_t acc_run_ns, acc_wait_ns, acc_from_ns, acc_to_ns, iv_end_ns;
+	int acc_ok, iv_valid;
+	double iv_cap;
 };
 
 void pvs_vm_init(struct pvs_vm_track *t);

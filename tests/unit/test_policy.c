@@ -847,6 +847,95 @@ static void t_vcpu_quiet(void)
 	CHECK(!pvs_vcpu_is_quiet(&b));
 }
 
+/* A 2-vCPU VM on 2 pCPUs beside 0.1 CPU of other load, 10 ms periods,
+ * /proc/stat read every 5th period (50 ms, as the daemon does): the VM
+ * runs RUN_BEFORE CPUs for 1 s, then RUN_AFTER for 1 s.  MATCHED: the
+ * observations carry /proc/stat's interval (the daemon's), else only its
+ * rate.  UPDATE_EVERY: the VM is updated every that many periods (a quiet
+ * VM), OTHERS_AFTER: the others' load in the second second.  Returns the
+ * lowest capacity after the change; *MIN_DOP the lowest advice, *LAST the
+ * capacity at the end. */
+static double sim_change(int matched, double run_before, double run_after, double others_after,
+                         int update_every, uint32_t *min_dop, double *last)
+{
+	struct pvs_dop_params p = {PVS_DOP_DEFAULT_WINDOW_US, PVS_DOP_DEFAULT_HYSTERESIS_MILLI, 0};
+	struct pvs_vm_track t;
+	uint64_t busy = 0, iv_busy = 0, iv_start = 0, iv_end = 0, last_read = 0, last_upd = 0;
+	uint64_t run_acc = 0;
+	double lowest = 1e9;
+
+	pvs_vm_init(&t);
+	*min_dop = 99;
+	for (int k = 1; k <= 200; k++) {
+		uint64_t now = S + (uint64_t)k * 10 * MS;
+		double run = k <= 100 ? run_before : run_after;
+		double others = k <= 100 ? 0.1 : others_after;
+		struct pvs_vm_obs o;
+
+		busy += (uint64_t)((run + others) * 10 * MS);
+		run_acc += (uint64_t)(run * 10 * MS);
+		if (k % 5 == 0) { /* /proc/stat read at this tick */
+			if (last_read) {
+				iv_busy = busy;
+				iv_start = last_read;
+				iv_end = now;
+			}
+			busy = 0;
+			last_read = now;
+		}
+		if (!iv_end || k % update_every)
+			continue;
+		o = obs(last_upd ? now - last_upd : 10 * MS, 2, 2, 0, 0, 0);
+		o.vm_run_ns = run_acc;
+		o.host_busy_ns = iv_busy * o.dt_ns / (iv_end - iv_start);
+		if (matched) {
+			o.host_iv_busy_ns = iv_busy;
+			o.host_iv_start_ns = iv_start;
+			o.host_iv_end_ns = iv_end;
+		}
+		run_acc = 0;
+		last_upd = now;
+		pvs_vm_update(&t, &p, &o, now);
+		if (k > 100) {
+			if (t.capacity < lowest)
+				lowest = t.capacity;
+			if (t.dop < *min_dop)
+				*min_dop = t.dop;
+		}
+	}
+	*last = t.capacity;
+	return lowest;
+}
+
+static void t_vm_matched_intervals(void)
+{
+	uint32_t dop;
+	double low, last;
+
+	NOTE("the VM stops (1.8 CPUs -> 0) beside 0.1 CPU of others: with the busy rate");
+	NOTE("of the last interval set against this period's run its own former load");
+	NOTE("shows as the others' for up to 50 ms and the advice falls to 1");
+	low = sim_change(0, 1.8, 0.0, 0.1, 1, &dop, &last);
+	CHECKM(low < 1.35 && dop == 1, "per-period estimate dips: capacity %.2f, advice %u", low,
+	       dop);
+	NOTE("the same with the intervals matched: capacity stays near 1.9, advice 2");
+	low = sim_change(1, 1.8, 0.0, 0.1, 1, &dop, &last);
+	CHECKM(low > 1.85 && dop == 2, "matched: lowest capacity %.3f, advice %u", low, dop);
+	CHECK_NEAR(last, 1.9, 0.01);
+	NOTE("the team halves (1.8 -> 0.9): matched, the capacity does not move");
+	low = sim_change(1, 1.8, 0.9, 0.1, 1, &dop, &last);
+	CHECKM(low > 1.85 && dop == 2, "matched: lowest capacity %.3f, advice %u", low, dop);
+	NOTE("others rise to 1.5 CPUs while the VM idles: matched, capacity follows to 0.5");
+	low = sim_change(1, 0.0, 0.0, 1.5, 1, &dop, &last);
+	CHECK_NEAR(last, 0.5, 0.01);
+	CHECK_EQU(dop, 1);
+	NOTE("a quiet VM updated every 3rd period (a close at its update every 15th):");
+	NOTE("the per-period estimate follows the others all the same");
+	low = sim_change(1, 0.0, 0.0, 1.5, 3, &dop, &last);
+	CHECK_NEAR(last, 0.5, 0.05);
+	CHECK_EQU(dop, 1);
+}
+
 static const struct tcase cases[] = {
         {"vcpu-quiet", t_vcpu_quiet},
         {"vcpu-prime", t_vcpu_prime},
@@ -864,6 +953,7 @@ static const struct tcase cases[] = {
         {"vm-process-size", t_vm_process_size},
         {"vm-contention", t_vm_contention},
         {"vm-prime-after", t_vm_prime_after},
+        {"vm-matched-intervals", t_vm_matched_intervals},
         {"feedback", t_feedback},
         {"capacity-independent", t_capacity_independent},
 };
