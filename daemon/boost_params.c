@@ -13,7 +13,7 @@ int pvs_boost_vm_enabled(const struct pvs_daemon *d, const struct pvs_vm *vm)
 		return 0; /* no way to guarantee restoring: never boost */
 	if (vm->boost_override >= 0)
 		return vm->boost_override;
-	c = pvs_config_vm_find(d->cfg, vm->name);
+	c = pvs_vm_conf(d->cfg, vm);
 	if (c && c->boost >= 0)
 		return c->boost;
 	return d->cfg->boost.enabled;
@@ -23,7 +23,7 @@ void pvs_boost_params(const struct pvs_daemon *d, const struct pvs_vm *vm,
                       struct pvs_boost_params *p)
 {
 	const struct pvs_boost_config *b = &d->cfg->boost;
-	const struct pvs_config_vm *c = pvs_config_vm_find(d->cfg, vm->name);
+	const struct pvs_config_vm *c = pvs_vm_conf(d->cfg, vm);
 	uint32_t max_ms = vm->boost_max_ms       ? vm->boost_max_ms
 	                  : c && c->boost_max_ms ? c->boost_max_ms
 	                                         : b->max_ms;

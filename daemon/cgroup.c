@@ -361,7 +361,7 @@ static int no_rt_time(const char *weight_file)
 
 void pvs_cgroup_update(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now)
 {
-	const struct pvs_config_vm *c = pvs_config_vm_find(d->cfg, vm->name);
+	const struct pvs_config_vm *c;
 	char file[PVS_PATH_MAX + 16], note[sizeof(vm->cg_note)], buf[64];
 	uint32_t shares = 0;
 	uint64_t value = 0;
@@ -369,6 +369,7 @@ void pvs_cgroup_update(struct pvs_daemon *d, struct pvs_vm *vm, uint64_t now)
 
 	if (now < vm->cg_next_ns)
 		return;
+	c = pvs_vm_conf(d->cfg, vm);
 	vm->cg_next_ns = now + RECHECK_NS;
 	file[0] = note[0] = 0;
 	if (c && !strcmp(c->cgroup, "none"))

@@ -84,6 +84,27 @@ const struct pvs_config_vm *pvs_config_vm_find(const struct pvs_config *c, const
 	}
 }
 
+static int ref_holds(const struct pvs_config_vm_ref *ref, const struct pvs_config *c)
+{
+	return c->gen && ref->cfg == c && ref->gen == c->gen;
+}
+
+void pvs_config_vm_ref_update(struct pvs_config_vm_ref *ref, const struct pvs_config *c,
+                              const char *name)
+{
+	if (ref_holds(ref, c))
+		return;
+	ref->vm = pvs_config_vm_find(c, name);
+	ref->cfg = c;
+	ref->gen = c->gen;
+}
+
+const struct pvs_config_vm *pvs_config_vm_ref_get(const struct pvs_config_vm_ref *ref,
+                                                  const struct pvs_config *c, const char *name)
+{
+	return ref_holds(ref, c) ? ref->vm : pvs_config_vm_find(c, name);
+}
+
 uint32_t pvs_config_stale_after_us(const struct pvs_config *c)
 {
 	uint64_t v = c->stale_after_us;
@@ -797,11 +818,13 @@ static int handler(void *user, const char *section, const char *name, const char
 int pvs_config_load(struct pvs_config *c, const char *path, int must_exist, char *err,
                     size_t errlen)
 {
+	static uint64_t loads; /* for gen */
 	struct parse_ctx p = {.c = c};
 	FILE *f;
 	int line;
 
 	pvs_config_defaults(c);
+	c->gen = ++loads;
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	f = fopen(path, "re");
 	if (!f) {

@@ -99,6 +99,10 @@ struct pvs_config {
 	 * daemon's time with 64 process VMs).  vm_hashed: entries in it. */
 	uint16_t vm_hash[2 * PVS_MAX_CONFIG_VMS];
 	size_t vm_hashed;
+	/* Which load this is: set by pvs_config_load(), unique in the process;
+	 * 0 for a configuration built otherwise (never cached, see
+	 * pvs_config_vm_ref). */
+	uint64_t gen;
 };
 
 #define PVS_DEFAULT_CONFIG  "/etc/pvsched/pvschedd.conf"
@@ -164,6 +168,22 @@ const char *pvs_config_ivshmem_socket(const struct pvs_config *c, char *buf, siz
 
 /* The [vm NAME] section for NAME, or NULL. */
 const struct pvs_config_vm *pvs_config_vm_find(const struct pvs_config *c, const char *name);
+
+/* A VM's section, looked up once per configuration instead of several times
+ * a period (boost limits, co-scheduling policy and shares, cgroup): valid
+ * for the configuration at CFG of load GEN only, so a reload (a new load,
+ * even at a freed configuration's address) is looked up afresh. */
+struct pvs_config_vm_ref {
+	const struct pvs_config *cfg;   /* the configuration it was found in */
+	uint64_t gen;                   /* CFG's gen; 0: nothing cached */
+	const struct pvs_config_vm *vm; /* the section, or NULL: none */
+};
+/* Look NAME up in C unless REF already holds C's answer. */
+void pvs_config_vm_ref_update(struct pvs_config_vm_ref *ref, const struct pvs_config *c,
+                              const char *name);
+/* The section for NAME in C: REF's if it holds C's answer, else looked up. */
+const struct pvs_config_vm *pvs_config_vm_ref_get(const struct pvs_config_vm_ref *ref,
+                                                  const struct pvs_config *c, const char *name);
 
 /* Every key's default (the table's DEF; none for [vm NAME] sections). */
 void pvs_config_defaults(struct pvs_config *c);

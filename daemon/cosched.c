@@ -34,7 +34,7 @@
 
 static const struct pvs_config_vm *vm_conf(const struct pvs_daemon *d, const struct pvs_vm *vm)
 {
-	return pvs_config_vm_find(d->cfg, vm->name);
+	return pvs_vm_conf(d->cfg, vm);
 }
 
 static void vm_allowed(const struct pvs_daemon *d, const struct pvs_vm *vm,

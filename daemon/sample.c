@@ -56,6 +56,7 @@ uint32_t pvs_sample_all(struct pvs_daemon *d, uint64_t now_ns)
 		uint32_t skipped = 0;
 		int64_t busy;
 
+		pvs_config_vm_ref_update(&vm->conf, d->cfg, vm->name);
 		for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
 			struct pvs_vcpu *v = &vm->vcpus[i];
 			struct pvs_vcpu_sample s;

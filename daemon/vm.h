@@ -72,6 +72,7 @@ struct pvs_vm {
 	enum pvs_vm_kind kind;
 	struct pvs_thread_id proc; /* the process; tid == pid */
 	int from_config;
+	struct pvs_config_vm_ref conf; /* its [vm NAME] section (pvs_vm_conf) */
 	int present;
 	char threads[64];       /* process VMs: glob on thread names */
 	uint32_t nthreads_seen; /* process VMs: threads at the last quick check */
@@ -143,5 +144,13 @@ void pvs_vm_free(struct pvs_vm *vm);
 /* Find or add the slot for INDEX (grows the array). */
 struct pvs_vcpu *pvs_vm_slot(struct pvs_vm *vm, uint32_t index);
 void pvs_vcpu_drop(struct pvs_vcpu *v); /* mark gone; call sampler->close first */
+
+/* VM's [vm NAME] section in C, or NULL; looked up once per configuration
+ * (sample.c refreshes vm->conf every period). */
+static inline const struct pvs_config_vm *pvs_vm_conf(const struct pvs_config *c,
+                                                      const struct pvs_vm *vm)
+{
+	return pvs_config_vm_ref_get(&vm->conf, c, vm->name);
+}
 
 #endif

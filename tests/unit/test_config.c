@@ -2,7 +2,8 @@
 /*
  * tests/unit/test_config.c - pvschedd's INI configuration
  * (daemon/config.c): a complete good file, and for every kind of bad
- * input an error of the form "FILE:LINE: what" with the right line.
+ * input an error of the form "FILE:LINE: what" with the right line; a VM's
+ * section looked up once per configuration, and again after a reload.
  */
 #include <errno.h>
 #include <limits.h>
@@ -12,6 +13,7 @@
 #include "check.h"
 #include "config.h"
 #include "testutil.h"
+#include "vm.h"
 
 static struct pvs_config cfg;
 
@@ -358,8 +360,45 @@ static void t_vm_find(void)
 	CHECK(!pvs_config_vm_find(&cfg, "v1 "));
 }
 
+/* pvs_vm_conf: the section of the configuration in force, after a reload
+ * too, even one loaded into the same memory. */
+static void t_conf_cache(void)
+{
+	static struct pvs_config c;
+	struct pvs_thread_id proc = {.pid = 1, .tid = 1, .start = 1};
+	struct pvs_vm *vm = pvs_vm_new("web", PVS_VM_PROCESS, &proc);
+	const char *p = tu_path("pvschedd.conf");
+	char err[256];
+
+	REQUIRE(vm);
+	REQUIRE(tu_write_str(p, "[vm web]\nboost = 1\n") == 0);
+	REQUIRE(pvs_config_load(&c, p, 1, err, sizeof(err)) == 0);
+	pvs_config_vm_ref_update(&vm->conf, &c, vm->name);
+	CHECK(pvs_vm_conf(&c, vm) == pvs_config_vm_find(&c, "web"));
+	CHECK(pvs_vm_conf(&c, vm) && pvs_vm_conf(&c, vm)->boost == 1);
+	/* the same memory, another load: no such section any more */
+	REQUIRE(tu_write_str(p, "[vm db]\nboost = 0\n") == 0);
+	REQUIRE(pvs_config_load(&c, p, 1, err, sizeof(err)) == 0);
+	CHECK(!pvs_vm_conf(&c, vm));
+	pvs_config_vm_ref_update(&vm->conf, &c, vm->name);
+	CHECK(!pvs_vm_conf(&c, vm));
+	REQUIRE(tu_write_str(p, "[vm db]\nboost = 0\n[vm web]\nboost = 0\n") == 0);
+	REQUIRE(pvs_config_load(&c, p, 1, err, sizeof(err)) == 0);
+	CHECK(pvs_vm_conf(&c, vm) && pvs_vm_conf(&c, vm)->boost == 0);
+	/* a configuration not loaded (tests build them) is never cached */
+	pvs_config_defaults(&c);
+	pvs_config_vm_ref_update(&vm->conf, &c, vm->name);
+	CHECK(!pvs_vm_conf(&c, vm));
+	snprintf(c.vms[0].name, sizeof(c.vms[0].name), "web");
+	c.vms[0].boost = 1;
+	c.nr_vms = 1;
+	CHECK(pvs_vm_conf(&c, vm) == &c.vms[0]);
+	pvs_vm_free(vm);
+}
+
 static const struct tcase cases[] = {
         {"vm-find", t_vm_find},
+        {"conf-cache", t_conf_cache},
         {"good", t_good},
         {"defaults", t_defaults},
         {"bad-values", t_bad_values},

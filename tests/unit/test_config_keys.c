@@ -269,6 +269,7 @@ static void t_table(void)
 		CHECK_EQ(pvs_config_load(&c, path, 1, err, sizeof(err)), 0);
 		pvs_config_defaults(&d);
 		memcpy(d.path, c.path, sizeof(d.path));
+		d.gen = c.gen; /* which load it was */
 		CHECK(!memcmp(&c, &d, sizeof(c)));
 	}
 
