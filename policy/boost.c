@@ -105,6 +105,7 @@ static void account(struct pvs_boost_vm *vm, struct pvs_boost_vcpu *v,
 		v[i].last_ns = now;
 		if (!in[i].has_run) {
 			v[i].run_primed = 0;
+			v[i].cpu_bound = 0;
 			vm->tokens_ns -= (int64_t)d;
 			continue;
 		}
@@ -112,9 +113,15 @@ static void account(struct pvs_boost_vm *vm, struct pvs_boost_vcpu *v,
 		if (!v[i].run_primed || in[i].run_at_ns != v[i].run_at) {
 			uint64_t ran = 0;
 
+			v[i].cpu_bound = 0;
 			/* never backwards: a new thread in the slot restarts it */
-			if (v[i].run_primed && in[i].run_ns >= v[i].run_last)
+			if (v[i].run_primed && in[i].run_ns >= v[i].run_last) {
+				uint64_t span = in[i].run_at_ns - v[i].run_at;
+
 				ran = in[i].run_ns - v[i].run_last;
+				/* ran half the span or more: CPU-bound */
+				v[i].cpu_bound = in[i].run_at_ns > v[i].run_at && ran >= span / 2;
+			}
 			vm->tokens_ns -= (int64_t)(ran < v[i].pend_ns ? ran : v[i].pend_ns);
 			v[i].pend_ns = 0;
 			v[i].run_last = in[i].run_ns;
@@ -174,8 +181,8 @@ uint32_t pvs_boost_step(struct pvs_boost_vm *vm, struct pvs_boost_vcpu *v,
 		} else if (c->boosted && p->linger_ns) {
 			if (!c->want_end_ns)
 				c->want_end_ns = now;
-			linger =
-			        now < c->want_end_ns + p->linger_ns && p->enabled && !vm->throttled;
+			linger = now < c->want_end_ns + p->linger_ns && p->enabled &&
+			         !vm->throttled && !c->cpu_bound;
 			if (linger)
 				lower(next, c->want_end_ns + p->linger_ns);
 		}

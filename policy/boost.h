@@ -25,6 +25,10 @@
  * a guest that asks in short bursts (an RT task waking every 500 us, an
  * interrupt) is then boosted once for the whole stretch instead of once a
  * burst, which costs two system calls a burst and runs into max_changes.
+ * Lingering is free only for a vCPU that sleeps: one whose thread ran at
+ * least half of its last sample period (CPU-bound: the guest runs other
+ * work between its requests) does not linger, or it would be boosted all
+ * the time the guest did not ask and spend the VM's budget on it.
  */
 #ifndef PVSCHED_POLICY_BOOST_H
 #define PVSCHED_POLICY_BOOST_H
@@ -82,6 +86,7 @@ struct pvs_boost_vcpu {
 	uint64_t run_at;      /* run_at_ns of the last sample */
 	uint64_t pend_ns;     /* time boosted since the last sample */
 	int run_primed;
+	int cpu_bound; /* it ran at least half of its last sample period: no linger */
 	uint64_t boost_ns, boosts, throttles;
 };
 

@@ -430,6 +430,63 @@ static void t_linger(void)
 	CHECK(!s.v[0].boosted);
 }
 
+/* A vCPU whose thread ran at least half of its last sample period does
+ * not linger: between the guest's requests it runs other work, and a
+ * lingering boost would be CPU time the guest did not ask for, charged to
+ * its budget.  One that sleeps lingers as before; the sampler's next
+ * period decides again. */
+static void t_linger_cpu_bound(void)
+{
+	struct sim s;
+	uint64_t t = S0, run = 0;
+	const uint64_t period = 10 * MS;
+
+	sim_init(&s);
+	s.p.linger_ns = 2 * MS;
+	NOTE("a spinning vCPU with a 130 us window every 500 us for 200 ms:");
+	NOTE("boosted in each window, released at its end");
+	for (int k = 0; k < 400; k++, t += 500 * US) {
+		for (uint64_t u = 0; u < 500 * US; u += 10 * US) {
+			uint64_t now = t + u;
+
+			s.in[0].wake_at_ns = t + 100 * US;
+			s.in[0].wake_len_us = 30;
+			s.in[0].has_run = 1;
+			s.in[0].run_at_ns = now - now % period;
+			s.in[0].run_ns = s.in[0].run_at_ns - S0; /* it ran all of it */
+			step(&s, 1, now);
+			if (k >= 40 && u >= 130 * US + 10 * US)
+				CHECKQ(!s.v[0].boosted);
+			if (k >= 40 && u >= 10 * US && u < 130 * US)
+				CHECKQ(s.v[0].boosted);
+		}
+		run = s.in[0].run_ns;
+	}
+	CHECK(s.v[0].cpu_bound);
+	CHECK_EQU(s.v[0].throttles, 0);
+	NOTE("the same vCPU now sleeping (run time unchanged for a period): lingers again");
+	for (uint64_t u = 0; u < 3 * period; u += 10 * US) {
+		uint64_t now = t + u;
+
+		s.in[0].wake_at_ns = 0;
+		s.in[0].req = u < 50 * US;
+		s.in[0].seq += u == 0;
+		s.in[0].run_at_ns = now - now % period;
+		s.in[0].run_ns = run; /* nothing more */
+		step(&s, 1, now);
+	}
+	CHECK(!s.v[0].cpu_bound);
+	t += 3 * period;
+	s.in[0].req = 1;
+	s.in[0].seq++;
+	step(&s, 1, t);
+	s.in[0].req = 0;
+	step(&s, 1, t + 50 * US);
+	CHECK(s.v[0].boosted && s.v[0].state == PVSCHED_BOOST_GRANTED);
+	step(&s, 1, t + 50 * US + 2 * MS + 10 * US);
+	CHECK(!s.v[0].boosted);
+}
+
 /* With the sampler's run time the budget is charged with CPU time used
  * while boosted: a boosted vCPU that sleeps is never throttled; one that
  * runs is charged all of it, short boosts between two samples included. */
@@ -480,12 +537,19 @@ static void t_cpu_charge(void)
 }
 
 static const struct tcase cases[] = {
-        {"linger", t_linger},       {"cpu-charge", t_cpu_charge},
-        {"pick-wake", t_pick_wake}, {"rogue-driver", t_rogue_driver},
-        {"grant", t_grant},         {"nest", t_nest},
-        {"deadline", t_deadline},   {"max-continuous", t_max_continuous},
-        {"budget", t_budget},       {"vm-isolation", t_vm_isolation},
-        {"flip-rate", t_flip_rate}, {"disabled", t_disabled},
+        {"linger", t_linger},
+        {"linger-cpu-bound", t_linger_cpu_bound},
+        {"cpu-charge", t_cpu_charge},
+        {"pick-wake", t_pick_wake},
+        {"rogue-driver", t_rogue_driver},
+        {"grant", t_grant},
+        {"nest", t_nest},
+        {"deadline", t_deadline},
+        {"max-continuous", t_max_continuous},
+        {"budget", t_budget},
+        {"vm-isolation", t_vm_isolation},
+        {"flip-rate", t_flip_rate},
+        {"disabled", t_disabled},
         {"garbage", t_garbage},
 };
 
