@@ -111,16 +111,6 @@ int pvs_hoststat_interval(const struct pvs_hoststat *h, const struct pvs_cpuset 
 	return 0;
 }
 
-int64_t pvs_hoststat_busy(const struct pvs_hoststat *h, const struct pvs_cpuset *mask,
-                          uint64_t dt_ns)
-{
-	uint64_t sum, t0, t1;
-
-	if (pvs_hoststat_interval(h, mask, &sum, &t0, &t1) < 0)
-		return -1;
-	return (int64_t)((double)sum * (double)dt_ns / (double)(t1 - t0));
-}
-
 unsigned pvs_hoststat_ncpus(const struct pvs_hoststat *h)
 {
 	return h->ncpus;

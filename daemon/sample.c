@@ -38,6 +38,19 @@ uint64_t pvs_quiet_ns(const struct pvs_config *c)
 	return ns;
 }
 
+/* What /proc/stat says of VM's pCPUs for O: the busy time between its last
+ * two reads as measured, and at that rate over O's dt_ns (one pass over the
+ * CPUs; unknown: host_busy_valid stays 0). */
+static void host_view(const struct pvs_daemon *d, const struct pvs_vm *vm, struct pvs_vm_obs *o)
+{
+	if (pvs_hoststat_interval(d->hoststat, &vm->cpu_mask, &o->host_iv_busy_ns,
+	                          &o->host_iv_start_ns, &o->host_iv_end_ns) < 0)
+		return;
+	o->host_busy_valid = 1;
+	o->host_busy_ns = (uint64_t)((double)o->host_iv_busy_ns * (double)o->dt_ns /
+	                             (double)(o->host_iv_end_ns - o->host_iv_start_ns));
+}
+
 uint32_t pvs_sample_all(struct pvs_daemon *d, uint64_t now_ns)
 {
 	struct pvs_dop_params p = {d->cfg->window_us, d->cfg->hysteresis_milli,
@@ -54,7 +67,6 @@ uint32_t pvs_sample_all(struct pvs_daemon *d, uint64_t now_ns)
 	for (struct pvs_vm *vm = d->vms; vm; vm = vm->next) {
 		struct pvs_vm_obs o = {.dt_ns = dt, .host_cpus = vm->host_cpus};
 		uint32_t skipped = 0;
-		int64_t busy;
 
 		pvs_config_vm_ref_update(&vm->conf, d->cfg, vm->name);
 		for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
@@ -145,19 +157,11 @@ uint32_t pvs_sample_all(struct pvs_daemon *d, uint64_t now_ns)
 			                       .idle = o.nr_vcpus,
 			                       .size = o.size};
 
-			busy = pvs_hoststat_busy(d->hoststat, &vm->cpu_mask, q.dt_ns);
-			q.host_busy_valid = busy >= 0;
-			q.host_busy_ns = busy >= 0 ? (uint64_t)busy : 0;
-			pvs_hoststat_interval(d->hoststat, &vm->cpu_mask, &q.host_iv_busy_ns,
-			                      &q.host_iv_start_ns, &q.host_iv_end_ns);
+			host_view(d, vm, &q);
 			pvs_vm_update(&vm->track, &p, &q, d->last_tick_ns);
 		}
 		vm->vm_tick_ns = now_ns;
-		busy = pvs_hoststat_busy(d->hoststat, &vm->cpu_mask, dt);
-		o.host_busy_valid = busy >= 0;
-		o.host_busy_ns = busy >= 0 ? (uint64_t)busy : 0;
-		pvs_hoststat_interval(d->hoststat, &vm->cpu_mask, &o.host_iv_busy_ns,
-		                      &o.host_iv_start_ns, &o.host_iv_end_ns);
+		host_view(d, vm, &o);
 		pvs_vm_update(&vm->track, &p, &o, now_ns);
 		if (vm->incoming) {
 			/* A migrated-in VM is adopted once it runs here: the

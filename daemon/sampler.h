@@ -56,14 +56,9 @@ void pvs_hoststat_free(struct pvs_hoststat *h);
 /* Read /proc/stat unless it was read less than 50 ms before NOW_NS; returns
  * 0 or -errno.  After two reads, busy() answers. */
 int pvs_hoststat_sample(struct pvs_hoststat *h, uint64_t now_ns);
-/* Busy ns (user+nice+system+irq+softirq+steal) over the CPUs in MASK
- * in a period of DT_NS, at the rate seen between the
- * last two reads; -1 if unknown. */
-int64_t pvs_hoststat_busy(const struct pvs_hoststat *h, const struct pvs_cpuset *mask,
-                          uint64_t dt_ns);
-/* The same busy ns in MASK, unscaled, over the interval (*START_NS,
- * *END_NS] between the last two reads (the times passed to sample());
- * -1 and zeros if unknown. */
+/* Busy ns (user+nice+system+irq+softirq+steal) over the CPUs in MASK in
+ * the interval (*START_NS, *END_NS] between the last two reads (the times
+ * passed to sample()); -1 and zeros if unknown. */
 int pvs_hoststat_interval(const struct pvs_hoststat *h, const struct pvs_cpuset *mask,
                           uint64_t *busy_ns, uint64_t *start_ns, uint64_t *end_ns);
 unsigned pvs_hoststat_ncpus(const struct pvs_hoststat *h);
