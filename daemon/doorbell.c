@@ -301,6 +301,21 @@ static int proc_gone(const struct pvs_thread_id *p)
 	       start != p->start;
 }
 
+/* Listen on C's eventfd (its ring tag) and count it among the server's
+ * connections: 0, or -errno of epoll_ctl (C is then not linked). */
+static int conn_add(struct pvs_doorbell *db, struct pvs_db_conn *c)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->ring_tag};
+
+	c->ring_tag = (struct db_tag){DB_TAG_MAGIC, DB_RING, c};
+	if (epoll_ctl(db->epfd, EPOLL_CTL_ADD, c->efd, &ev) < 0)
+		return -errno;
+	c->next = db->conns;
+	db->conns = c;
+	db->nconns++;
+	return 0;
+}
+
 static void accept_one(struct pvs_doorbell *db, struct pvs_daemon *d, int sock)
 {
 	const struct pvs_config *cfg = d->cfg;
@@ -385,23 +400,19 @@ static void accept_one(struct pvs_doorbell *db, struct pvs_daemon *d, int sock)
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	snprintf(c->region, sizeof(c->region), "%s", region);
 	c->sock_tag = (struct db_tag){DB_TAG_MAGIC, DB_SOCK, c};
-	c->ring_tag = (struct db_tag){DB_TAG_MAGIC, DB_RING, c};
 	ev = (struct epoll_event){.events = EPOLLIN | EPOLLRDHUP, .data.ptr = &c->sock_tag};
 	if (epoll_ctl(db->epfd, EPOLL_CTL_ADD, sock, &ev) < 0) {
 		log_err("ivshmem client pid %d (VM %s): epoll_ctl: %s", (int)proc.pid, name,
 		        strerror(errno));
 		goto fail;
 	}
-	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &c->ring_tag};
-	if (epoll_ctl(db->epfd, EPOLL_CTL_ADD, hefd, &ev) < 0) {
+	rc = conn_add(db, c);
+	if (rc < 0) {
 		log_err("ivshmem client pid %d (VM %s): epoll_ctl: %s", (int)proc.pid, name,
-		        strerror(errno));
+		        strerror(-rc));
 		epoll_ctl(db->epfd, EPOLL_CTL_DEL, sock, NULL);
 		goto fail;
 	}
-	c->next = db->conns;
-	db->conns = c;
-	db->nconns++;
 	log_info("vm %s: ivshmem-doorbell client pid %d connected: region %s (%zu bytes, %s), "
 	         "peer id %u, rings peer %u",
 	         name, (int)proc.pid, region, size, created ? "created" : "existing",
@@ -544,7 +555,6 @@ void pvs_doorbell_bind(struct pvs_doorbell *db, struct pvs_vm *vm)
 
 int pvs_doorbell_attach(struct pvs_doorbell *db, struct pvs_vm *vm)
 {
-	struct epoll_event ev;
 	struct pvs_db_conn *c;
 	int efd, rc;
 
@@ -567,17 +577,12 @@ int pvs_doorbell_attach(struct pvs_doorbell *db, struct pvs_vm *vm)
 	c->proc = vm->proc;
 	snprintf(c->name, sizeof(c->name), "%s", vm->name);
 	snprintf(c->region, sizeof(c->region), "%s", vm->region_path);
-	c->ring_tag = (struct db_tag){DB_TAG_MAGIC, DB_RING, c};
-	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &c->ring_tag};
-	if (epoll_ctl(db->epfd, EPOLL_CTL_ADD, efd, &ev) < 0) {
-		rc = -errno;
+	rc = conn_add(db, c);
+	if (rc < 0) {
 		close(efd);
 		free(c);
 		return rc;
 	}
-	c->next = db->conns;
-	db->conns = c;
-	db->nconns++;
 	c->vm = vm;
 	vm->db = c;
 	set_ring(c);
